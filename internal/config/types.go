@@ -1,0 +1,168 @@
+// Package config turns an HCL inventory and playbook into typed, validated
+// values. Every mistake becomes an hcl.Diagnostic pointing at file:line:col;
+// nothing here opens a connection or converts diagnostics to strings.
+package config
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Config is a loaded and validated inventory plus playbook.
+type Config struct {
+	Inventory *Inventory
+	Playbook  *Playbook
+	// Files holds every parsed source file by name, for rendering diagnostics
+	// with source snippets (hcl.NewDiagnosticTextWriter).
+	Files map[string]*hcl.File
+	// Secrets lists every sensitive value (variables marked sensitive and
+	// secret_environment values), longest first, so output can redact them.
+	Secrets []string
+}
+
+// Inventory says who: hosts, groups, bastions and SSH settings.
+type Inventory struct {
+	Filename string
+	// Playbook is the playbook path from the inventory, resolved against the
+	// inventory's directory; "" when the inventory names none.
+	Playbook string
+	Bastions []*Bastion
+	Hosts    []*Host // in file order
+}
+
+// SSH holds connection settings shared by hosts and bastions.
+type SSH struct {
+	User string
+	Port int
+	// Identity is a private key path with ~ expanded; "" means agent and
+	// ~/.ssh/config only.
+	Identity string
+	// KnownHosts is the known_hosts path with ~ expanded.
+	KnownHosts string
+	// Become runs privileged steps through "sudo -n" when User is not root.
+	Become bool
+	// ConnectTimeout bounds dial plus handshake.
+	ConnectTimeout time.Duration
+}
+
+// Bastion is a jump host reached before the hosts that name it in via.
+type Bastion struct {
+	Name    string
+	Address string
+	SSH
+	DeclRange hcl.Range
+}
+
+// Host is one machine of the fleet.
+type Host struct {
+	Name    string
+	Address string
+	SSH
+	Groups []string
+	// Via names a Bastion; "" for a direct connection.
+	Via       string
+	Vars      map[string]string
+	DeclRange hcl.Range
+}
+
+// Playbook says what: the app layout, files, tasks and services.
+type Playbook struct {
+	Filename  string
+	App       App
+	Variables []*Variable
+	FileSets  []*FileSet
+	Tasks     []*Task
+	Services  []*Service
+}
+
+// App names the systemd target (<Name>.target) and the layout on the hosts:
+// Root/releases/<id>/ and Root/current -> releases/<id>.
+type App struct {
+	Name         string
+	Root         string
+	User         string // system user the services run as; created if missing
+	KeepReleases int
+}
+
+// Variable is a declared playbook variable after values were applied.
+type Variable struct {
+	Name      string
+	Sensitive bool
+	Value     string
+}
+
+// FileSet is a file or directory pushed into each release as <release>/<Name>.
+type FileSet struct {
+	Name string
+	// Source is an absolute local path; IsDir says whether it is a directory,
+	// whose contents are copied recursively.
+	Source    string
+	IsDir     bool
+	Hosts     []string // selectors: group names, host names or "all"
+	DeclRange hcl.Range
+}
+
+// Unit is what tasks and services share.
+type Unit struct {
+	Name string
+	// Binary is an absolute local path; it is installed as <release>/bin/<base name>.
+	Binary            string
+	Args              []string
+	Hosts             []string // selectors: group names, host names or "all"
+	DependsOn         []string // names of tasks or services
+	Environment       map[string]string
+	SecretEnvironment map[string]string
+	// Files names the FileSets whose change restarts this unit. When the
+	// playbook leaves it unset it is every file set placed on the same host.
+	Files     []string
+	FilesSet  bool
+	DeclRange hcl.Range
+}
+
+// Task is a one-shot gate (Type=oneshot) that must exit 0 before its dependents start.
+type Task struct {
+	Unit
+	Timeout time.Duration
+}
+
+// Service is a long-running process, always rendered as a template unit
+// <Name>@.service with one instance per entry in Instances on every host it
+// is placed on.
+type Service struct {
+	Unit
+	Instances   []Instance
+	LimitNOFILE int
+	// Systemd holds further [Service] keys passed through verbatim, sorted by key.
+	Systemd []KeyValue
+}
+
+// KeyValue is one pass-through unit setting.
+type KeyValue struct {
+	Key, Value string
+}
+
+// Instance is one instance of a templated service. Health is evaluated per
+// instance because its expressions may use instance.index and instance.name.
+type Instance struct {
+	Name   string
+	Index  int
+	Health Health
+}
+
+// Health says when an instance counts as healthy. At most one of TCP, HTTP
+// and Exec is set; with none, the stable window alone decides.
+type Health struct {
+	TCP      string   // host:port dialled from the host itself
+	HTTP     string   // URL fetched from the host itself; 2xx/3xx is healthy
+	Exec     []string // argv run on the host; exit 0 is healthy
+	Interval time.Duration
+	Timeout  time.Duration
+	Retries  int
+	// Stable is how long the unit must stay active with NRestarts and MainPID
+	// unchanged before it counts as healthy.
+	Stable time.Duration
+	// Ports lists TCP ports the instance listens on, derived from TCP and HTTP,
+	// for clash detection and preflight.
+	Ports []int
+}

@@ -1,0 +1,52 @@
+// Package layout names the paths openim-deploy uses on a host, in one place,
+// so units, plans and apply phases agree on them. Capistrano-style releases
+// make rollback a symlink flip plus a restart:
+//
+//	<root>/releases/<id>/bin/<binary>     binaries
+//	<root>/releases/<id>/<fileset>/...    file sets (config/)
+//	<root>/releases/<id>/env/<unit>.env   secret environment, 0600 root
+//	<root>/current -> releases/<id>       switched atomically
+package layout
+
+import (
+	"path"
+)
+
+// UnitDir is where generated unit files are installed.
+const UnitDir = "/etc/systemd/system"
+
+// StateDir holds the tool's own per-app state on a host (locks).
+const StateDir = "/var/lib/openim-deploy"
+
+// Layout is the on-host layout of one app.
+type Layout struct {
+	Root string // e.g. /opt/openim
+}
+
+// Releases is the directory that holds every release.
+func (l Layout) Releases() string { return path.Join(l.Root, "releases") }
+
+// Release is the directory of release id.
+func (l Layout) Release(id string) string { return path.Join(l.Root, "releases", id) }
+
+// Current is the symlink to the live release.
+func (l Layout) Current() string { return path.Join(l.Root, "current") }
+
+// CurrentBin is the path units execute for a binary, through current.
+func (l Layout) CurrentBin(binary string) string {
+	return path.Join(l.Current(), "bin", path.Base(binary))
+}
+
+// CurrentEnvFile is the secret environment file a unit reads, through current.
+func (l Layout) CurrentEnvFile(unit string) string {
+	return path.Join(l.Current(), "env", unit+".env")
+}
+
+// BinRel, EnvRel and FileSetRel are paths inside a release directory.
+func BinRel(binary string) string { return path.Join("bin", path.Base(binary)) }
+
+// EnvRel is the secret environment file of unit inside a release.
+func EnvRel(unit string) string { return path.Join("env", unit+".env") }
+
+// UnitPath is the installed path of a unit file name such as "openim-api@.service".
+func UnitPath(name string) string { return path.Join(UnitDir, name) }

@@ -1,0 +1,130 @@
+// Package target is the one seam between openim-deploy and a host: it runs
+// commands and moves files, over SSH (package remote) or on this machine
+// (package local). Everything that touches a host (systemd, osinfo, health,
+// preflight, the apply phases) is written as plain functions over Target, so
+// each of them can be tested against targettest.Fake or the in-process host.
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+)
+
+// Target runs commands on, and moves files to and from, one host.
+// Methods are safe for concurrent use.
+type Target interface {
+	fmt.Stringer // "im-1 (10.0.0.11:22)": used as the log prefix
+
+	// Name is the inventory name of the host ("im-1").
+	Name() string
+
+	// Run runs cmd and waits for it. A non-zero exit status is returned as
+	// *ExitError together with the Result collected so far. A command whose
+	// outcome is unknown (the connection dropped before an exit status came
+	// back) is returned as an error wrapping ErrUnknownOutcome, never as success.
+	Run(ctx context.Context, cmd Cmd) (Result, error)
+
+	// WriteFile replaces path atomically: a temp file in the same directory,
+	// fsync, chmod, a check of its SHA-256, then rename over path. Readers of
+	// path never see a half-written file. Parent directories must exist.
+	// When cmd.Sudo-style privileges are needed the caller stages the file
+	// itself (see Privileged); WriteFile always runs as the login user.
+	WriteFile(ctx context.Context, path string, r io.Reader, mode fs.FileMode) error
+
+	// ReadFile returns the content of path. A missing file is an error that
+	// satisfies errors.Is(err, fs.ErrNotExist).
+	ReadFile(ctx context.Context, path string) ([]byte, error)
+
+	// Stat describes path without following a final symlink (lstat).
+	// A missing file satisfies errors.Is(err, fs.ErrNotExist).
+	Stat(ctx context.Context, path string) (fs.FileInfo, error)
+
+	// DialContext opens a connection from the host's point of view: over SSH
+	// it is a direct-tcpip channel, so "127.0.0.1:10002" is the host's own
+	// loopback. Health probes use it, which keeps the tool agentless: no curl
+	// or nc is needed on the host.
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Close releases the connection. Safe to call more than once.
+	Close() error
+}
+
+// Cmd is an argument vector plus options. Targets quote Args with Quote;
+// callers never build shell strings out of inventory or playbook values.
+type Cmd struct {
+	Args  []string
+	Stdin io.Reader
+	// Sudo runs the command through "sudo -n" when the target's login user is
+	// not root. It is ignored when the login user is root.
+	Sudo bool
+	// Env is extra environment for the command, as NAME=value. Values are
+	// passed on stdin-free paths only for non-secret data; secrets go in files.
+	Env []string
+	// Redact lists substrings to hide from error messages and logs.
+	Redact []string
+}
+
+// String renders the command as the shell would receive it, with redactions.
+func (c Cmd) String() string {
+	s := QuoteArgs(c.Args)
+	for _, r := range c.Redact {
+		if r != "" {
+			s = replaceAll(s, r, "<redacted>")
+		}
+	}
+	return s
+}
+
+// Result holds what a command printed.
+type Result struct {
+	Stdout []byte
+	Stderr []byte
+}
+
+// ExitError reports a command that ran and exited non-zero.
+type ExitError struct {
+	Host   string
+	Cmd    string // quoted, secrets redacted
+	Code   int
+	Stderr string // last few KiB
+}
+
+func (e *ExitError) Error() string {
+	msg := fmt.Sprintf("%s: exit status %d", e.Cmd, e.Code)
+	if e.Stderr != "" {
+		msg += ": " + lastLine(e.Stderr)
+	}
+	return msg
+}
+
+// Errors that callers branch on.
+var (
+	// ErrUnknownOutcome: the command may or may not have run to completion.
+	ErrUnknownOutcome = errors.New("command outcome unknown: the session ended without an exit status")
+	// ErrReadOnly is returned by a ReadOnly target for any write.
+	ErrReadOnly = errors.New("write refused: target is read-only during gather and plan")
+	// ErrHostKeyMismatch: the host presented a key other than the one on record.
+	// Never retried.
+	ErrHostKeyMismatch = errors.New("host key mismatch")
+	// ErrHostKeyUnknown: the host is not in known_hosts and --accept-new is off.
+	ErrHostKeyUnknown = errors.New("host key unknown")
+	// ErrUnreachable wraps every failure to establish a connection, so the CLI
+	// can report unreachable hosts apart from failed ones.
+	ErrUnreachable = errors.New("unreachable")
+	// ErrSudoPassword: sudo -n refused because it wants a password.
+	ErrSudoPassword = errors.New("sudo requires a password; configure NOPASSWD for the deploy user or set become = false")
+)
+
+const stderrTail = 4096
+
+// TailString returns the last few KiB of b, for error messages.
+func TailString(b []byte) string {
+	if len(b) > stderrTail {
+		b = b[len(b)-stderrTail:]
+	}
+	return string(b)
+}
