@@ -90,6 +90,10 @@ type Variable struct {
 	Name      string
 	Sensitive bool
 	Value     string
+	// Description is the operator-facing text from the playbook.
+	Description string
+
+	set bool // some source gave a value (during Load only)
 }
 
 // FileSet is a file or directory pushed into each release as <release>/<Name>.

@@ -66,6 +66,9 @@ type Cmd struct {
 	Env []string
 	// Redact lists substrings to hide from error messages and logs.
 	Redact []string
+	// ReadOnly marks a command that only observes the host (cat, systemctl
+	// show, sha256sum). A ReadOnly target runs these and refuses all others.
+	ReadOnly bool
 }
 
 // String renders the command as the shell would receive it, with redactions.

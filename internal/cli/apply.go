@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openimsdk/openim-deploy/internal/phase"
+)
+
+func newApplyCommand(g *GlobalOptions, stdio IO) *cobra.Command {
+	var o fleetOptions
+	var lockWait, lockTTL time.Duration
+	var keepGoing, dryRun bool
+	cmd := &cobra.Command{
+		Use:   "apply",
+		Short: "Push releases and units, and start everything in dependency order with health gates",
+		Long: `apply validates the configuration, connects to every host, runs pre-flight
+checks, takes each host's lock, gathers the current state read-only, and then
+does only what the plan says: push changed files into a new release, switch
+current, install changed units, daemon-reload, enable, and start or restart
+changed instances in dependency waves across the fleet, gating every one on
+its health check. A second apply with nothing changed does nothing.`,
+		Example: `  openim-deploy apply -i inventory/prod.hcl
+  openim-deploy apply -i inventory/prod.hcl -var bin_dir=./_output/bin --limit im-1
+  openim-deploy apply -i inventory/prod.hcl --dry-run`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(g, stdio, false)
+			if err != nil {
+				return err
+			}
+			r, err := newFleetRun(cfg, o, newPrinter(g, stdio, cfg))
+			if err != nil {
+				return err
+			}
+			r.Opts.LockWait, r.Opts.LockTTL, r.Opts.KeepGoing = lockWait, lockTTL, keepGoing
+			r.Opts.ReleaseID = time.Now().UTC().Format("20060102T150405Z")
+			phases := phase.ApplyPhases()
+			if dryRun {
+				phases = phase.PlanPhases()
+			}
+			return runPhases(cmd.Context(), r, phases)
+		},
+	}
+	addFleetFlags(cmd, &o)
+	f := cmd.Flags()
+	f.DurationVar(&lockWait, "lock-wait", 0, "wait this long for another run's lock instead of failing at once")
+	f.DurationVar(&lockTTL, "lock-ttl", 30*time.Second, "lease length of the host lock; refreshed while the run lasts")
+	f.BoolVar(&keepGoing, "keep-going", false, "after a failed health gate, still start units that do not depend on it")
+	f.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing (same as plan)")
+	return cmd
+}

@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"context"
+
+	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/phase"
+	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/target/remote"
+)
+
+// ConnectOptions are the connection flags shared by every command that
+// reaches hosts.
+type ConnectOptions struct {
+	AcceptNew bool
+	Parallel  int
+}
+
+// sshDialer returns the production dialer: SSH with strict host keys,
+// through the host's bastion when it names one.
+func sshDialer(opts ConnectOptions) phase.Dialer {
+	return func(ctx context.Context, h *config.Host, b *config.Bastion) (target.Target, error) {
+		cfg := remoteConfig(h.Name, h.Address, h.SSH, opts)
+		if b != nil {
+			jump := remoteConfig(b.Name, b.Address, b.SSH, opts)
+			cfg.Jump = &jump
+		}
+		return remote.Dial(ctx, cfg)
+	}
+}
+
+func remoteConfig(name, address string, s config.SSH, opts ConnectOptions) remote.Config {
+	return remote.Config{
+		Name:           name,
+		Address:        address,
+		Port:           s.Port,
+		User:           s.User,
+		Identity:       s.Identity,
+		KnownHosts:     s.KnownHosts,
+		AcceptNew:      opts.AcceptNew,
+		Become:         s.Become,
+		ConnectTimeout: s.ConnectTimeout,
+	}
+}

@@ -1,0 +1,84 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// dump renders a loaded Config as stable text for golden files. Secret
+// values go through Redact, so the goldens also pin redaction.
+func dump(c *Config) string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	inv := c.Inventory
+	p("inventory %s playbook=%q", inv.Filename, inv.Playbook)
+	for _, x := range inv.Bastions {
+		p("bastion %s %s %s", x.Name, x.Address, dumpSSH(x.SSH))
+	}
+	for _, h := range inv.Hosts {
+		p("host %s %s %s groups=%v via=%q vars=%v", h.Name, h.Address, dumpSSH(h.SSH), h.Groups, h.Via, h.Vars)
+	}
+	pb := c.Playbook
+	if pb == nil {
+		return b.String()
+	}
+	p("playbook %s", pb.Filename)
+	p("app %s root=%s user=%s keep_releases=%d", pb.App.Name, pb.App.Root, pb.App.User, pb.App.KeepReleases)
+	for _, v := range pb.Variables {
+		p("variable %s = %q sensitive=%v", v.Name, c.Redact(v.Value), v.Sensitive)
+	}
+	for _, fs := range pb.FileSets {
+		p("files %s source=%s dir=%v hosts=%v", fs.Name, fs.Source, fs.IsDir, fs.Hosts)
+	}
+	for _, t := range pb.Tasks {
+		p("task %s timeout=%s", t.Name, t.Timeout)
+		dumpUnit(p, c, &t.Unit)
+	}
+	for _, s := range pb.Services {
+		p("service %s limit_nofile=%d systemd=%v", s.Name, s.LimitNOFILE, s.Systemd)
+		dumpUnit(p, c, &s.Unit)
+		for _, in := range s.Instances {
+			h := in.Health
+			p("  instance %d %q tcp=%q http=%q exec=%q ports=%v interval=%s timeout=%s retries=%d stable=%s",
+				in.Index, in.Name, h.TCP, h.HTTP, h.Exec, h.Ports, h.Interval, h.Timeout, h.Retries, h.Stable)
+		}
+	}
+	for _, hp := range c.Placement() {
+		var fs, ts, ss []string
+		for _, f := range hp.FileSets {
+			fs = append(fs, f.Name)
+		}
+		for _, t := range hp.Tasks {
+			ts = append(ts, t.Name+filesOn(&t.Unit, hp))
+		}
+		for _, s := range hp.Services {
+			ss = append(ss, s.Name+filesOn(&s.Unit, hp))
+		}
+		p("placement %s files=%v tasks=%v services=%v", hp.Host.Name, fs, ts, ss)
+	}
+	p("waves %v", pb.Waves())
+	p("secrets %d", len(c.Secrets))
+	return b.String()
+}
+
+func dumpSSH(s SSH) string {
+	return fmt.Sprintf("user=%s port=%d identity=%q known_hosts=%q become=%v connect_timeout=%s",
+		s.User, s.Port, s.Identity, s.KnownHosts, s.Become, s.ConnectTimeout)
+}
+
+func dumpUnit(p func(string, ...any), c *Config, u *Unit) {
+	var secret []string
+	for _, k := range mapKeys(u.SecretEnvironment) {
+		secret = append(secret, k+"="+c.Redact(u.SecretEnvironment[k]))
+	}
+	p("  binary=%s args=%q hosts=%v depends_on=%v files=%v(set=%v)", u.Binary, u.Args, u.Hosts, u.DependsOn, u.Files, u.FilesSet)
+	p("  environment=%v secret_environment=%v", u.Environment, secret)
+}
+
+func filesOn(u *Unit, hp HostPlacement) string {
+	var names []string
+	for _, f := range u.FilesOn(hp) {
+		names = append(names, f.Name)
+	}
+	return fmt.Sprintf("%v", names)
+}

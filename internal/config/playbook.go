@@ -1,0 +1,184 @@
+package config
+
+import (
+	"cmp"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+)
+
+// Playbook defaults.
+const (
+	defaultKeepReleases = 5
+	defaultTaskTimeout  = 60 * time.Second
+	defaultLimitNOFILE  = 65536
+)
+
+// reservedFileSets are release subdirectories the layout package owns.
+var reservedFileSets = map[string]bool{"bin": true, "env": true}
+
+// rootRE is what app.root may contain: it becomes WorkingDirectory= and
+// part of remote commands.
+var rootRE = regexp.MustCompile(`^/[A-Za-z0-9_./-]*$`)
+
+// playbookBody is the second decoding pass over a playbook, with var.* set.
+type playbookBody struct {
+	Apps     []*appBlock     `hcl:"app,block"`
+	FileSets []*filesBlock   `hcl:"files,block"`
+	Tasks    []*taskBlock    `hcl:"task,block"`
+	Services []*serviceBlock `hcl:"service,block"`
+}
+
+type appBlock struct {
+	Name              string    `hcl:"name,label"`
+	NameRange         hcl.Range `hcl:"name,label_range"`
+	Root              string    `hcl:"root,optional"`
+	RootRange         hcl.Range `hcl:"root,attr_range"`
+	User              string    `hcl:"user,optional"`
+	UserRange         hcl.Range `hcl:"user,attr_range"`
+	KeepReleases      int       `hcl:"keep_releases,optional"`
+	KeepReleasesRange hcl.Range `hcl:"keep_releases,attr_range"`
+	DefRange          hcl.Range `hcl:",def_range"`
+}
+
+type filesBlock struct {
+	Name        string    `hcl:"name,label"`
+	NameRange   hcl.Range `hcl:"name,label_range"`
+	Source      string    `hcl:"source"`
+	SourceRange hcl.Range `hcl:"source,attr_range"`
+	Hosts       []string  `hcl:"hosts"`
+	HostsRange  hcl.Range `hcl:"hosts,attr_range"`
+	DefRange    hcl.Range `hcl:",def_range"`
+}
+
+// playbookSrc keeps the source ranges of the decoded playbook, parallel to
+// the Playbook's slices, for the cross-checks in validate.go.
+type playbookSrc struct {
+	body     hcl.Body
+	app      *appBlock
+	fileSets []*filesBlock
+	tasks    []unitSrc
+	services []unitSrc
+}
+
+// decodePlaybook runs the second pass over the playbook body.
+func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext) (*Playbook, *playbookSrc) {
+	var raw playbookBody
+	l.diags = append(l.diags, gohcl.DecodeBody(body, ctx, &raw)...)
+	pb := &Playbook{Filename: file}
+	src := &playbookSrc{body: body}
+
+	switch len(raw.Apps) {
+	case 0:
+		l.errorf(body.MissingItemRange(), hcl.Range{}, "Missing app block",
+			`The playbook needs exactly one app "name" { } block: it names the systemd target and the layout on the hosts.`)
+	default:
+		for _, dup := range raw.Apps[1:] {
+			l.errorf(dup.DefRange, hcl.Range{}, "Duplicate app block",
+				"Only one app block is allowed; the first is at %s.", raw.Apps[0].DefRange)
+		}
+		src.app = raw.Apps[0]
+		pb.App = l.decodeApp(raw.Apps[0])
+	}
+
+	for _, b := range raw.FileSets {
+		pb.FileSets = append(pb.FileSets, l.decodeFileSet(file, b))
+		src.fileSets = append(src.fileSets, b)
+	}
+	for _, b := range raw.Tasks {
+		t, s := l.decodeTask(file, b)
+		pb.Tasks = append(pb.Tasks, t)
+		src.tasks = append(src.tasks, s)
+	}
+	for _, b := range raw.Services {
+		svc, s := l.decodeService(file, b, ctx)
+		pb.Services = append(pb.Services, svc)
+		src.services = append(src.services, s)
+	}
+	return pb, src
+}
+
+func (l *loader) decodeApp(b *appBlock) App {
+	app := App{Name: b.Name, Root: "/opt/" + b.Name, User: b.Name, KeepReleases: defaultKeepReleases}
+	l.checkName(b.NameRange, b.DefRange, "app", b.Name)
+	if l.has(b.RootRange) {
+		app.Root = b.Root
+		if !rootRE.MatchString(b.Root) || path.Clean(b.Root) == "/" {
+			l.errorf(b.RootRange, b.DefRange, "Invalid app root",
+				"root = %q must be an absolute path other than \"/\", made of letters, digits, \"_\", \".\", \"-\" and \"/\".", b.Root)
+		}
+		app.Root = path.Clean(b.Root)
+	}
+	if l.has(b.UserRange) {
+		app.User = b.User
+		l.checkName(b.UserRange, b.DefRange, "user", b.User)
+	}
+	if l.has(b.KeepReleasesRange) {
+		app.KeepReleases = b.KeepReleases
+		if b.KeepReleases < 1 {
+			l.errorf(b.KeepReleasesRange, b.DefRange, "Invalid keep_releases",
+				"keep_releases = %d: at least 1 release (the current one) is kept.", b.KeepReleases)
+		}
+	}
+	return app
+}
+
+func (l *loader) decodeFileSet(file string, b *filesBlock) *FileSet {
+	fs := &FileSet{Name: b.Name, Hosts: b.Hosts, DeclRange: b.DefRange}
+	if l.checkName(b.NameRange, b.DefRange, "file set", b.Name) && reservedFileSets[b.Name] {
+		l.errorf(b.NameRange, b.DefRange, "Reserved file set name",
+			"%q is a directory the tool itself creates in each release; choose another name.", b.Name)
+	}
+	if l.has(b.SourceRange) {
+		fs.Source = l.absPath(file, b.Source)
+		fi, err := os.Stat(fs.Source)
+		switch {
+		case err != nil:
+			l.errorf(b.SourceRange, b.DefRange, "File set source not found",
+				"source %q (%s) does not exist or cannot be read.", b.Source, fs.Source)
+		case !fi.IsDir() && !fi.Mode().IsRegular():
+			l.errorf(b.SourceRange, b.DefRange, "Invalid file set source",
+				"source %q is neither a regular file nor a directory.", b.Source)
+		default:
+			fs.IsDir = fi.IsDir()
+		}
+	}
+	return fs
+}
+
+// secrets lists the values to redact: sensitive variables and every
+// secret_environment value, deduplicated, longest first so a secret that
+// contains another is replaced whole.
+func secrets(pb *Playbook) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, v := range pb.Variables {
+		if v.Sensitive {
+			add(v.Value)
+		}
+	}
+	for _, u := range pb.units() {
+		for _, k := range mapKeys(u.SecretEnvironment) {
+			add(u.SecretEnvironment[k])
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int {
+		if c := cmp.Compare(len(b), len(a)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	return out
+}

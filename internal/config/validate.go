@@ -1,0 +1,252 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// checker runs the cross-checks that need both inventory and playbook.
+type checker struct {
+	*loader
+	cfg   *Config
+	src   map[*Unit]unitSrc
+	units map[string]*Unit // tasks and services by name; first wins
+	known []string         // valid selectors: "all", host and group names
+}
+
+// validate runs every check that relates blocks to each other.
+func (l *loader) validate(inv *Inventory, pb *Playbook, src *playbookSrc) {
+	c := &checker{loader: l, cfg: &Config{Inventory: inv, Playbook: pb},
+		src: map[*Unit]unitSrc{}, units: map[string]*Unit{}}
+	for i, t := range pb.Tasks {
+		c.src[&t.Unit] = src.tasks[i]
+	}
+	for i, s := range pb.Services {
+		c.src[&s.Unit] = src.services[i]
+	}
+	seen := map[string]bool{"all": true}
+	c.known = []string{"all"}
+	for _, h := range inv.Hosts {
+		for _, n := range append([]string{h.Name}, h.Groups...) {
+			if !seen[n] {
+				seen[n] = true
+				c.known = append(c.known, n)
+			}
+		}
+	}
+	c.uniqueNames(src)
+	for i, fs := range pb.FileSets {
+		c.selectors(src.fileSets[i].HostsRange, fs.DeclRange, fs.Hosts)
+	}
+	for _, u := range pb.units() {
+		c.selectors(c.src[u].hosts, u.DeclRange, u.Hosts)
+		c.dependsOn(u)
+		c.unitFiles(u)
+	}
+	c.cycles()
+	c.binaries()
+	c.ports()
+}
+
+// uniqueNames rejects file sets, tasks and services that share a name.
+func (c *checker) uniqueNames(src *playbookSrc) {
+	fileSets := map[string]*FileSet{}
+	for i, fs := range c.cfg.Playbook.FileSets {
+		if prev, dup := fileSets[fs.Name]; dup {
+			c.errorf(src.fileSets[i].NameRange, fs.DeclRange, "Duplicate file set name",
+				"File set %q is already defined at %s.", fs.Name, prev.DeclRange)
+			continue
+		}
+		fileSets[fs.Name] = fs
+	}
+	for _, u := range c.cfg.Playbook.units() {
+		if prev, dup := c.units[u.Name]; dup {
+			c.errorf(c.src[u].name, u.DeclRange, "Duplicate unit name",
+				"A %s named %q is already defined at %s; tasks and services share one namespace (their unit names).",
+				c.src[prev].kind, u.Name, prev.DeclRange)
+			continue
+		}
+		c.units[u.Name] = u
+	}
+}
+
+// selectors checks that every selector names a host, a group or "all", and
+// warns when a block lands on no host at all.
+func (c *checker) selectors(r, ctx hcl.Range, sel []string) {
+	ok := true
+	for _, s := range sel {
+		if !slices.Contains(c.known, s) {
+			ok = false
+			c.errorf(r, ctx, "Unknown host or group",
+				"No host or group %q is in the inventory.%s", s, suggest(s, c.known))
+		}
+	}
+	if ok && c.has(r) && len(c.cfg.SelectHosts(sel)) == 0 {
+		c.warnf(r, ctx, "Placed on no host", "These selectors match no host in the inventory, so nothing is deployed for this block.")
+	}
+}
+
+// dependsOn checks that every dependency exists and runs somewhere: a
+// dependency on no host could never become healthy.
+func (c *checker) dependsOn(u *Unit) {
+	r := c.src[u].dependsOn
+	for _, d := range u.DependsOn {
+		dep, ok := c.units[d]
+		switch {
+		case !ok:
+			c.errorf(r, u.DeclRange, "Unknown dependency",
+				"No task or service %q is defined.%s", d, suggest(d, mapKeys(c.units)))
+		case len(c.cfg.SelectHosts(dep.Hosts)) == 0:
+			c.errorf(r, u.DeclRange, "Dependency placed on no host",
+				"%q depends on %q, which is placed on no host, so it could never start.", u.Name, d)
+		}
+	}
+}
+
+// unitFiles checks a unit's explicit files list: each file set must exist
+// and be pushed to every host the unit runs on.
+func (c *checker) unitFiles(u *Unit) {
+	r := c.src[u].files
+	hosts := c.cfg.SelectHosts(u.Hosts)
+	for _, name := range u.Files {
+		var fs *FileSet
+		for _, f := range c.cfg.Playbook.FileSets {
+			if f.Name == name {
+				fs = f
+				break
+			}
+		}
+		if fs == nil {
+			c.errorf(r, u.DeclRange, "Unknown file set", "No files %q block is defined.%s", name, suggest(name, c.fileSetNames()))
+			continue
+		}
+		on := c.cfg.SelectHosts(fs.Hosts)
+		for _, h := range hosts {
+			if !slices.Contains(on, h) {
+				c.errorf(r, u.DeclRange, "File set not on host",
+					"%q uses file set %q, but host %q is not in that file set's hosts.", u.Name, name, h.Name)
+				break
+			}
+		}
+	}
+}
+
+func (c *checker) fileSetNames() []string {
+	var out []string
+	for _, f := range c.cfg.Playbook.FileSets {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+// cycles reports every dependency cycle once, naming its path.
+func (c *checker) cycles() {
+	units := c.cfg.Playbook.units()
+	order := map[string]int{}
+	for i, u := range units {
+		if _, ok := order[u.Name]; !ok {
+			order[u.Name] = i
+		}
+	}
+	const (
+		unvisited = iota
+		active
+		done
+	)
+	state := map[string]int{}
+	var stack []string
+	reported := map[string]bool{}
+	var visit func(name string)
+	visit = func(name string) {
+		state[name] = active
+		stack = append(stack, name)
+		for _, d := range c.units[name].DependsOn {
+			if _, ok := c.units[d]; !ok {
+				continue
+			}
+			switch state[d] {
+			case unvisited:
+				visit(d)
+			case active:
+				c.reportCycle(slices.Clone(stack[slices.Index(stack, d):]), order, reported)
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[name] = done
+	}
+	for _, u := range units {
+		if state[u.Name] == unvisited && c.units[u.Name] == u {
+			visit(u.Name)
+		}
+	}
+}
+
+func (c *checker) reportCycle(cyc []string, order map[string]int, reported map[string]bool) {
+	// Start the path at the member declared first, so the same cycle always
+	// reads the same way.
+	first := 0
+	for i, n := range cyc {
+		if order[n] < order[cyc[first]] {
+			first = i
+		}
+	}
+	cyc = append(slices.Clone(cyc[first:]), cyc[:first]...)
+	path := strings.Join(append(cyc, cyc[0]), " -> ")
+	if reported[path] {
+		return
+	}
+	reported[path] = true
+	u := c.units[cyc[0]]
+	c.errorf(c.src[u].dependsOn, u.DeclRange, "Dependency cycle: "+path,
+		"depends_on edges must form a DAG: each is a hard start-order gate. Calls that resolve lazily (OpenIM's gRPC through etcd) are not dependencies; leave them out.")
+}
+
+// binaries rejects two different local binaries with the same base name:
+// both would be installed as <release>/bin/<name>.
+func (c *checker) binaries() {
+	byBase := map[string]*Unit{}
+	for _, u := range c.cfg.Playbook.units() {
+		if u.Binary == "" {
+			continue
+		}
+		base := filepath.Base(u.Binary)
+		if prev, ok := byBase[base]; ok && prev.Binary != u.Binary {
+			c.errorf(c.src[u].binary, u.DeclRange, "Binary name clash",
+				"%s and %s (used by %q) would both be installed as bin/%s.", u.Binary, prev.Binary, prev.Name, base)
+			continue
+		}
+		byBase[base] = u
+	}
+}
+
+// ports rejects two instances that claim the same port on one host.
+func (c *checker) ports() {
+	type claim struct{ svc, inst string }
+	reported := map[string]bool{}
+	for _, hp := range c.cfg.Placement() {
+		claims := map[int]claim{}
+		for _, s := range hp.Services {
+			for _, in := range s.Instances {
+				for _, p := range in.Health.Ports {
+					prev, clash := claims[p]
+					if !clash {
+						claims[p] = claim{s.Name, in.Name}
+						continue
+					}
+					key := fmt.Sprint(p, prev, s.Name, in.Name)
+					if reported[key] {
+						continue
+					}
+					reported[key] = true
+					c.errorf(c.src[&s.Unit].port, s.DeclRange, "Port clash",
+						"On host %q, %s instance %s and %s instance %s both claim port %d.",
+						hp.Host.Name, prev.svc, prev.inst, s.Name, in.Name, p)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,270 @@
+// Package lock is a per-host lease lock, agentless: a directory created
+// with mkdir on the host (see script.go for the protocol). One apply holds
+// it for its whole run and refreshes it (Lease.Keep); a run that dies
+// leaves a lease that expires after its TTL and is then taken over; a
+// second run fails fast naming the holder, or waits with Options.Wait;
+// `openim-deploy unlock` calls Break.
+package lock
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openimsdk/openim-deploy/internal/target"
+)
+
+// Errors that callers branch on.
+var (
+	// ErrHeld is wrapped by *HeldError: someone else holds a live lease.
+	ErrHeld = errors.New("lock held")
+	// ErrLost: our lease was broken or taken over (after it expired).
+	// Work done under it is no longer exclusive.
+	ErrLost = errors.New("lock lost")
+	// ErrNotLocked: there is no lease at the path.
+	ErrNotLocked = errors.New("not locked")
+)
+
+// Defaults, and why:
+//   - TTL 30 s: a killed apply blocks the next one for at most this long,
+//     while refreshing every TTL/3 (10 s) survives two failed refreshes
+//     (a slow or briefly dropped SSH connection) before the lease lapses.
+//   - Poll 1 s while waiting: one SSH round trip per second is cheap, and
+//     a waiting apply starts within a second of the lock being released.
+const (
+	DefaultTTL   = 30 * time.Second
+	pollInterval = time.Second
+)
+
+// Clock is the seam for time, so tests run on fake time. It has the same
+// methods as health.Clock.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Options tune Acquire.
+type Options struct {
+	// TTL is how long a lease lives without a refresh; 0 means DefaultTTL.
+	// It is rounded up to whole seconds, the resolution of the host's clock.
+	TTL time.Duration
+	// Wait is how long to keep trying while the lock is held: 0 fails at
+	// once (a second apply must fail fast, naming the holder).
+	Wait time.Duration
+	// Sudo runs the lock scripts through sudo, for a lock directory under
+	// /var/lib owned by root.
+	Sudo bool
+	// Clock is the time source for Wait and Keep; nil means the real clock.
+	Clock Clock
+}
+
+// Holder says who takes the lock: it is recorded in the lease for the next
+// run's error message.
+type Holder struct {
+	User    string
+	Host    string // the controller's hostname
+	PID     int
+	Command string // e.g. "openim-deploy apply"
+}
+
+// CurrentHolder describes this process. Command is the program's base name
+// and its subcommand only: the full command line may carry -var values
+// that are secrets, and the lease is readable by anyone on the host.
+func CurrentHolder() Holder {
+	h := Holder{PID: os.Getpid(), User: os.Getenv("USER")}
+	if u, err := user.Current(); err == nil {
+		h.User = u.Username
+	}
+	h.Host, _ = os.Hostname()
+	if len(os.Args) > 0 {
+		h.Command = filepath.Base(os.Args[0])
+		for _, a := range os.Args[1:] {
+			if !strings.HasPrefix(a, "-") {
+				h.Command += " " + a
+				break
+			}
+		}
+	}
+	return h
+}
+
+// Info describes a lease as read from the host.
+type Info struct {
+	ID string
+	Holder
+	// Acquired and Expires are on the host's clock.
+	Acquired time.Time
+	Expires  time.Time
+	// Remaining is Expires minus the host's clock when the lease was read:
+	// free of controller clock skew. It is negative for a stale lease.
+	Remaining time.Duration
+	// Incomplete means the lease directory exists without its files: a run
+	// is between creating it and writing them, or was killed right there.
+	Incomplete bool
+}
+
+// String renders the holder for messages:
+// "ops@laptop pid 4242 since 12:01:03 running `openim-deploy apply`, expires in 25s".
+func (i Info) String() string {
+	if i.Incomplete {
+		return "an unfinished lease without holder information (run `openim-deploy unlock` if it persists)"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s@%s pid %d", orUnknown(i.User), orUnknown(i.Host), i.PID)
+	if !i.Acquired.IsZero() {
+		fmt.Fprintf(&b, " since %s", i.Acquired.Local().Format("15:04:05"))
+	}
+	if i.Command != "" {
+		fmt.Fprintf(&b, " running `%s`", i.Command)
+	}
+	if i.Remaining > 0 {
+		fmt.Fprintf(&b, ", expires in %s", i.Remaining.Round(time.Second))
+	} else {
+		fmt.Fprintf(&b, ", expired %s ago", (-i.Remaining).Round(time.Second))
+	}
+	return b.String()
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "?"
+	}
+	return s
+}
+
+// HeldError reports a live lease held by someone else. It wraps ErrHeld.
+type HeldError struct {
+	Path   string
+	Holder Info
+}
+
+func (e *HeldError) Error() string { return "locked by " + e.Holder.String() }
+
+// Unwrap makes errors.Is(err, ErrHeld) true.
+func (e *HeldError) Unwrap() error { return ErrHeld }
+
+// wire is the info file's JSON.
+type wire struct {
+	ID       string `json:"id"`
+	User     string `json:"user"`
+	Host     string `json:"host"`
+	PID      int    `json:"pid"`
+	Command  string `json:"command"`
+	Acquired int64  `json:"acquired,omitempty"`
+	Expires  int64  `json:"expires,omitempty"`
+}
+
+// script builds the command for one of the constant scripts.
+func script(s string, sudo bool, args ...string) target.Cmd {
+	return target.Cmd{Args: append([]string{"sh", "-c", s, "sh"}, args...), Sudo: sudo}
+}
+
+func exitCode(err error) int {
+	var ee *target.ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return -1
+}
+
+// checkPath refuses relative and unclean paths: the scripts derive
+// tombstone names from the path and must stay in its parent directory.
+func checkPath(p string) error {
+	if !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
+		return fmt.Errorf("lock path %q: must be an absolute, clean path below /", p)
+	}
+	return nil
+}
+
+func newID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return hex.EncodeToString(b)
+}
+
+func ttlSeconds(d time.Duration) int64 {
+	s := int64((d + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
+
+// parseShow reads the "show" block of a script: the host's clock, the
+// expires file and the info JSON.
+func parseShow(out []byte) (Info, error) {
+	lines := bytes.SplitN(out, []byte("\n"), 3)
+	if len(lines) < 2 {
+		return Info{}, fmt.Errorf("lock: unexpected output %q", out)
+	}
+	now, err := strconv.ParseInt(string(bytes.TrimSpace(lines[0])), 10, 64)
+	if err != nil {
+		return Info{}, fmt.Errorf("lock: host clock %q: %w", lines[0], err)
+	}
+	var info Info
+	exp, expErr := strconv.ParseInt(string(bytes.TrimSpace(lines[1])), 10, 64)
+	var w wire
+	if len(lines) < 3 || json.Unmarshal(bytes.TrimSpace(lines[2]), &w) != nil || expErr != nil {
+		info.Incomplete = true
+	}
+	info.ID = w.ID
+	info.Holder = Holder{User: w.User, Host: w.Host, PID: w.PID, Command: w.Command}
+	if w.Acquired > 0 {
+		info.Acquired = time.Unix(w.Acquired, 0)
+	}
+	if expErr == nil { // the expires file, refreshed, wins over the info's copy
+		info.Expires = time.Unix(exp, 0)
+		info.Remaining = time.Duration(exp-now) * time.Second
+	}
+	return info, nil
+}
+
+// Read returns the lease at path, or ErrNotLocked. It only observes the
+// host. sudo is for a lock directory only root can read.
+func Read(ctx context.Context, t target.Target, path string, sudo bool) (*Info, error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	cmd := script(readScript, sudo, path)
+	cmd.ReadOnly = true
+	res, err := t.Run(ctx, cmd)
+	if exitCode(err) == exitNotLocked {
+		return nil, ErrNotLocked
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read lock %s: %w", path, err)
+	}
+	info, err := parseShow(res.Stdout)
+	return &info, err
+}
+
+// Break removes the lease at path whoever holds it, for
+// `openim-deploy unlock`, and returns what it removed, or ErrNotLocked.
+// The holder, if still running, finds out at its next refresh (ErrLost).
+func Break(ctx context.Context, t target.Target, path string, sudo bool) (*Info, error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	res, err := t.Run(ctx, script(breakScript, sudo, path))
+	if exitCode(err) == exitNotLocked {
+		return nil, ErrNotLocked
+	}
+	if err != nil {
+		return nil, fmt.Errorf("break lock %s: %w", path, err)
+	}
+	info, err := parseShow(res.Stdout)
+	return &info, err
+}

@@ -1,0 +1,167 @@
+package phase
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/layout"
+	"github.com/openimsdk/openim-deploy/internal/plan"
+	"github.com/openimsdk/openim-deploy/internal/unit"
+)
+
+// LocalFiles hashes controller-side files once per run, however many hosts
+// receive them: a 100 MB binary sent to 50 hosts is read and hashed once.
+type LocalFiles struct {
+	mu   sync.Mutex
+	memo map[string]plan.Artifact
+}
+
+// NewLocalFiles returns an empty cache.
+func NewLocalFiles() *LocalFiles { return &LocalFiles{memo: map[string]plan.Artifact{}} }
+
+// Artifact hashes local and returns it as release path rel.
+func (l *LocalFiles) Artifact(local, rel string) (plan.Artifact, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a, ok := l.memo[local]
+	if !ok {
+		f, err := os.Open(local)
+		if err != nil {
+			return plan.Artifact{}, err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return plan.Artifact{}, err
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return plan.Artifact{}, fmt.Errorf("hash %s: %w", local, err)
+		}
+		mode := fs.FileMode(0o644)
+		if st.Mode().Perm()&0o111 != 0 {
+			mode = 0o755
+		}
+		a = plan.Artifact{Local: local, SHA256: hex.EncodeToString(h.Sum(nil)), Size: st.Size(), Mode: mode}
+		l.memo[local] = a
+	}
+	a.Rel = rel
+	return a, nil
+}
+
+// BuildDesired computes what hp's host should run: release files, unit
+// files and the units to start, in playbook order.
+func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles) (plan.Desired, error) {
+	app := cfg.Playbook.App
+	d := plan.Desired{Host: hp.Host.Name, Target: unit.TargetName(app.Name)}
+	seen := map[string]bool{}
+	add := func(a plan.Artifact) {
+		if !seen[a.Rel] {
+			seen[a.Rel] = true
+			d.Artifacts = append(d.Artifacts, a)
+		}
+	}
+	addUnit := func(u *config.Unit, names []string, file string, task bool) error {
+		bin, err := local.Artifact(u.Binary, layout.BinRel(u.Binary))
+		if err != nil {
+			return fmt.Errorf("%s: %w", u.Name, err)
+		}
+		bin.Mode = 0o755
+		add(bin)
+		ref := plan.UnitRef{Unit: u.Name, Names: names, File: file, Task: task, Uses: []string{bin.Rel}}
+		if env := unit.EnvFile(u); env != nil {
+			sum := sha256.Sum256(env)
+			a := plan.Artifact{Rel: layout.EnvRel(u.Name), SHA256: hex.EncodeToString(sum[:]),
+				Size: int64(len(env)), Mode: 0o600, Content: env, Secret: true}
+			add(a)
+			ref.Uses = append(ref.Uses, a.Rel)
+		}
+		for _, fset := range u.FilesOn(hp) {
+			ref.Uses = append(ref.Uses, fset.Name+"/")
+		}
+		d.Units = append(d.Units, ref)
+		return nil
+	}
+	for _, fset := range hp.FileSets {
+		arts, err := fileSetArtifacts(fset, local)
+		if err != nil {
+			return d, err
+		}
+		for _, a := range arts {
+			add(a)
+		}
+	}
+	for _, t := range hp.Tasks {
+		if err := addUnit(&t.Unit, []string{unit.TaskUnitName(t.Name)}, unit.TaskUnitName(t.Name), true); err != nil {
+			return d, err
+		}
+	}
+	for _, s := range hp.Services {
+		names := make([]string, len(s.Instances))
+		for i, in := range s.Instances {
+			names[i] = unit.InstanceName(s.Name, in.Name)
+		}
+		if err := addUnit(&s.Unit, names, unit.TemplateName(s.Name), false); err != nil {
+			return d, err
+		}
+	}
+	files, err := unit.Render(app, hp)
+	if err != nil {
+		return d, fmt.Errorf("render units: %w", err)
+	}
+	for _, f := range files {
+		d.UnitFiles = append(d.UnitFiles, plan.UnitFile{Name: f.Name, Content: f.Content})
+	}
+	slices.SortFunc(d.Artifacts, func(a, b plan.Artifact) int { return cmpString(a.Rel, b.Rel) })
+	return d, nil
+}
+
+// fileSetArtifacts lists a file set's files as release paths under its name.
+func fileSetArtifacts(fset *config.FileSet, local *LocalFiles) ([]plan.Artifact, error) {
+	if !fset.IsDir {
+		a, err := local.Artifact(fset.Source, fset.Name)
+		return []plan.Artifact{a}, err
+	}
+	var arts []plan.Artifact
+	err := filepath.WalkDir(fset.Source, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !de.Type().IsRegular() {
+			return nil // directories are implied; symlinks and devices are not deployed
+		}
+		rel, err := filepath.Rel(fset.Source, p)
+		if err != nil {
+			return err
+		}
+		a, err := local.Artifact(p, path.Join(fset.Name, filepath.ToSlash(rel)))
+		if err != nil {
+			return err
+		}
+		arts = append(arts, a)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("files %q: %w", fset.Name, err)
+	}
+	return arts, nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,26 @@
+package phase
+
+// PlanPhases gather state and compute the plan; nothing on a host changes.
+func PlanPhases() []Phase {
+	return []Phase{
+		Connect{},     // one SSH connection per host for the whole run
+		Preflight{},   // OS, init system and fit checks, read-only
+		Gather{},      // release hashes, unit files, systemd state, read-only
+		ComputePlan{}, // pure: desired vs actual, printed
+	}
+}
+
+// ApplyPhases are the plan phases with the lock taken before gathering and
+// the apply phases after.
+func ApplyPhases() []Phase {
+	return []Phase{
+		Connect{},      // one SSH connection per host for the whole run
+		Preflight{},    // refuse hosts that cannot run the playbook
+		AcquireLock{},  // per-host lease; released in CleanUp, even on Ctrl-C
+		Gather{},       // read-only state, taken under the lock
+		ComputePlan{},  // pure: desired vs actual, printed
+		PushRelease{},  // new release dir with changed files, switch current
+		InstallUnits{}, // changed unit files, daemon-reload, enable
+		StartUnits{},   // dependency waves across the fleet, health-gated
+	}
+}

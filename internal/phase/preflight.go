@@ -1,0 +1,168 @@
+package phase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/openimsdk/openim-deploy/internal/osinfo"
+	"github.com/openimsdk/openim-deploy/internal/preflight"
+	"github.com/openimsdk/openim-deploy/internal/systemd"
+	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/unit"
+)
+
+// Preflight learns what every host is (OS, init system, architecture,
+// resources) through a read-only target and refuses hosts that cannot run
+// the playbook, with the fact that failed. All or nothing: when any host is
+// refused the run stops before a single host is changed, because a fleet
+// deployed minus a few hosts breaks cross-host dependencies in ways that
+// are harder to see than a refusal.
+type Preflight struct{}
+
+// Title implements Phase.
+func (Preflight) Title() string { return "Pre-flight" }
+
+// Run implements Phase.
+func (Preflight) Run(ctx context.Context, r *Run) error {
+	bins := &binaryCache{memo: map[string]preflight.Binary{}}
+	_ = r.EachHost(ctx, func(ctx context.Context, h *Host) error {
+		f, err := GatherFacts(ctx, h.Target, r.Config.Playbook.App.Root)
+		if err != nil {
+			h.Fail(OutcomeFailed, err)
+			r.Out.HostError(h.Config.Name, "pre-flight: %v", err)
+			return nil
+		}
+		h.Facts = f
+		req, err := requirements(ctx, r, h, bins)
+		if err != nil {
+			h.Fail(OutcomeFailed, err)
+			return nil
+		}
+		reportProblems(r, h, preflight.Check(f, req, r.Clock.Now()))
+		return nil
+	})
+	facts := map[string]osinfo.Facts{}
+	for _, h := range r.Usable() {
+		facts[h.Config.Name] = h.Facts
+	}
+	for _, p := range preflight.CheckFleet(facts) {
+		for _, h := range r.Usable() {
+			if h.Config.Name == p.Host {
+				reportProblems(r, h, []preflight.Problem{p})
+			}
+		}
+	}
+	var refused []error
+	for _, h := range r.Hosts {
+		if o, err, _ := h.Result(); o == OutcomeFailed {
+			refused = append(refused, fmt.Errorf("%s: %w", h, err))
+		}
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("%w: no host was changed", errors.Join(refused...))
+	}
+	return nil
+}
+
+// GatherFacts runs detection read-only and probes the SFTP subsystem.
+func GatherFacts(ctx context.Context, t target.Target, root string) (osinfo.Facts, error) {
+	ro := target.ReadOnly(t)
+	f, err := osinfo.DetectWith(ctx, ro, osinfo.Options{DiskPath: root})
+	if err != nil {
+		return f, err
+	}
+	f.SFTPChecked = true
+	if _, err := ro.Stat(ctx, "/"); err != nil {
+		f.SFTPError = err.Error()
+	}
+	return f, nil
+}
+
+func reportProblems(r *Run, h *Host, ps []preflight.Problem) {
+	for _, p := range ps {
+		if p.Severity == preflight.SeverityError {
+			r.Out.HostError(h.Config.Name, "refused: %s: %s", p.Check, p.Message)
+		} else {
+			r.Out.HostWarn(h.Config.Name, "%s: %s", p.Check, p.Message)
+		}
+	}
+	if err := preflight.Err(ps); err != nil {
+		h.Fail(OutcomeFailed, err)
+	}
+}
+
+type binaryCache struct {
+	mu   sync.Mutex
+	memo map[string]preflight.Binary
+}
+
+func (c *binaryCache) inspect(p string) (preflight.Binary, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.memo[p]; ok {
+		return b, nil
+	}
+	b, err := preflight.InspectBinary(p)
+	if err == nil {
+		c.memo[p] = b
+	}
+	return b, err
+}
+
+// requirements says what the playbook needs from h. Ports held by this
+// app's own instances that are already active do not count as conflicts.
+func requirements(ctx context.Context, r *Run, h *Host, bins *binaryCache) (preflight.Requirements, error) {
+	hp := h.Placement
+	req := preflight.Requirements{
+		Root:       r.Config.Playbook.App.Root,
+		NeedSudo:   h.Config.Become && h.Config.User != "root",
+		OwnedPorts: map[int]bool{},
+	}
+	seen := map[string]bool{}
+	addBin := func(p string) error {
+		if seen[p] {
+			return nil
+		}
+		seen[p] = true
+		b, err := bins.inspect(p)
+		if err != nil {
+			return err
+		}
+		req.Binaries = append(req.Binaries, b)
+		return nil
+	}
+	for _, t := range hp.Tasks {
+		if err := addBin(t.Binary); err != nil {
+			return req, err
+		}
+	}
+	var names []string
+	portsOf := map[string][]int{}
+	for _, s := range hp.Services {
+		if err := addBin(s.Binary); err != nil {
+			return req, err
+		}
+		req.MinNofile = max(req.MinNofile, s.LimitNOFILE)
+		for _, in := range s.Instances {
+			name := unit.InstanceName(s.Name, in.Name)
+			names = append(names, name)
+			portsOf[name] = in.Health.Ports
+			req.Ports = append(req.Ports, in.Health.Ports...)
+		}
+	}
+	if len(names) > 0 {
+		states, err := systemd.Show(ctx, target.ReadOnly(h.Target), names...)
+		if err == nil {
+			for _, st := range states {
+				if st.Active() || st.ActiveState == "activating" {
+					for _, p := range portsOf[st.ID] {
+						req.OwnedPorts[p] = true
+					}
+				}
+			}
+		}
+	}
+	return req, nil
+}

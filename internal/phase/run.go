@@ -1,0 +1,242 @@
+// Package phase runs a deploy as an ordered list of phases over the fleet:
+// gather (connect, pre-flight, lock, read state), plan (pure), apply
+// (release, units, dependency waves with health gates). Each phase is one
+// file; the lists that order them live in phases.go.
+package phase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/health"
+	"github.com/openimsdk/openim-deploy/internal/lock"
+	"github.com/openimsdk/openim-deploy/internal/osinfo"
+	"github.com/openimsdk/openim-deploy/internal/plan"
+	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/ui"
+)
+
+// Phase is one step of a run.
+type Phase interface {
+	Title() string
+	Run(ctx context.Context, r *Run) error
+}
+
+// Skipper is implemented by phases that can have nothing to do.
+type Skipper interface {
+	Skip(r *Run) (reason string, skip bool)
+}
+
+// CleanUpper is implemented by phases that must undo or release something
+// whatever happens later (the host lock). CleanUp runs in reverse order,
+// after success, failure or Ctrl-C.
+type CleanUpper interface {
+	CleanUp(ctx context.Context, r *Run)
+}
+
+// Dialer connects to one host. The CLI passes the SSH dialer; tests pass
+// in-process or fake targets.
+type Dialer func(ctx context.Context, h *config.Host, bastion *config.Bastion) (target.Target, error)
+
+// Options tune a run.
+type Options struct {
+	Parallel  int           // hosts handled at once
+	LockTTL   time.Duration // lease length; refreshed while the run lasts
+	LockWait  time.Duration // wait this long for a held lock; 0 fails at once
+	KeepGoing bool          // after a failed gate, keep starting units that do not depend on it
+	Command   string        // recorded in the lock as what holds it
+	ReleaseID string        // id for a new release; the CLI derives it from the time
+}
+
+// Outcome of a run on one host, for the recap.
+type Outcome int
+
+// Outcomes, worst last: a host's outcome only ever gets worse.
+const (
+	OutcomeOK Outcome = iota
+	OutcomeChanged
+	OutcomeFailed
+	OutcomeUnreachable
+)
+
+func (o Outcome) String() string {
+	return [...]string{"ok", "changed", "failed", "unreachable"}[o]
+}
+
+// Host is one inventory host and what the run learned and did there.
+type Host struct {
+	Config    *config.Host
+	Placement config.HostPlacement
+	Target    target.Target
+	Facts     osinfo.Facts
+	Actual    plan.Actual
+	Desired   plan.Desired
+	Plan      *plan.HostPlan
+	Lease     *lock.Lease
+
+	mu      sync.Mutex
+	outcome Outcome
+	err     error
+	changes int
+	failed  []string // playbook units with a failed instance here
+}
+
+func (h *Host) String() string { return h.Config.Name }
+
+// Fail records a failure; the host takes no further part in the run.
+func (h *Host) Fail(o Outcome, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if o > h.outcome {
+		h.outcome = o
+	}
+	if h.err == nil {
+		h.err = err
+	}
+}
+
+// Changed counts a change made on the host.
+func (h *Host) Changed(n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.changes += n
+	if h.outcome < OutcomeChanged && n > 0 {
+		h.outcome = OutcomeChanged
+	}
+}
+
+// Result returns the host's outcome, its first error and its change count.
+func (h *Host) Result() (Outcome, error, int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.outcome, h.err, h.changes
+}
+
+// Usable reports whether the host is still taking part.
+func (h *Host) Usable() bool {
+	o, _, _ := h.Result()
+	return o < OutcomeFailed && h.Target != nil
+}
+
+// Run is the state of one invocation, passed explicitly.
+type Run struct {
+	Config *config.Config
+	Hosts  []*Host // inventory order
+	Plan   *plan.Plan
+	Out    *ui.Printer
+	Opts   Options
+	Dial   Dialer
+	Clock  Clock
+	// HealthClock drives health gates and lock waits; tests inject a fake.
+	HealthClock health.Clock
+}
+
+// Usable returns the hosts still taking part, in inventory order.
+func (r *Run) Usable() []*Host {
+	var hs []*Host
+	for _, h := range r.Hosts {
+		if h.Usable() {
+			hs = append(hs, h)
+		}
+	}
+	return hs
+}
+
+// EachHost runs fn for every usable host, at most Opts.Parallel at a time. It
+// waits for all and returns every failure wrapped with its host, in
+// inventory order. It never cancels siblings: a half-finished host is worse
+// than a finished one.
+func (r *Run) EachHost(ctx context.Context, fn func(context.Context, *Host) error) error {
+	return eachHost(ctx, r.Usable(), r.Opts.Parallel, fn)
+}
+
+func eachHost(ctx context.Context, hosts []*Host, limit int, fn func(context.Context, *Host) error) error {
+	if limit < 1 {
+		limit = 1
+	}
+	errs := make([]error, len(hosts))
+	var g errgroup.Group
+	g.SetLimit(limit)
+	for i, h := range hosts {
+		g.Go(func() error {
+			err := ctx.Err()
+			if err == nil {
+				err = fn(ctx, h)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", h, err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errors.Join(errs...)
+}
+
+// Runner runs phases in order and cleans up in reverse.
+type Runner struct {
+	Phases []Phase
+}
+
+// Execute runs every phase. On failure or cancellation it stops, then runs
+// CleanUp of every phase that ran, in reverse, with a context that is not
+// cancelled, so a Ctrl-C still releases locks.
+func (rn Runner) Execute(ctx context.Context, r *Run) (err error) {
+	var ran []Phase
+	defer func() {
+		cleanCtx := context.WithoutCancel(ctx)
+		for _, p := range slices.Backward(ran) {
+			if c, ok := p.(CleanUpper); ok {
+				c.CleanUp(cleanCtx, r)
+			}
+		}
+	}()
+	for _, p := range rn.Phases {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if s, ok := p.(Skipper); ok {
+			if reason, skip := s.Skip(r); skip {
+				r.Out.Skipped(p.Title(), reason)
+				continue
+			}
+		}
+		r.Out.Phase(p.Title())
+		start := r.Clock.Now()
+		ran = append(ran, p)
+		if err := p.Run(ctx, r); err != nil {
+			return fmt.Errorf("%s: %w", p.Title(), err)
+		}
+		r.Out.PhaseDone(p.Title(), r.Clock.Now().Sub(start))
+	}
+	return nil
+}
+
+// Clock is the time seam for phases; health and lock take their own.
+type Clock interface {
+	Now() time.Time
+}
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+// Now returns time.Now().
+func (RealClock) Now() time.Time { return time.Now() }
+
+// Func makes a phase out of a function, for one-off commands.
+func Func(title string, fn func(context.Context, *Run) error) Phase { return funcPhase{title, fn} }
+
+type funcPhase struct {
+	title string
+	fn    func(context.Context, *Run) error
+}
+
+func (f funcPhase) Title() string                         { return f.title }
+func (f funcPhase) Run(ctx context.Context, r *Run) error { return f.fn(ctx, r) }

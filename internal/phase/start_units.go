@@ -1,0 +1,210 @@
+package phase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/health"
+	"github.com/openimsdk/openim-deploy/internal/plan"
+	"github.com/openimsdk/openim-deploy/internal/systemd"
+)
+
+// StartUnits starts or restarts what the plan says, in dependency waves
+// across the whole fleet: wave N begins only when every instance of wave
+// N-1 on every host passed its health gate. Tasks run and must exit 0.
+// Units with no edge between them share a wave and start together, so
+// OpenIM's cyclic gRPC peers are never forced into an order.
+type StartUnits struct{}
+
+// Title implements Phase.
+func (StartUnits) Title() string { return "Start units" }
+
+// Skip implements Skipper.
+func (StartUnits) Skip(r *Run) (string, bool) {
+	for _, h := range r.Usable() {
+		if h.Plan != nil && len(h.Plan.Starts) > 0 {
+			return "", false
+		}
+	}
+	return "every instance is running its current release", true
+}
+
+// Run implements Phase.
+func (StartUnits) Run(ctx context.Context, r *Run) error {
+	waves := r.Config.Playbook.Waves()
+	failedUnits := map[string]bool{} // playbook units with a failed instance anywhere
+	var errs []error
+	for w := range waves {
+		blocked := blockedUnits(r.Config.Playbook, failedUnits)
+		err := r.EachHost(ctx, func(ctx context.Context, h *Host) error {
+			return startWave(ctx, r, h, w, blocked)
+		})
+		if err != nil {
+			errs = append(errs, err)
+			for _, h := range r.Hosts {
+				for _, u := range h.failedUnits() {
+					failedUnits[u] = true
+				}
+			}
+			if !r.Opts.KeepGoing {
+				r.Out.Warn("stopping: a health gate failed; later waves were not started (use --keep-going to start units that do not depend on it)")
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// blockedUnits returns units that depend, directly or not, on a failed unit.
+func blockedUnits(pb *config.Playbook, failed map[string]bool) map[string]bool {
+	blocked := map[string]bool{}
+	changed := true
+	for changed {
+		changed = false
+		for _, name := range allUnitNames(pb) {
+			u, _ := pb.UnitByName(name)
+			if blocked[name] {
+				continue
+			}
+			for _, dep := range u.DependsOn {
+				if failed[dep] || blocked[dep] {
+					blocked[name], changed = true, true
+					break
+				}
+			}
+		}
+	}
+	return blocked
+}
+
+func allUnitNames(pb *config.Playbook) []string {
+	var names []string
+	for _, t := range pb.Tasks {
+		names = append(names, t.Name)
+	}
+	for _, s := range pb.Services {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// startWave starts this host's units of wave w, then gates each of them.
+func startWave(ctx context.Context, r *Run, h *Host, w int, blocked map[string]bool) error {
+	var starts []plan.Start
+	for _, s := range h.Plan.Starts {
+		if s.Wave != w {
+			continue
+		}
+		if blocked[s.Unit] {
+			r.Out.HostWarn(h.Config.Name, "not starting %s: a dependency failed its health gate", s.Name)
+			continue
+		}
+		starts = append(starts, s)
+	}
+	if len(starts) == 0 {
+		return nil
+	}
+	// Tasks first: they are one-shot and "systemctl restart" returns when
+	// they have exited, so their result is known before anything else moves.
+	var errs []error
+	var services []plan.Start
+	for _, s := range starts {
+		if !s.Task {
+			services = append(services, s)
+			continue
+		}
+		r.Out.Host(h.Config.Name, "run %s", s.Name)
+		if err := systemd.Restart(ctx, h.Target, s.Name); err != nil {
+			errs = append(errs, h.reportFailure(ctx, r, s, fmt.Errorf("task %s failed: %w", s.Name, err)))
+			continue
+		}
+		h.Changed(1)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	for _, s := range services {
+		verb := "start"
+		if s.Restart {
+			verb = "restart"
+		}
+		r.Out.Host(h.Config.Name, "%s %s (%s)", verb, s.Name, s.Reason)
+		// reset-failed first: a unit that tripped StartLimitBurst refuses
+		// to start until its counter is cleared.
+		_ = systemd.ResetFailed(ctx, h.Target, s.Name)
+		if err := systemd.Restart(ctx, h.Target, s.Name); err != nil {
+			errs = append(errs, h.reportFailure(ctx, r, s, fmt.Errorf("%s %s: %w", verb, s.Name, err)))
+			continue
+		}
+		h.Changed(1)
+	}
+	// Gate every started instance at once: waiting for one stable window per
+	// host, not one per instance, keeps a cold start of 30 instances fast.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, s := range services {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := gate(ctx, r, h, s); err != nil {
+				mu.Lock()
+				errs = append(errs, h.reportFailure(ctx, r, s, err))
+				mu.Unlock()
+				return
+			}
+			r.Out.Host(h.Config.Name, "healthy %s", s.Name)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// gate waits until instance s is healthy by its playbook health policy.
+func gate(ctx context.Context, r *Run, h *Host, s plan.Start) error {
+	hc := instanceHealth(r.Config.Playbook, s)
+	probe := health.FromConfig(h.Target, hc)
+	return health.Wait(ctx, r.HealthClock, health.UnitState(h.Target, s.Name), probe, health.PolicyFor(hc))
+}
+
+// instanceHealth finds the health settings of the instance behind a unit name.
+func instanceHealth(pb *config.Playbook, s plan.Start) config.Health {
+	for _, svc := range pb.Services {
+		if svc.Name != s.Unit {
+			continue
+		}
+		for _, in := range svc.Instances {
+			if s.Name == svc.Name+"@"+in.Name+".service" {
+				return in.Health
+			}
+		}
+	}
+	return config.Health{}
+}
+
+// reportFailure prints the unit's status and its last journal lines, so the
+// failure's cause comes back with the failure, and marks the host failed.
+func (h *Host) reportFailure(ctx context.Context, r *Run, s plan.Start, err error) error {
+	h.Fail(OutcomeFailed, err)
+	h.mu.Lock()
+	h.failed = append(h.failed, s.Unit)
+	h.mu.Unlock()
+	r.Out.HostError(h.Config.Name, "%v", err)
+	ctx = context.WithoutCancel(ctx)
+	if st := systemd.Status(ctx, h.Target, s.Name); st != "" {
+		r.Out.Block(h.Config.Name, "systemctl status "+s.Name, st)
+	}
+	if j := systemd.Journal(ctx, h.Target, s.Name, 50); j != "" {
+		r.Out.Block(h.Config.Name, "journalctl -u "+s.Name+" -n 50", j)
+	}
+	return err
+}
+
+func (h *Host) failedUnits() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.failed)
+}

@@ -1,0 +1,223 @@
+package remote
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/openimsdk/openim-deploy/internal/target"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// hostKeyChecker verifies host keys strictly against one known_hosts file
+// in OpenSSH's format (hashed names, [host]:port, wildcards, @revoked), and
+// optionally records the key of a host that has none on record.
+type hostKeyChecker struct {
+	file      string
+	acceptNew bool
+	db        ssh.HostKeyCallback // nil when the file does not exist yet
+
+	mu  sync.Mutex
+	err error // the verdict of the last callback, for Dial's error
+}
+
+// appendMu serialises appends within this process; flock covers other processes.
+var appendMu sync.Mutex
+
+func newHostKeyChecker(file string, acceptNew bool) (*hostKeyChecker, error) {
+	db, err := knownhosts.New(file)
+	if errors.Is(err, os.ErrNotExist) {
+		db, err = nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("known_hosts: %w", err)
+	}
+	return &hostKeyChecker{file: file, acceptNew: acceptNew, db: db}, nil
+}
+
+// algorithms returns the host key algorithms to offer for addr: those of
+// the keys on record, so a host that also has, say, an RSA key cannot make
+// us fail against our ed25519 entry (golang/go#29286). nil means "any",
+// for hosts with nothing on record.
+func (k *hostKeyChecker) algorithms(addr string) []string {
+	known := k.known(addr)
+	var algos []string
+	seen := map[string]bool{}
+	for _, kk := range known {
+		for _, a := range algorithmsFor(kk.Key.Type()) {
+			if !seen[a] {
+				seen[a] = true
+				algos = append(algos, a)
+			}
+		}
+	}
+	return algos
+}
+
+func algorithmsFor(keyType string) []string {
+	if keyType == ssh.KeyAlgoRSA {
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+	}
+	return []string{keyType}
+}
+
+// known lists the keys on record for addr, by asking the database about a
+// throwaway key: the KeyError it returns lists every matching line.
+func (k *hostKeyChecker) known(addr string) []knownhosts.KnownKey {
+	if k.db == nil {
+		return nil
+	}
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	probe, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil
+	}
+	var ke *knownhosts.KeyError
+	if errors.As(k.db(addr, placeholderAddr, probe.PublicKey()), &ke) {
+		return ke.Want
+	}
+	return nil
+}
+
+// placeholderAddr is passed as the remote address: knownhosts prefers the
+// host name we dialled, which is what known_hosts is keyed by.
+var placeholderAddr = &net.TCPAddr{IP: net.IPv4zero, Port: 22}
+
+// check is the ssh.HostKeyCallback.
+func (k *hostKeyChecker) check(addr string, remote net.Addr, key ssh.PublicKey) error {
+	err := k.verify(addr, remote, key)
+	k.mu.Lock()
+	k.err = err
+	k.mu.Unlock()
+	return err
+}
+
+// refused returns the host key error of the last handshake, if any.
+func (k *hostKeyChecker) refused() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.err
+}
+
+func (k *hostKeyChecker) verify(addr string, remote net.Addr, key ssh.PublicKey) error {
+	var err error
+	if k.db != nil {
+		err = k.db(addr, remote, key)
+	} else {
+		err = &knownhosts.KeyError{}
+	}
+	var ke *knownhosts.KeyError
+	var re *knownhosts.RevokedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &re):
+		return &hostKeyError{kind: target.ErrHostKeyMismatch, msg: fmt.Sprintf(
+			"host key %s %s for %s is marked @revoked at %s:%d",
+			key.Type(), ssh.FingerprintSHA256(key), addr, re.Revoked.Filename, re.Revoked.Line)}
+	case errors.As(err, &ke) && len(ke.Want) > 0:
+		return mismatch(addr, key, ke.Want)
+	case errors.As(err, &ke):
+		if k.acceptNew {
+			return k.appendKey(addr, remote, key)
+		}
+		return &hostKeyError{kind: target.ErrHostKeyUnknown, msg: fmt.Sprintf(
+			"host key unknown for %s (%s %s): no entry in %s; verify the fingerprint and rerun with --accept-new to record it",
+			addr, key.Type(), ssh.FingerprintSHA256(key), k.file)}
+	default:
+		return fmt.Errorf("known_hosts: %w", err)
+	}
+}
+
+func mismatch(addr string, key ssh.PublicKey, want []knownhosts.KnownKey) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "host key mismatch for %s: the host offered %s %s, but ", addr, key.Type(), ssh.FingerprintSHA256(key))
+	for i, w := range want {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s:%d has %s %s", w.Filename, w.Line, w.Key.Type(), ssh.FingerprintSHA256(w.Key))
+	}
+	fmt.Fprintf(&b, "; if the host was reinstalled, verify the new key and remove the old entry (ssh-keygen -R %s -f %s)",
+		target.Quote(knownhosts.Normalize(addr)), target.Quote(want[0].Filename))
+	return &hostKeyError{kind: target.ErrHostKeyMismatch, msg: b.String()}
+}
+
+// appendKey records key for addr, under an exclusive lock on the file and
+// only if, re-read under that lock, the file still has no key for addr (a
+// concurrent connection to the same host may have recorded it meanwhile).
+func (k *hostKeyChecker) appendKey(addr string, remote net.Addr, key ssh.PublicKey) error {
+	appendMu.Lock()
+	defer appendMu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(k.file), 0o700); err != nil {
+		return fmt.Errorf("known_hosts: %w", err)
+	}
+	f, err := os.OpenFile(k.file, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("known_hosts: %w", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("known_hosts: lock %s: %w", k.file, err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck // released on close anyway
+
+	fresh, err := newHostKeyChecker(k.file, false)
+	if err != nil {
+		return err
+	}
+	if fresh.db != nil {
+		var ke *knownhosts.KeyError
+		switch err := fresh.db(addr, remote, key); {
+		case err == nil:
+			return nil
+		case errors.As(err, &ke) && len(ke.Want) > 0:
+			return mismatch(addr, key, ke.Want)
+		}
+	}
+	line := knownhosts.Line([]string{knownhosts.Normalize(addr)}, key) + "\n"
+	if needsNewline(f) {
+		line = "\n" + line
+	}
+	if _, err := f.WriteString(line); err != nil {
+		return fmt.Errorf("known_hosts: append to %s: %w", k.file, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("known_hosts: %w", err)
+	}
+	return nil
+}
+
+// needsNewline reports whether f is non-empty and does not end in '\n'.
+func needsNewline(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return false
+	}
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, fi.Size()-1); err != nil && err != io.EOF {
+		return false
+	}
+	return b[0] != '\n'
+}
+
+// hostKeyError is a refused host key. It satisfies errors.Is for its kind
+// (ErrHostKeyMismatch or ErrHostKeyUnknown) and, as every connection
+// failure does, for target.ErrUnreachable.
+type hostKeyError struct {
+	kind error
+	msg  string
+}
+
+func (e *hostKeyError) Error() string { return e.msg }
+
+func (e *hostKeyError) Is(t error) bool { return t == e.kind || t == target.ErrUnreachable }

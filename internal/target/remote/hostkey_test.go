@@ -1,0 +1,201 @@
+package remote_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/target/remote"
+	"github.com/openimsdk/openim-deploy/internal/target/targettest"
+	"golang.org/x/crypto/ssh"
+)
+
+func TestUnknownHostRefused(t *testing.T) {
+	h := targettest.NewHost(t)
+	cfg := config(h)
+	cfg.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(cfg.KnownHosts, []byte("# empty\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := remote.Dial(ctxT(t), cfg)
+	if !errors.Is(err, target.ErrHostKeyUnknown) || errors.Is(err, target.ErrHostKeyMismatch) {
+		t.Fatalf("err = %v, want ErrHostKeyUnknown", err)
+	}
+	isUnreachable(t, err)
+	if !strings.Contains(err.Error(), "--accept-new") || !strings.Contains(err.Error(), "SHA256:") {
+		t.Errorf("error does not help the user: %v", err)
+	}
+	// A missing known_hosts file is the same as an empty one.
+	cfg.KnownHosts = filepath.Join(t.TempDir(), "absent")
+	if _, err := remote.Dial(ctxT(t), cfg); !errors.Is(err, target.ErrHostKeyUnknown) {
+		t.Fatalf("missing known_hosts: err = %v", err)
+	}
+	if _, err := os.Stat(cfg.KnownHosts); !errors.Is(err, os.ErrNotExist) {
+		t.Error("strict checking created the known_hosts file")
+	}
+}
+
+func TestAcceptNewAppendsOneLine(t *testing.T) {
+	h := targettest.NewHost(t)
+	cfg := config(h)
+	cfg.KnownHosts = filepath.Join(t.TempDir(), "ssh", "known_hosts") // dir created too
+	cfg.AcceptNew = true
+
+	// Concurrent first connections must record the host exactly once.
+	const n = 4
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tg, err := remote.Dial(ctxT(t), cfg)
+			if err == nil {
+				tg.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(cfg.KnownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), h.KnownHostsLine()+"\n"; got != want {
+		t.Fatalf("known_hosts = %q, want %q", got, want)
+	}
+
+	// Now the host is on record: strict checking accepts it.
+	cfg.AcceptNew = false
+	tg := dial(t, cfg)
+	if _, err := tg.Run(ctxT(t), target.Cmd{Args: []string{"true"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAcceptNewKeepsOtherEntries(t *testing.T) {
+	h := targettest.NewHost(t)
+	other := targettest.NewHost(t)
+	cfg := config(h)
+	cfg.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
+	// No trailing newline: the appended entry must still start a new line.
+	if err := os.WriteFile(cfg.KnownHosts, []byte(other.KnownHostsLine()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.AcceptNew = true
+	dial(t, cfg)
+	b, _ := os.ReadFile(cfg.KnownHosts)
+	if got, want := string(b), other.KnownHostsLine()+"\n"+h.KnownHostsLine()+"\n"; got != want {
+		t.Fatalf("known_hosts = %q, want %q", got, want)
+	}
+}
+
+func TestChangedKeyRefused(t *testing.T) {
+	h := targettest.NewHost(t)
+	h.RotateHostKey()
+	cfg := config(h)
+	cfg.AcceptNew = true // never overrides a key on record
+	before, _ := os.ReadFile(cfg.KnownHosts)
+	_, err := remote.Dial(ctxT(t), cfg)
+	if !errors.Is(err, target.ErrHostKeyMismatch) {
+		t.Fatalf("err = %v, want ErrHostKeyMismatch", err)
+	}
+	isUnreachable(t, err)
+	if !strings.Contains(err.Error(), cfg.KnownHosts+":1") {
+		t.Errorf("error does not name the known_hosts line: %v", err)
+	}
+	if !strings.Contains(err.Error(), ssh.FingerprintSHA256(h.HostKey())) {
+		t.Errorf("error does not show the offered key: %v", err)
+	}
+	after, _ := os.ReadFile(cfg.KnownHosts)
+	if string(before) != string(after) {
+		t.Error("known_hosts changed after a mismatch")
+	}
+}
+
+func TestHashedAndWildcardEntries(t *testing.T) {
+	h := targettest.NewHost(t)
+	fields := strings.Fields(h.KnownHostsLine())
+	key := strings.Join(fields[1:], " ")
+	for name, line := range map[string]string{
+		"hashed":   hashed(t, "[127.0.0.1]:"+itoa(h.Port)) + " " + key,
+		"wildcard": "[127.0.0.*]:" + itoa(h.Port) + " " + key,
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := config(h)
+			cfg.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
+			if err := os.WriteFile(cfg.KnownHosts, []byte(line+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			dial(t, cfg)
+		})
+	}
+}
+
+// TestHostKeyAlgorithmFromKnownHosts: the host also offers an ECDSA key,
+// which x/crypto would otherwise prefer; known_hosts only has its ed25519
+// key, so the client must ask for ed25519 (golang/go#29286).
+func TestHostKeyAlgorithmFromKnownHosts(t *testing.T) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := targettest.NewHost(t, targettest.WithExtraHostKeys(extra))
+	dial(t, config(h))
+}
+
+func TestStalledHostTimesOut(t *testing.T) {
+	h := targettest.NewHost(t)
+	h.Stall()
+	cfg := config(h)
+	cfg.ConnectTimeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err := remote.Dial(ctxT(t), cfg)
+	isUnreachable(t, err)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Dial took %v with a 300ms budget", d)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no SSH handshake within") {
+		t.Errorf("error does not say why: %v", err)
+	}
+
+	// Cancelling the caller's context stops a stalled handshake too.
+	cfg.ConnectTimeout = time.Minute
+	ctx, cancel := context.WithCancel(ctxT(t))
+	go func() { time.AfterFunc(100*time.Millisecond, cancel) }()
+	if _, err := remote.Dial(ctx, cfg); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Dial: err = %v", err)
+	}
+}
+
+func TestRefusedAndBadKey(t *testing.T) {
+	h := targettest.NewHost(t)
+	cfg := config(h)
+	cfg.Port = closedPort(t)
+	_, err := remote.Dial(ctxT(t), cfg)
+	isUnreachable(t, err)
+
+	cfg = config(h)
+	cfg.Identity = targettest.NewHost(t).KeyPath // a key h does not accept
+	_, err = remote.Dial(ctxT(t), cfg)
+	isUnreachable(t, err)
+	if errors.Is(err, target.ErrHostKeyMismatch) || !strings.Contains(err.Error(), "unable to authenticate") {
+		t.Errorf("auth failure: %v", err)
+	}
+}

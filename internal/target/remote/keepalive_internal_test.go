@@ -1,0 +1,90 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/target/targettest"
+)
+
+// TestKeepaliveClosesDeadConnection: a peer that stops answering is
+// detected after KeepaliveMax missed keepalives, and later calls fail as
+// unreachable instead of hanging.
+func TestKeepaliveClosesDeadConnection(t *testing.T) {
+	h := targettest.NewHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tg, err := Dial(ctx, Config{
+		Address: "127.0.0.1", Port: h.Port, User: "root",
+		Identity: h.KeyPath, KnownHosts: h.KnownHostsPath, SSHConfigFile: "none",
+		KeepaliveInterval: 20 * time.Millisecond, KeepaliveMax: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if _, err := tg.Run(ctx, target.Cmd{Args: []string{"true"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.MuteKeepalives()
+	select {
+	case <-tg.lostc:
+	case <-ctx.Done():
+		t.Fatal("connection to a silent peer was never closed")
+	}
+	if _, err := tg.Run(ctx, target.Cmd{Args: []string{"true"}}); !errors.Is(err, target.ErrUnreachable) {
+		t.Fatalf("Run after keepalive failure: %v", err)
+	}
+}
+
+func TestKeepaliveHealthyConnectionStays(t *testing.T) {
+	h := targettest.NewHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tg, err := Dial(ctx, Config{
+		Address: "127.0.0.1", Port: h.Port, User: "root",
+		Identity: h.KeyPath, KnownHosts: h.KnownHostsPath, SSHConfigFile: "none",
+		KeepaliveInterval: 5 * time.Millisecond, KeepaliveMax: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	// Many keepalive rounds pass while these commands run.
+	for range 20 {
+		if _, err := tg.Run(ctx, target.Cmd{Args: []string{"sleep", "0.01"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tg.lost() {
+		t.Fatal("a healthy connection was closed by keepalive")
+	}
+}
+
+func TestParseProxyJump(t *testing.T) {
+	c, err := parseProxyJump("a, ops@b:2222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Address != "b" || c.Port != 2222 || c.User != "ops" || c.Jump == nil || c.Jump.Address != "a" || c.Jump.Jump != nil {
+		t.Fatalf("parsed %+v (jump %+v)", c, c.Jump)
+	}
+	if _, err := parseProxyJump("a,,b"); err == nil {
+		t.Error("empty hop accepted")
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	tg := &Target{user: "deploy", become: true}
+	cmd := target.Cmd{Args: []string{"systemctl", "restart", "openim api"}, Sudo: true, Env: []string{"X=1"}}
+	if got, _ := tg.commandLine(cmd); got != "sudo -n -- env X=1 systemctl restart 'openim api'" {
+		t.Errorf("commandLine = %q", got)
+	}
+	tg.become = false
+	if got, sudo := tg.commandLine(cmd); sudo || got != "env X=1 systemctl restart 'openim api'" {
+		t.Errorf("without become: %q", got)
+	}
+}

@@ -1,0 +1,90 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/openimsdk/openim-deploy/internal/target"
+	"golang.org/x/crypto/ssh"
+)
+
+// commandLine renders cmd for the remote shell: every word quoted by
+// target.Quote, sudo and env as argv prefixes (never shell syntax).
+func (t *Target) commandLine(cmd target.Cmd) (line string, sudo bool) {
+	var argv []string
+	if cmd.Sudo && t.become && t.user != "root" {
+		argv = append(argv, "sudo", "-n", "--")
+		sudo = true
+	}
+	if len(cmd.Env) > 0 {
+		argv = append(argv, "env")
+		argv = append(argv, cmd.Env...)
+	}
+	argv = append(argv, cmd.Args...)
+	return target.QuoteArgs(argv), sudo
+}
+
+// Run runs cmd in a new session. See target.Target.
+func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error) {
+	if len(cmd.Args) == 0 {
+		return target.Result{}, errors.New("run: empty command")
+	}
+	if err := ctx.Err(); err != nil {
+		return target.Result{}, fmt.Errorf("run %s: %w", cmd, err)
+	}
+	line, sudo := t.commandLine(cmd)
+	if err := t.acquire(ctx); err != nil {
+		return target.Result{}, fmt.Errorf("run %s: %w", cmd, err)
+	}
+	defer t.release()
+
+	sess, err := t.client.NewSession()
+	if err != nil {
+		return target.Result{}, unreachable(fmt.Errorf("run %s on %s: open session: %w", cmd, t, err))
+	}
+	defer sess.Close()
+	var stdout, stderr bytes.Buffer
+	sess.Stdout, sess.Stderr, sess.Stdin = &stdout, &stderr, cmd.Stdin
+	if err := sess.Start(line); err != nil {
+		// The exec request was refused or never answered: nothing ran.
+		return target.Result{}, unreachable(fmt.Errorf("run %s on %s: %w", cmd, t, err))
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- sess.Wait() }()
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		// Kill the command, then drop the channel without waiting for a
+		// peer that may not answer. The buffers still belong to Wait.
+		_ = sess.Signal(ssh.SIGKILL)
+		_ = sess.Close()
+		return target.Result{}, fmt.Errorf("run %s on %s: %w", cmd, t, ctx.Err())
+	}
+
+	res := target.Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	var exitErr *ssh.ExitError
+	var missing *ssh.ExitMissingError
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.As(err, &exitErr):
+		ee := &target.ExitError{
+			Host:   t.name,
+			Cmd:    cmd.String(),
+			Code:   exitErr.ExitStatus(),
+			Stderr: target.TailString(res.Stderr),
+		}
+		if sudo && strings.Contains(ee.Stderr, "a password is required") {
+			return res, fmt.Errorf("run %s on %s: %w: %w", cmd, t, target.ErrSudoPassword, ee)
+		}
+		return res, ee
+	case errors.As(err, &missing):
+		return res, fmt.Errorf("run %s on %s: %w", cmd, t, target.ErrUnknownOutcome)
+	default:
+		// The connection dropped while the command ran.
+		return res, t.connErr(fmt.Errorf("run %s on %s: %w (%w)", cmd, t, target.ErrUnknownOutcome, err))
+	}
+}

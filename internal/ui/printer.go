@@ -1,0 +1,159 @@
+// Package ui is the one way openim-deploy talks to the user: phase headers,
+// per-host lines, warnings and a recap, as plain text or as a stream of JSON
+// events. Library packages never write to stdout or stderr themselves.
+package ui
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Printer is safe for concurrent use: per-host lines from parallel workers
+// may interleave, but each line is written whole.
+type Printer struct {
+	mu      sync.Mutex
+	out     io.Writer
+	json    bool
+	verbose bool
+	color   bool
+	redact  func(string) string
+	now     func() time.Time
+}
+
+// Options configures a Printer.
+type Options struct {
+	JSON    bool
+	Verbose bool
+	Color   bool
+	// Redact hides secrets in every message; nil means no redaction.
+	Redact func(string) string
+}
+
+// New returns a Printer writing to out.
+func New(out io.Writer, opts Options) *Printer {
+	r := opts.Redact
+	if r == nil {
+		r = func(s string) string { return s }
+	}
+	return &Printer{out: out, json: opts.JSON, verbose: opts.Verbose, color: opts.Color, redact: r, now: time.Now}
+}
+
+// Discard returns a Printer that prints nothing, for tests and library callers.
+func Discard() *Printer { return New(io.Discard, Options{}) }
+
+// Event is one line of --output json.
+type Event struct {
+	Time   time.Time      `json:"time"`
+	Type   string         `json:"type"` // phase, host, info, warn, error, recap, plan
+	Host   string         `json:"host,omitempty"`
+	Msg    string         `json:"msg,omitempty"`
+	Fields map[string]any `json:"fields,omitempty"`
+}
+
+// JSON reports whether the printer emits JSON events.
+func (p *Printer) JSON() bool { return p.json }
+
+func (p *Printer) emit(ev Event, text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		ev.Time = p.now().UTC()
+		ev.Msg = p.redact(ev.Msg)
+		b, _ := json.Marshal(ev)
+		b = []byte(p.redact(string(b)))
+		_, _ = p.out.Write(append(b, '\n'))
+		return
+	}
+	text = p.redact(text)
+	if !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	_, _ = io.WriteString(p.out, text)
+}
+
+// Phase prints a phase header: "==> Upload binaries".
+func (p *Printer) Phase(title string) {
+	p.emit(Event{Type: "phase", Msg: title}, p.paint("1", "==> "+title))
+}
+
+// PhaseDone prints how long a phase took when it took longer than ten seconds.
+func (p *Printer) PhaseDone(title string, d time.Duration) {
+	if d < 10*time.Second {
+		return
+	}
+	p.emit(Event{Type: "phase_done", Msg: title, Fields: map[string]any{"seconds": d.Seconds()}},
+		fmt.Sprintf("    %s took %s", title, d.Round(100*time.Millisecond)))
+}
+
+// Skipped prints why a phase did nothing.
+func (p *Printer) Skipped(title, reason string) {
+	p.emit(Event{Type: "skip", Msg: title, Fields: map[string]any{"reason": reason}},
+		fmt.Sprintf("==> %s (skipped: %s)", title, reason))
+}
+
+// Host prints a per-host line: "[im-1] enable openim-api@0.service".
+func (p *Printer) Host(host, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.emit(Event{Type: "host", Host: host, Msg: msg}, "["+host+"] "+msg)
+}
+
+// HostWarn prints a per-host warning.
+func (p *Printer) HostWarn(host, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.emit(Event{Type: "warn", Host: host, Msg: msg}, p.paint("33", "["+host+"] warning: "+msg))
+}
+
+// HostError prints a per-host failure.
+func (p *Printer) HostError(host, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.emit(Event{Type: "error", Host: host, Msg: msg}, p.paint("31", "["+host+"] error: "+msg))
+}
+
+// Info prints a plain line.
+func (p *Printer) Info(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.emit(Event{Type: "info", Msg: msg}, msg)
+}
+
+// Verbose prints a line only with --verbose.
+func (p *Printer) Verbose(format string, args ...any) {
+	if p.verbose {
+		p.Info(format, args...)
+	}
+}
+
+// Warn prints a warning not tied to one host.
+func (p *Printer) Warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.emit(Event{Type: "warn", Msg: msg}, p.paint("33", "warning: "+msg))
+}
+
+// Error prints an error not tied to one host.
+func (p *Printer) Error(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.emit(Event{Type: "error", Msg: msg}, p.paint("31", "error: "+msg))
+}
+
+// Event emits a structured event; text is what a terminal shows.
+func (p *Printer) Event(ev Event, text string) { p.emit(ev, text) }
+
+// Block prints a multi-line block (a diff, a journal excerpt) indented under a host.
+func (p *Printer) Block(host, title, body string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] %s\n", host, title)
+	for _, line := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
+		b.WriteString("    " + line + "\n")
+	}
+	p.emit(Event{Type: "block", Host: host, Msg: title, Fields: map[string]any{"body": body}}, b.String())
+}
+
+func (p *Printer) paint(code, s string) string {
+	if !p.color {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
