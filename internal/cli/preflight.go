@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -83,3 +84,5 @@ func writeFactsJSON(stdio IO, r *phase.Run) {
 			"error": errString(err), "facts": h.Facts})
 	}
 }
+
+func writeJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }

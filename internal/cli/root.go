@@ -119,6 +119,7 @@ healthy before it moves on. Nothing is installed on the hosts but what you deplo
 		newPlanCommand(g, stdio),
 		newApplyCommand(g, stdio),
 		newUnlockCommand(g, stdio),
+		newStatusCommand(g, stdio),
 		newVersionCommand(stdio),
 	)
 	return root

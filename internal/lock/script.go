@@ -43,15 +43,19 @@ show() {
 // is the info JSON without its closing brace, to which the host's
 // acquired and expires times are appended.
 //
-// A lease is stale when the host's clock is past its expiry. A stale lease
-// is moved aside to a tombstone named after our id (rename is atomic, so
-// of two racing takers only one moves it), checked to be the very lease
-// judged stale (a racing taker may have replaced it in between; then it is
-// put back), removed, and the mkdir retried. A directory without an
-// expires file belongs to a run between its mkdir and its first write,
-// or to one killed right there; it counts as held until 60 s after its
-// mtime, so a live acquire is never stolen and a dead one does not block
-// forever.
+// A lease is stale when the host's clock is past its expiry. Takers of a
+// stale lease are serialised by a second mkdir lock next to it
+// ("<dir>.takeover"): without it a slow taker could rename away the fresh
+// lease a faster one had just made. Inside, the taker judges staleness
+// again, renames the lease to a tombstone named after its own id, checks
+// that what it moved is the lease it judged (or puts it back), removes
+// it, and retries the mkdir.
+//
+// A directory without an expires file belongs to a run between its mkdir
+// and its first write, or to one killed right there; it counts as held
+// until 60 s after its mtime, so a live acquire is never stolen and a dead
+// one does not block forever. The takeover lock, held for microseconds
+// and removed on exit, gets the same 60 s treatment.
 const acquireScript = prelude + `dir=$1 ttl=$2 id=$3
 info=$(cat) || exit 1
 mkdir -p -- "$(dirname -- "$dir")" || exit 1
@@ -67,36 +71,44 @@ take() {
 	rm -rf -- "$dir"
 	exit 1
 }
+stale() {
+	exp=$(cat -- "$dir/expires" 2>/dev/null) || exp=
+	old=$(cat -- "$dir/id" 2>/dev/null) || old=
+	case $exp in
+	'' | *[!0-9]*)
+		m=$(date -r "$dir" +%s 2>/dev/null) || m=$now
+		exp=$((m + 60))
+		;;
+	esac
+	[ "$now" -gt "$exp" ]
+}
+held() {
+	take acquired && exit 0
+	show "$dir"
+	exit 75
+}
 take acquired && exit 0
-exp=$(cat -- "$dir/expires" 2>/dev/null) || exp=
-old=$(cat -- "$dir/id" 2>/dev/null) || old=
-case $exp in
-'' | *[!0-9]*)
-	m=$(date -r "$dir" +%s 2>/dev/null) || m=$now
-	exp=$((m + 60))
-	;;
-esac
-if [ "$now" -le "$exp" ]; then
+stale || held
+mu=$dir.takeover
+if ! mkdir -- "$mu" 2>/dev/null; then
+	m=$(date -r "$mu" +%s 2>/dev/null) || m=$now
+	[ "$now" -le $((m + 60)) ] || rmdir -- "$mu" 2>/dev/null
 	show "$dir"
 	exit 75
 fi
+trap 'rmdir -- "$mu" 2>/dev/null' EXIT
+stale || held
 tomb=$dir.stale.$id
-if mv -- "$dir" "$tomb" 2>/dev/null; then
-	got=$(cat -- "$tomb/id" 2>/dev/null) || got=
-	if [ "$got" != "$old" ]; then
-		[ -e "$dir" ] || mv -- "$tomb" "$dir"
-		show "$dir"
-		exit 75
-	fi
-	prev=$(show "$tomb")
-	rm -rf -- "$tomb"
-	take took-over || { show "$dir"; exit 75; }
-	printf '%s\n' "$prev"
-	exit 0
+mv -- "$dir" "$tomb" 2>/dev/null || held
+got=$(cat -- "$tomb/id" 2>/dev/null) || got=
+if [ "$got" != "$old" ]; then
+	[ -e "$dir" ] || mv -- "$tomb" "$dir"
+	held
 fi
-take acquired && exit 0
-show "$dir"
-exit 75
+prev=$(show "$tomb")
+rm -rf -- "$tomb"
+take took-over || held
+printf '%s\n' "$prev"
 `
 
 // refreshScript: $1 lease dir, $2 our id, $3 TTL in seconds. It extends

@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openimsdk/openim-deploy/internal/phase"
+	"github.com/openimsdk/openim-deploy/internal/systemd"
+	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/unit"
+)
+
+func newStatusCommand(g *GlobalOptions, stdio IO) *cobra.Command {
+	var o fleetOptions
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the state of every placed unit on every host",
+		Long: `status connects read-only and prints, per host in inventory order, every task
+and instance the playbook places there: systemd's ActiveState and SubState,
+the main PID, how often systemd restarted it, and when it last started.`,
+		Example: `  openim-deploy status -i inventory/prod.hcl
+  openim-deploy status -i inventory/prod.hcl --limit app --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(g, stdio, false)
+			if err != nil {
+				return err
+			}
+			out := newPrinter(g, stdio, cfg)
+			r, err := newFleetRun(cfg, o, out)
+			if err != nil {
+				return err
+			}
+			states := make([][]systemd.UnitState, len(r.Hosts))
+			show := phase.Func("Status", func(ctx context.Context, r *phase.Run) error {
+				return r.EachHost(ctx, func(ctx context.Context, h *phase.Host) error {
+					names := append([]string{unit.TargetName(cfg.Playbook.App.Name)}, unit.Instances(h.Placement)...)
+					st, err := systemd.Show(ctx, target.ReadOnly(h.Target), names...)
+					if err != nil {
+						h.Fail(phase.OutcomeFailed, err)
+						return err
+					}
+					for i, hh := range r.Hosts {
+						if hh == h {
+							states[i] = st
+						}
+					}
+					return nil
+				})
+			})
+			err = phase.Runner{Phases: []phase.Phase{phase.Connect{}, show}}.Execute(cmd.Context(), r)
+			unhealthy := writeStatus(stdio, g.Output == "json", r, states)
+			if err != nil || anyHostFailed(r) {
+				return recap(r, r.Clock.Now(), err)
+			}
+			if unhealthy > 0 {
+				return reported(fmt.Errorf("%d units are not active", unhealthy))
+			}
+			return nil
+		},
+	}
+	addFleetFlags(cmd, &o)
+	return cmd
+}
+
+// writeStatus prints the table (or JSON lines) and counts inactive units.
+func writeStatus(stdio IO, asJSON bool, r *phase.Run, states [][]systemd.UnitState) int {
+	bad := 0
+	tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
+	if !asJSON {
+		fmt.Fprintln(tw, "HOST\tUNIT\tACTIVE\tSUB\tPID\tRESTARTS\tSINCE")
+	}
+	for i, h := range r.Hosts {
+		for _, st := range states[i] {
+			if !st.Active() {
+				bad++
+			}
+			if asJSON {
+				_ = writeJSONLine(stdio.Out, map[string]any{"type": "status", "host": h.Config.Name, "unit": st.ID,
+					"active": st.ActiveState, "sub": st.SubState, "pid": st.MainPID, "restarts": st.NRestarts,
+					"since": st.ExecMainStartTimestamp})
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", h.Config.Name, st.ID, st.ActiveState, st.SubState,
+				st.MainPID, st.NRestarts, st.ExecMainStartTimestamp)
+		}
+	}
+	_ = tw.Flush()
+	return bad
+}
