@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"os"
 
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/phase"
@@ -14,6 +15,8 @@ import (
 type ConnectOptions struct {
 	AcceptNew bool
 	Parallel  int
+	// SSHConfigFile overrides ~/.ssh/config; "none" ignores it.
+	SSHConfigFile string
 }
 
 // sshDialer returns the production dialer: SSH with strict host keys,
@@ -40,5 +43,8 @@ func remoteConfig(name, address string, s config.SSH, opts ConnectOptions) remot
 		AcceptNew:      opts.AcceptNew,
 		Become:         s.Become,
 		ConnectTimeout: s.ConnectTimeout,
+		// The agent is used when one is running; it is never forwarded.
+		Agent:         os.Getenv("SSH_AUTH_SOCK") != "",
+		SSHConfigFile: opts.SSHConfigFile,
 	}
 }

@@ -27,6 +27,7 @@ func addFleetFlags(cmd *cobra.Command, o *fleetOptions) {
 	f := cmd.Flags()
 	f.BoolVar(&o.AcceptNew, "accept-new", false, "trust hosts seen for the first time and record their keys in known_hosts (a changed key is always refused)")
 	f.IntVar(&o.Parallel, "parallel", 20, "hosts handled at once")
+	f.StringVar(&o.SSHConfigFile, "ssh-config", "", "ssh_config file for HostName, User, Port, IdentityFile, ProxyJump (default ~/.ssh/config; \"none\" to ignore)")
 	f.StringSliceVar(&o.Limit, "limit", nil, "only these hosts or groups (comma-separated)")
 }
 

@@ -32,8 +32,6 @@ var (
 	// ErrLost: our lease was broken or taken over (after it expired).
 	// Work done under it is no longer exclusive.
 	ErrLost = errors.New("lock lost")
-	// ErrNotLocked: there is no lease at the path.
-	ErrNotLocked = errors.New("not locked")
 )
 
 // Defaults, and why:
@@ -232,8 +230,8 @@ func parseShow(out []byte) (Info, error) {
 	return info, nil
 }
 
-// Read returns the lease at path, or ErrNotLocked. It only observes the
-// host. sudo is for a lock directory only root can read.
+// Read returns the lease at path, or nil and no error when there is none.
+// It only observes the host. sudo is for a lock directory only root can read.
 func Read(ctx context.Context, t target.Target, path string, sudo bool) (*Info, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
@@ -242,7 +240,7 @@ func Read(ctx context.Context, t target.Target, path string, sudo bool) (*Info, 
 	cmd.ReadOnly = true
 	res, err := t.Run(ctx, cmd)
 	if exitCode(err) == exitNotLocked {
-		return nil, ErrNotLocked
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read lock %s: %w", path, err)
@@ -252,15 +250,16 @@ func Read(ctx context.Context, t target.Target, path string, sudo bool) (*Info, 
 }
 
 // Break removes the lease at path whoever holds it, for
-// `openim-deploy unlock`, and returns what it removed, or ErrNotLocked.
-// The holder, if still running, finds out at its next refresh (ErrLost).
+// `openim-deploy unlock`, and returns what it removed. With no lease there
+// it returns nil and no error: unlocking an unlocked host is a no-op. The
+// holder, if still running, finds out at its next refresh (ErrLost).
 func Break(ctx context.Context, t target.Target, path string, sudo bool) (*Info, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
 	res, err := t.Run(ctx, script(breakScript, sudo, path))
 	if exitCode(err) == exitNotLocked {
-		return nil, ErrNotLocked
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("break lock %s: %w", path, err)

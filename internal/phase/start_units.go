@@ -26,7 +26,7 @@ func (StartUnits) Title() string { return "Start units" }
 // Skip implements Skipper.
 func (StartUnits) Skip(r *Run) (string, bool) {
 	for _, h := range r.Usable() {
-		if h.Plan != nil && len(h.Plan.Starts) > 0 {
+		if h.Plan != nil && (len(h.Plan.Starts) > 0 || h.Plan.StartTarget) {
 			return "", false
 		}
 	}
@@ -56,7 +56,23 @@ func (StartUnits) Run(ctx context.Context, r *Run) error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	// With every wave healthy, start the app target itself (its members are
+	// already up, so this starts nothing new): an active target is what makes
+	// "systemctl stop/start <app>.target" act on the whole app.
+	return r.EachHost(ctx, func(ctx context.Context, h *Host) error {
+		if !h.Plan.StartTarget {
+			return nil
+		}
+		if err := systemd.Start(ctx, h.Target, h.Desired.Target); err != nil {
+			h.Fail(OutcomeFailed, err)
+			return err
+		}
+		h.Changed(1)
+		return nil
+	})
 }
 
 // blockedUnits returns units that depend, directly or not, on a failed unit.

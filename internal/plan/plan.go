@@ -58,6 +58,9 @@ type HostPlan struct {
 	UnitFiles       []UnitFile // unit files to write (changed or new)
 	Enable          []string   // units to enable
 	Starts          []Start    // in wave order, playbook order within a wave
+	// StartTarget is set when the app target is not active: it is started
+	// after every wave, so "systemctl stop <app>.target" reaches every unit.
+	StartTarget bool
 	Actions         []Action   // the above, in apply order, for printing
 }
 
@@ -95,6 +98,11 @@ func Build(d Desired, a Actual, waveOf func(unit string) int) *HostPlan {
 	unitChanged := planUnitFiles(hp, d, a)
 	planEnable(hp, d, a)
 	planStarts(hp, d, a, changed, unitChanged, waveOf)
+	if !a.Units[d.Target].Active {
+		hp.StartTarget = true
+		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindStart, Unit: d.Target,
+			Desc: "start " + d.Target + " (after every wave)"})
+	}
 	return hp
 }
 

@@ -24,7 +24,7 @@ func (r *recorder) WriteFile(context.Context, string, io.Reader, fs.FileMode) er
 	r.ran = append(r.ran, "write")
 	return nil
 }
-func (r *recorder) ReadFile(context.Context, string) ([]byte, error) { return []byte("x"), nil }
+func (r *recorder) ReadFile(context.Context, string) ([]byte, error)  { return []byte("x"), nil }
 func (r *recorder) Stat(context.Context, string) (fs.FileInfo, error) { return nil, fs.ErrNotExist }
 func (r *recorder) DialContext(context.Context, string, string) (net.Conn, error) {
 	return nil, errors.New("no")
@@ -58,12 +58,12 @@ func TestReadOnly(t *testing.T) {
 func TestParseSha256sum(t *testing.T) {
 	h := strings.Repeat("0f", 32)
 	for in, ok := range map[string]bool{
-		h + "  /a\n":       true,
-		`\` + h + `  /a\nb`: true,
-		h:                  true,
-		h[:63]:             false,
+		h + "  /a\n":                     true,
+		`\` + h + `  /a\nb`:              true,
+		h:                                true,
+		h[:63]:                           false,
 		strings.Repeat("zz", 32) + "  x": false,
-		h + "0  x":         false,
+		h + "0  x":                       false,
 	} {
 		if _, got := ParseSha256sum([]byte(in)); got != ok {
 			t.Errorf("ParseSha256sum(%q) ok = %v, want %v", in, got, ok)
