@@ -237,6 +237,9 @@ func (g *gate) reason(now time.Time) string {
 	switch {
 	case !g.seen:
 		return fmt.Sprintf("cannot read unit state (%d attempts over %s)", g.polls, round(now.Sub(g.start)))
+	case g.ran == 0 && g.last.NRestarts > g.first.NRestarts:
+		return fmt.Sprintf("keeps restarting, never active at a poll (NRestarts %d → %d, %s)",
+			g.first.NRestarts, g.last.NRestarts, activeState(g.last))
 	case g.restarted || g.last.NRestarts > g.first.NRestarts:
 		return fmt.Sprintf("exited %s after start (NRestarts %d → %d, %s)", round(g.ran),
 			g.first.NRestarts, g.last.NRestarts, activeState(g.last))
@@ -262,7 +265,7 @@ func (g *gate) fail(reason string, cause error) error {
 	if cause == nil {
 		return fmt.Errorf("%s: %s: %w", g.name(), reason, ErrUnhealthy)
 	}
-	if cause == ErrPermanent { //nolint:errorlint // the bare sentinel adds no text
+	if cause == ErrPermanent { // the bare sentinel: say "(permanent failure)" once
 		return fmt.Errorf("%s: %s: %w (%w)", g.name(), reason, ErrUnhealthy, ErrPermanent)
 	}
 	return fmt.Errorf("%s: %s: %w: %w", g.name(), reason, ErrUnhealthy, cause)

@@ -241,3 +241,13 @@ func TestWait_NotActive(t *testing.T) {
 		t.Errorf("Wait = %v\nwant %s", err, want)
 	}
 }
+
+// TestWait_NeverSeenUp pins the message for a crash loop too fast for any
+// poll to catch the unit active.
+func TestWait_NeverSeenUp(t *testing.T) {
+	err, _ := gateRun(t, func(el time.Duration) systemd.UnitState { return autoRestart(int(el / time.Second)) }, nil, Policy{Retries: 3})
+	want := "openim-api@0.service: keeps restarting, never active at a poll (NRestarts 0 → 2, ActiveState=activating auto-restart): health gate failed"
+	if err == nil || err.Error() != want {
+		t.Errorf("Wait = %v\nwant %s", err, want)
+	}
+}

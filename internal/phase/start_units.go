@@ -39,6 +39,9 @@ func (StartUnits) Run(ctx context.Context, r *Run) error {
 	failedUnits := map[string]bool{} // playbook units with a failed instance anywhere
 	var errs []error
 	for w := range waves {
+		if err := leasesLost(r); err != nil {
+			return err
+		}
 		blocked := blockedUnits(r.Config.Playbook, failedUnits)
 		err := r.EachHost(ctx, func(ctx context.Context, h *Host) error {
 			return startWave(ctx, r, h, w, blocked)
@@ -160,13 +163,16 @@ func startWave(ctx context.Context, r *Run, h *Host, w int, blocked map[string]b
 	}
 	// Gate every started instance at once: waiting for one stable window per
 	// host, not one per instance, keeps a cold start of 30 instances fast.
+	// One poller per host batches every gate's "systemctl show" into one
+	// session, so 30 gates never exceed sshd's MaxSessions.
+	poller := health.NewPoller(h.Target)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, s := range services {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := gate(ctx, r, h, s); err != nil {
+			if err := gate(ctx, r, h, poller, s); err != nil {
 				mu.Lock()
 				errs = append(errs, h.reportFailure(ctx, r, s, err))
 				mu.Unlock()
@@ -180,10 +186,10 @@ func startWave(ctx context.Context, r *Run, h *Host, w int, blocked map[string]b
 }
 
 // gate waits until instance s is healthy by its playbook health policy.
-func gate(ctx context.Context, r *Run, h *Host, s plan.Start) error {
+func gate(ctx context.Context, r *Run, h *Host, poller *health.Poller, s plan.Start) error {
 	hc := instanceHealth(r.Config.Playbook, s)
 	probe := health.FromConfig(h.Target, hc)
-	return health.Wait(ctx, r.HealthClock, health.UnitState(h.Target, s.Name), probe, health.PolicyFor(hc))
+	return health.Wait(ctx, r.HealthClock, poller.State(s.Name), probe, health.PolicyFor(hc))
 }
 
 // instanceHealth finds the health settings of the instance behind a unit name.
@@ -223,4 +229,20 @@ func (h *Host) failedUnits() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.failed)
+}
+
+// leasesLost stops a run whose lock was broken or taken over: another run
+// may be changing the same hosts, so starting more units would be unsafe.
+func leasesLost(r *Run) error {
+	for _, h := range r.Usable() {
+		if h.Lease == nil {
+			continue
+		}
+		select {
+		case <-h.Lease.Lost():
+			return fmt.Errorf("%s: lock lost, not starting more units: %w", h, h.Lease.Err())
+		default:
+		}
+	}
+	return nil
 }
