@@ -85,8 +85,14 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 			add(a)
 			ref.Uses = append(ref.Uses, a.Rel)
 		}
-		for _, fset := range u.FilesOn(hp) {
-			ref.Uses = append(ref.Uses, fset.Name+"/")
+		// A task re-runs on a file change only when it names its files:
+		// re-running a gate restarts every same-host unit that Requires= it
+		// (systemd propagates restarts), so a config edit must not do that
+		// behind the operator's back.
+		if !task || u.FilesSet {
+			for _, fset := range u.FilesOn(hp) {
+				ref.Uses = append(ref.Uses, fset.Name+"/")
+			}
 		}
 		d.Units = append(d.Units, ref)
 		return nil

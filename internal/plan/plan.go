@@ -61,7 +61,7 @@ type HostPlan struct {
 	// StartTarget is set when the app target is not active: it is started
 	// after every wave, so "systemctl stop <app>.target" reaches every unit.
 	StartTarget bool
-	Actions         []Action   // the above, in apply order, for printing
+	Actions     []Action // the above, in apply order, for printing
 }
 
 // Changed reports whether apply would change anything on the host.

@@ -1,0 +1,252 @@
+// Package e2e runs openim-deploy against the lab: Debian hosts booted with
+// systemd-nspawn, real sshd and real systemd. The tests skip when the lab is
+// not up, and fail instead when OPENIM_LAB_REQUIRED is set (make test).
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/openimsdk/openim-deploy/internal/cli"
+	"github.com/openimsdk/openim-deploy/internal/lab"
+)
+
+// standinPath is the stand-in binary built once for every test.
+var standinPath string
+
+func TestMain(m *testing.M) {
+	// Re-executed as the CLI by tests that must kill a real process.
+	if os.Getenv("OPENIM_E2E_AS_CLI") == "1" {
+		os.Exit(cli.Main())
+	}
+	dir, err := os.MkdirTemp("", "openim-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	standinPath = filepath.Join(dir, "openim-standin")
+	build := exec.Command("go", "build", "-trimpath", "-o", standinPath, "github.com/openimsdk/openim-deploy/cmd/openim-standin")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build stand-in: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result is one CLI invocation.
+type result struct {
+	Code int
+	Out  string
+}
+
+// deploy is a small app deployed to lab hosts: its own root, target and
+// ports, so tests do not disturb each other or the demo.
+type deploy struct {
+	t        *testing.T
+	lab      *lab.Lab
+	dir      string
+	app      string
+	hosts    []string
+	base     int    // first port
+	playbook string // extra HCL appended to the playbook
+}
+
+func newDeploy(t *testing.T, l *lab.Lab, app string, base int, hosts ...string) *deploy {
+	t.Helper()
+	d := &deploy{t: t, lab: l, dir: t.TempDir(), app: app, hosts: hosts, base: base}
+	for _, sub := range []string{"bin", "config"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(d.dir, sub), 0o755))
+	}
+	for _, name := range []string{"check-component", "openim-rpc-user", "openim-api", "openim-crontask", "openim-push"} {
+		d.installStandin(name)
+	}
+	d.writeConfig("")
+	require.NoError(t, os.WriteFile(filepath.Join(d.dir, "inventory.hcl"), []byte(d.inventory()), 0o644))
+	d.writePlaybook()
+	t.Cleanup(d.uninstall)
+	return d
+}
+
+// installStandin copies the stand-in under name into bin/.
+func (d *deploy) installStandin(name string) {
+	b, err := os.ReadFile(standinPath)
+	require.NoError(d.t, err)
+	require.NoError(d.t, os.WriteFile(filepath.Join(d.dir, "bin", name), b, 0o755))
+}
+
+// writeBin replaces bin/name with content.
+func (d *deploy) writeBin(name, content string) {
+	require.NoError(d.t, os.WriteFile(filepath.Join(d.dir, "bin", name), []byte(content), 0o755))
+}
+
+// appendBin changes bin/name's hash without changing what it does.
+func (d *deploy) appendBin(name string) {
+	f, err := os.OpenFile(filepath.Join(d.dir, "bin", name), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(d.t, err)
+	_, err = f.WriteString("\x00changed " + strconv.FormatInt(time.Now().UnixNano(), 10))
+	require.NoError(d.t, err)
+	require.NoError(d.t, f.Close())
+}
+
+func (d *deploy) writeConfig(extra string) {
+	b := d.base
+	cfg := fmt.Sprintf(`{
+  "openim-rpc-user": {"ports": [%d, %d]},
+  "openim-api": {"ports": [%d]},
+  "openim-push": {"ports": [%d]},
+  "openim-crontask": {}%s
+}
+`, b, b+1, b+10, b+20, extra)
+	require.NoError(d.t, os.WriteFile(filepath.Join(d.dir, "config", "standin.json"), []byte(cfg), 0o644))
+}
+
+func (d *deploy) inventory() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "defaults {\n  user = \"root\"\n  identity = %q\n  known_hosts = %q\n}\n", d.lab.KeyPath, d.lab.KnownHostsPath)
+	for _, name := range d.hosts {
+		h := d.lab.Host(d.t, name)
+		fmt.Fprintf(&b, "host %q {\n  address = %q\n  groups = [\"app\"]\n}\n", h.Name, h.Address)
+	}
+	return b.String()
+}
+
+// writePlaybook writes a three-level app: a gate task, a backend with two
+// instances, an api that depends on it, and a cron job that reads no files.
+func (d *deploy) writePlaybook() {
+	pb := fmt.Sprintf(`
+variable "bin_dir" { default = "bin" }
+app %[1]q {
+  root = "/opt/%[1]s"
+  user = "openim"
+}
+files "config" {
+  source = "config"
+  hosts  = ["app"]
+}
+task "gate" {
+  binary = "${var.bin_dir}/check-component"
+  hosts  = ["app"]
+}
+service "backend" {
+  binary     = "${var.bin_dir}/openim-rpc-user"
+  args       = ["-i", "%%i", "-c", "config"]
+  hosts      = ["app"]
+  instances  = 2
+  depends_on = ["gate"]
+  health {
+    tcp    = "127.0.0.1:${%[2]d + instance.index}"
+    stable = "2s"
+  }
+}
+service "api" {
+  binary     = "${var.bin_dir}/openim-api"
+  args       = ["-i", "%%i", "-c", "config"]
+  hosts      = ["app"]
+  depends_on = ["backend"]
+  health {
+    http    = "http://127.0.0.1:%[3]d/healthz"
+    stable  = "2s"
+    retries = 12
+  }
+}
+service "cron" {
+  binary    = "${var.bin_dir}/openim-crontask"
+  args      = ["-i", "%%i", "-c", "config"]
+  hosts     = ["app"]
+  files     = []
+  depends_on = ["gate"]
+  health { stable = "2s" }
+}
+%[4]s
+`, d.app, d.base, d.base+10, d.playbook)
+	require.NoError(d.t, os.WriteFile(filepath.Join(d.dir, "playbook.hcl"), []byte(pb), 0o644))
+}
+
+// run invokes the CLI in-process with -i/-p set.
+func (d *deploy) run(args ...string) result {
+	d.t.Helper()
+	full := append([]string{args[0], "-i", filepath.Join(d.dir, "inventory.hcl"), "-p", filepath.Join(d.dir, "playbook.hcl"), "--ssh-config", "none"}, args[1:]...)
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	code := cli.Run(ctx, full, cli.IO{In: strings.NewReader(""), Out: &out, Err: &out, Environ: os.Environ()})
+	d.t.Logf("openim-deploy %s -> %d\n%s", strings.Join(args, " "), code, out.String())
+	return result{Code: code, Out: out.String()}
+}
+
+// command returns the CLI as a separate process (the test binary re-executed).
+func (d *deploy) command(args ...string) *exec.Cmd {
+	full := append([]string{args[0], "-i", filepath.Join(d.dir, "inventory.hcl"), "-p", filepath.Join(d.dir, "playbook.hcl"), "--ssh-config", "none"}, args[1:]...)
+	cmd := exec.Command(os.Args[0], full...)
+	cmd.Env = append(os.Environ(), "OPENIM_E2E_AS_CLI=1")
+	return cmd
+}
+
+// units lists every unit name of the app on one host, in playbook order.
+func (d *deploy) units() []string {
+	return []string{"gate.service", "backend@0.service", "backend@1.service", "api@0.service", "cron@0.service"}
+}
+
+// show returns systemd properties of units on host, parsed into maps.
+func (d *deploy) show(host string, units ...string) []map[string]string {
+	d.t.Helper()
+	args := append([]string{"systemctl", "show", "-p", "Id,ActiveState,SubState,NRestarts,MainPID,ExecMainStartTimestampMonotonic,NeedDaemonReload,UnitFileState", "--"}, units...)
+	out, err := d.lab.Exec(d.t, host, args...)
+	require.NoError(d.t, err, out)
+	var states []map[string]string
+	for _, rec := range strings.Split(strings.TrimSpace(out), "\n\n") {
+		m := map[string]string{}
+		for _, line := range strings.Split(rec, "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				m[k] = v
+			}
+		}
+		states = append(states, m)
+	}
+	require.Len(d.t, states, len(units))
+	return states
+}
+
+// starts returns ExecMainStartTimestampMonotonic of every unit on every host.
+func (d *deploy) starts() map[string]string {
+	m := map[string]string{}
+	for _, h := range d.hosts {
+		for _, st := range d.show(h, d.units()...) {
+			m[h+"/"+st["Id"]] = st["ExecMainStartTimestampMonotonic"]
+		}
+	}
+	return m
+}
+
+// uninstall removes the app from the hosts so the lab stays clean for the
+// next test: units stopped and deleted, root removed, lock removed.
+func (d *deploy) uninstall() {
+	script := `app=$1
+systemctl stop "$app.target" 2>/dev/null
+for u in gate backend@0 backend@1 api@0 cron@0 edge@0; do systemctl disable "$u.service" >/dev/null 2>&1; systemctl stop "$u.service" 2>/dev/null; done
+systemctl disable "$app.target" >/dev/null 2>&1
+rm -f /etc/systemd/system/gate.service /etc/systemd/system/backend@.service /etc/systemd/system/api@.service \
+  /etc/systemd/system/cron@.service /etc/systemd/system/edge@.service "/etc/systemd/system/$app.target"
+systemctl daemon-reload
+systemctl reset-failed 2>/dev/null
+rm -rf "/opt/$app" "/var/lib/openim-deploy/$app.lock"
+true`
+	for _, h := range d.hosts {
+		if out, err := d.lab.Exec(d.t, h, "sh", "-c", script, "sh", d.app); err != nil {
+			d.t.Logf("uninstall %s on %s: %v\n%s", d.app, h, err, out)
+		}
+	}
+}
