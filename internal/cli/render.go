@@ -29,6 +29,9 @@ installs under /etc/systemd/system. It never connects to a host.`,
 				return err
 			}
 			for _, hp := range cfg.Placement() {
+				if len(hp.Services)+len(hp.Tasks)+len(hp.FileSets) == 0 {
+					continue // apply skips such hosts, so there is nothing to install
+				}
 				files, err := unit.Render(cfg.Playbook.App, hp)
 				if err != nil {
 					return fmt.Errorf("render units for %s: %w", hp.Host.Name, err)

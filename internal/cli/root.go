@@ -45,13 +45,13 @@ func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stdio := IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Environ: os.Environ()}
-	return Run(ctx, terraformStyleFlags(os.Args[1:]), stdio)
+	return Run(ctx, os.Args[1:], stdio)
 }
 
 // Run executes args (without the program name) and returns the exit code.
 func Run(ctx context.Context, args []string, stdio IO) int {
 	root := newRootCommand(stdio)
-	root.SetArgs(args)
+	root.SetArgs(terraformStyleFlags(args))
 	err := root.ExecuteContext(ctx)
 	if err != nil && !errors.Is(err, ErrChanges) {
 		var cfgErr *configError
@@ -98,6 +98,16 @@ healthy before it moves on. Nothing is installed on the hosts but what you deplo
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version(),
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if g.Output != "text" && g.Output != "json" {
+				return fmt.Errorf("--output %q: want text or json", g.Output)
+			}
+			switch g.Diagnostics {
+			case "auto", "long", "short":
+				return nil
+			}
+			return fmt.Errorf("--diagnostics %q: want auto, long or short", g.Diagnostics)
+		},
 	}
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
@@ -160,7 +170,13 @@ func loadConfig(g *GlobalOptions, stdio IO, skipPlaybook bool) (*config.Config, 
 			files = diagFiles
 		}
 		short := g.Diagnostics == "short" || (g.Diagnostics == "auto" && !isTerminal(stdio.Err))
-		_ = writeDiagnostics(stdio.Err, files, diags, short, useColor(g, stdio.Err), 0)
+		var buf strings.Builder
+		_ = writeDiagnostics(&buf, files, diags, short, useColor(g, stdio, stdio.Err), 0)
+		text := buf.String()
+		if cfg != nil {
+			text = cfg.Redact(text) // defence in depth: no secret reaches stderr
+		}
+		_, _ = io.WriteString(stdio.Err, text)
 	}
 	if diags.HasErrors() {
 		return nil, &configError{diags: diags}
@@ -169,15 +185,15 @@ func loadConfig(g *GlobalOptions, stdio IO, skipPlaybook bool) (*config.Config, 
 }
 
 func newPrinter(g *GlobalOptions, stdio IO, cfg *config.Config) *ui.Printer {
-	opts := ui.Options{JSON: g.Output == "json", Verbose: g.Verbose, Color: useColor(g, stdio.Out)}
+	opts := ui.Options{JSON: g.Output == "json", Verbose: g.Verbose, Color: useColor(g, stdio, stdio.Out)}
 	if cfg != nil {
 		opts.Redact = cfg.Redact
 	}
 	return ui.New(stdio.Out, opts)
 }
 
-func useColor(g *GlobalOptions, w io.Writer) bool {
-	if g.NoColor || os.Getenv("NO_COLOR") != "" {
+func useColor(g *GlobalOptions, stdio IO, w io.Writer) bool {
+	if g.NoColor || lookupEnv(stdio.Environ, "NO_COLOR") != "" {
 		return false
 	}
 	return isTerminal(w)

@@ -34,8 +34,8 @@ of which service land on which host. It never connects to a host.`,
 
 // printPlacement lists, per host in inventory order, the units placed on it.
 func printPlacement(w io.Writer, cfg *config.Config) {
-	fmt.Fprintf(w, "configuration is valid: %d hosts, %d services, %d tasks\n",
-		len(cfg.Inventory.Hosts), len(cfg.Playbook.Services), len(cfg.Playbook.Tasks))
+	fmt.Fprintf(w, "configuration is valid: %s, %s, %s\n", plural(len(cfg.Inventory.Hosts), "host"),
+		plural(len(cfg.Playbook.Services), "service"), plural(len(cfg.Playbook.Tasks), "task"))
 	for _, hp := range cfg.Placement() {
 		fmt.Fprintf(w, "\n%s (%s)\n", hp.Host.Name, hp.Host.Address)
 		if len(hp.Tasks)+len(hp.Services) == 0 {
@@ -56,4 +56,11 @@ func printPlacement(w io.Writer, cfg *config.Config) {
 			fmt.Fprintf(w, "  files   %s\n", fs.Name)
 		}
 	}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -143,6 +143,10 @@ func (l *loader) finish() hcl.Diagnostics {
 			continue
 		}
 		seen[key] = true
+		// hcl's long format prints the values of the variables an expression
+		// used ("with var.mongo_password as ..."): never let it, since any
+		// of them may be sensitive.
+		d.EvalContext = nil
 		out = append(out, d)
 	}
 	slices.SortStableFunc(out, func(a, b *hcl.Diagnostic) int {
