@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/openimsdk/openim-deploy/internal/lock"
+	"github.com/openimsdk/openim-deploy/internal/preflight"
 	"github.com/openimsdk/openim-deploy/internal/target"
 )
 
@@ -50,7 +51,7 @@ func exitCode(err error) int {
 		return ExitInterrupted
 	case errors.Is(err, lock.ErrHeld):
 		return ExitLockHeld
-	case errors.Is(err, ErrPreflight):
+	case errors.Is(err, ErrPreflight), errors.Is(err, preflight.ErrRefused):
 		return ExitPreflight
 	case errors.Is(err, target.ErrUnreachable):
 		return ExitUnreachable

@@ -79,7 +79,7 @@ func recap(r *phase.Run, started time.Time, runErr error) error {
 		o, err, changes := h.Result()
 		line := fmt.Sprintf("%-20s %-11s changed=%d", h.Config.Name, o, changes)
 		if err != nil {
-			line += "  " + firstLine(err.Error())
+			line += "  " + oneLine(err.Error())
 		}
 		r.Out.Event(ui.Event{Type: "recap", Host: h.Config.Name, Msg: o.String(),
 			Fields: map[string]any{"changed": changes, "error": errString(err)}}, line)
@@ -91,6 +91,9 @@ func recap(r *phase.Run, started time.Time, runErr error) error {
 		}
 	}
 	r.Out.Info("took %s", time.Since(started).Round(100*time.Millisecond))
+	if runErr != nil {
+		r.Out.Error("%s", firstLine(runErr.Error()))
+	}
 	switch {
 	case runErr != nil && (failed > 0 || unreachable == 0):
 		return reported(runErr)
@@ -102,11 +105,9 @@ func recap(r *phase.Run, started time.Time, runErr error) error {
 	return nil
 }
 
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
+// oneLine folds a multi-line error into one recap line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }
 
 func errString(err error) string {
@@ -121,4 +122,11 @@ func runPhases(ctx context.Context, r *phase.Run, phases []phase.Phase) error {
 	started := time.Now()
 	err := phase.Runner{Phases: phases}.Execute(ctx, r)
 	return recap(r, started, err)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

@@ -61,7 +61,7 @@ func (Preflight) Run(ctx context.Context, r *Run) error {
 		}
 	}
 	if len(refused) > 0 {
-		return fmt.Errorf("%w: no host was changed", errors.Join(refused...))
+		return fmt.Errorf("%w: no host was changed:\n%w", preflight.ErrRefused, errors.Join(refused...))
 	}
 	return nil
 }

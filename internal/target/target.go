@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"strings"
 )
 
 // Target runs commands on, and moves files to and from, one host.
@@ -71,9 +72,18 @@ type Cmd struct {
 	ReadOnly bool
 }
 
-// String renders the command as the shell would receive it, with redactions.
+// String renders the command for messages and logs, with redactions. An
+// embedded script (any argument spanning lines) is shown by its first line
+// only: an error should name the command, not reprint a page of shell.
 func (c Cmd) String() string {
-	s := QuoteArgs(c.Args)
+	args := make([]string, len(c.Args))
+	for i, a := range c.Args {
+		if first, _, multi := strings.Cut(a, "\n"); multi {
+			a = first + " …"
+		}
+		args[i] = a
+	}
+	s := QuoteArgs(args)
 	for _, r := range c.Redact {
 		if r != "" {
 			s = replaceAll(s, r, "<redacted>")
