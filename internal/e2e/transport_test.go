@@ -181,7 +181,7 @@ func TestUpload50MB(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(len(data)), sent)
 	for s := range seen {
-		require.Contains(t, []string{hex.EncodeToString(oldSum[:]), newSum}, s, "a reader saw a partial file")
+		require.Contains(t, []string{hex.EncodeToString(oldSum[:]), newSum}, s, "a reader saw a partial file: %v", seen)
 	}
 	got, err := target.Sha256(t.Context(), tg, dst)
 	require.NoError(t, err)

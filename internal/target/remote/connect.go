@@ -114,7 +114,9 @@ func timeoutCause(parent, dctx context.Context, h *hop, err error) error {
 	switch {
 	case parent.Err() != nil:
 		return fmt.Errorf("%w (%w)", parent.Err(), err)
-	case dctx.Err() != nil:
+	case dctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded):
+		// The conn deadline and dctx expire together; whichever the
+		// handshake noticed first, the budget ran out.
 		return fmt.Errorf("no SSH handshake within %s: %w", h.timeout, errors.Join(context.DeadlineExceeded, err))
 	}
 	return err
