@@ -19,11 +19,12 @@ standin:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/openim-standin ./cmd/openim-standin
 
 # Static checks, the race-enabled unit tests, then the lab tests on real
-# systemd (as root; the lab is booted here and left up for reuse).
+# systemd (as root; the lab is booted here and left up for reuse). -p 1:
+# packages that use the lab must not run at the same time.
 test: lint
 	$(GO) build ./...
 	@if [ "$$(id -u)" = 0 ]; then \
-		$(MAKE) lab && OPENIM_LAB_REQUIRED=1 $(GO) test -race -timeout 40m ./... ; \
+		$(MAKE) lab && OPENIM_LAB_REQUIRED=1 $(GO) test -race -p 1 -timeout 40m ./... ; \
 	else \
 		echo "not root: lab tests are skipped (they need systemd-nspawn)"; \
 		$(GO) test -race ./... ; \

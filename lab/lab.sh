@@ -110,6 +110,7 @@ customize_common() {
   local r=$1
   rm -f "$r"/etc/ssh/ssh_host_*
   : > "$r/etc/machine-id"
+  echo 'LANG=C.UTF-8' > "$r/etc/default/locale"   # as an installed Debian has; pam_env reads it
   mkdir -p "$r/etc/ssh/sshd_config.d"
   cat > "$r/etc/ssh/sshd_config.d/10-lab.conf" <<'EOF'
 # openim-deploy lab: host keys are generated per host by lab/lab.sh on every `up`.
@@ -185,12 +186,16 @@ ensure_base() { # variant
 
 # ---------------------------------------------------------------- teardown
 
-proc_start() { # pid -> start time in ticks (field 22 of /proc/PID/stat), empty if gone
+# pid -> start time in ticks (field 22 of /proc/PID/stat); empty if gone or a zombie
+# (PID 1 here may be slow to reap orphans, and kill -0 succeeds on a zombie).
+proc_start() {
   local s
   s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
   s=${s##*) }            # drop "pid (comm) "
-  awk '{ print $20 }' <<<"$s"
+  awk '$1 != "Z" && $1 != "X" { print $20 }' <<<"$s"
 }
+
+is_alive() { [[ -n $(proc_start "$1") ]]; }
 
 # Reads a "PID STARTTIME" file and prints PID if that very process still runs.
 pid_from_file() {
@@ -202,22 +207,34 @@ pid_from_file() {
   return 0
 }
 
-# Every process this lab started and that still runs: nspawn processes (from pid files, or
-# found by their -D argument under our state dir) and container init processes (pid files).
+# Every process this lab started and that still runs:
+#  - nspawn processes: from pid files, or found by their -D argument under our state dir;
+#  - container init processes: from pid files, or found as a PID namespace's init whose root
+#    is one of our overlays (an init outlives a SIGKILLed nspawn, maybe before its pid file
+#    was written).
 lab_pids() {
-  local f p
+  local f p comm
   for f in "$LAB_STATE"/hosts/*/nspawn.pid "$LAB_STATE"/hosts/*/leader.pid; do
     pid_from_file "$f"
   done
   for p in /proc/[0-9]*; do
-    [[ -r $p/cmdline ]] || continue
-    if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q "^systemd-nspawn .*-D $LAB_STATE/hosts/"; then
-      echo "${p#/proc/}"
-    fi
+    comm=$(cat "$p/comm" 2>/dev/null) || continue
+    case $comm in
+      systemd-nspawn)
+        if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q "^systemd-nspawn .*-D $LAB_STATE/hosts/"; then
+          echo "${p#/proc/}"
+        fi ;;
+      systemd|init)
+        [[ $(awk '/^NSpid:/ { print $NF }' "$p/status" 2>/dev/null) == 1 && ${p#/proc/} != 1 ]] || continue
+        if awk -v pre="upperdir=$LAB_STATE/hosts/" '$5 == "/" && index($0, pre) { f = 1 } END { exit !f }' \
+             "$p/mountinfo" 2>/dev/null; then
+          echo "${p#/proc/}"
+        fi ;;
+    esac
   done
 }
 
-alive_any() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+alive_any() { local p; for p in "$@"; do is_alive "$p" && return 0; done; return 1; }
 
 wait_gone() { # seconds pids...
   local deadline=$(( $(date +%s) + $1 )); shift
@@ -232,19 +249,26 @@ teardown() {
   mapfile -t pids < <(lab_pids | sort -un)
   if [[ ${#pids[@]} -gt 0 ]]; then
     log "stopping lab processes: ${pids[*]}"
-    # nspawn turns the first SIGTERM into a clean shutdown of the container, the second into
-    # an immediate kill; container init processes left without their nspawn get SIGKILL,
-    # which ends their whole PID namespace.
+    # nspawn turns the first SIGTERM into a clean shutdown of the container and the second
+    # into an immediate kill. A container init whose nspawn is gone gets SIGKILL at once,
+    # which ends its whole PID namespace.
+    local nspawns=() ppid
     for p in "${pids[@]}"; do
-      if [[ $(cat "/proc/$p/comm" 2>/dev/null) == systemd-nspawn ]]; then kill -TERM "$p" 2>/dev/null || true; fi
+      if [[ $(cat "/proc/$p/comm" 2>/dev/null) == systemd-nspawn ]]; then
+        nspawns+=("$p"); kill -TERM "$p" 2>/dev/null || true
+      fi
     done
-    if ! wait_gone 5 "${pids[@]}"; then
-      for p in "${pids[@]}"; do
-        if [[ $(cat "/proc/$p/comm" 2>/dev/null) == systemd-nspawn ]]; then kill -TERM "$p" 2>/dev/null || true; fi
-      done
-      wait_gone 2 "${pids[@]}" || true
+    for p in "${pids[@]}"; do
+      ppid=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null || true)
+      if [[ $(cat "/proc/$p/comm" 2>/dev/null) != systemd-nspawn && " ${nspawns[*]} " != *" $ppid "* ]]; then
+        kill -KILL "$p" 2>/dev/null || true
+      fi
+    done
+    if [[ ${#nspawns[@]} -gt 0 ]] && ! wait_gone 5 "${nspawns[@]}"; then
+      for p in "${nspawns[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+      wait_gone 2 "${nspawns[@]}" || true
     fi
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do if is_alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi; done
     wait_gone 5 "${pids[@]}" || die "lab processes did not exit: ${pids[*]}"
   fi
   # Unmount everything under our hosts dir, deepest first.
@@ -254,6 +278,10 @@ teardown() {
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "warning: could not unmount $m"
   done
   rm -rf "${LAB_STATE:?}/hosts"
+  local cg
+  for cg in $(cgroup_roots); do   # empty once the processes are gone; rmdir, deepest first
+    if [[ -d $cg ]]; then find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
+  done
   local ns
   for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }' | grep "^$NS_PREFIX" || true); do
     ip netns del "$ns" 2>/dev/null || log "warning: could not delete netns $ns"
@@ -341,13 +369,33 @@ start_host() { # host kind
   # sysvinit ignores nspawn's default shutdown signal (SIGRTMIN+3); the lab keeps no state
   # in a host across `up`, so a plain kill is fine.
   [[ $kind == sysvinit ]] && extra=(--kill-signal=SIGKILL)
+  # --keep-unit --register=no makes nspawn put the container into <its own cgroup>/payload.
+  # Without systemd on the controller every process here shares one cgroup, so every
+  # container's systemd would manage the same cgroup tree and stop or kill units of the
+  # other hosts. Each host's nspawn therefore starts in a cgroup of its own first.
   # setsid: a session of its own, so the host outlives this script and its caller.
-  setsid systemd-nspawn --boot --register=no --keep-unit --machine="$h" \
+  local cg cgs=()
+  mapfile -t cgs < <(cgroup_roots)
+  # shellcheck disable=SC2016
+  setsid bash -c 'for cg in "${@:2:$1}"; do mkdir -p "$cg" && echo $$ > "$cg/cgroup.procs"; done
+                  shift $(( $1 + 1 )); exec "$@"' lab-start "${#cgs[@]}" "${cgs[@]/%//$h}" \
+    systemd-nspawn --boot --register=no --keep-unit --machine="$h" \
     --link-journal=no --resolv-conf=off --timezone=off "${extra[@]}" \
     --network-namespace-path="/run/netns/$NS_PREFIX$h" \
-    -D "$d/merged" < /dev/null > "$d/console.log" 2>&1 &
+    -D "$d/merged" < /dev/null > "$d/console.log" 2>&1 9>&- &   # 9: our lock; don't pass it on
   local pid=$!
   echo "$pid $(proc_start "$pid")" > "$d/nspawn.pid"
+}
+
+# The lab's cgroup directories, one per hierarchy systemd uses: the named v1 "systemd"
+# hierarchy and the v2 "unified" one on a hybrid host (as here), or the v2 root.
+cgroup_roots() {
+  local fs
+  fs=$(stat -fc %T /sys/fs/cgroup 2>/dev/null || true)
+  if [[ $fs == cgroup2fs ]]; then echo /sys/fs/cgroup/openim-lab; return; fi
+  [[ $(stat -fc %T /sys/fs/cgroup/systemd 2>/dev/null) == cgroupfs ]] && echo /sys/fs/cgroup/systemd/openim-lab
+  [[ $(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null) == cgroup2fs ]] && echo /sys/fs/cgroup/unified/openim-lab
+  return 0
 }
 
 # The container's init: nspawn's child once it has exec'd systemd or /sbin/init.
@@ -355,7 +403,7 @@ find_leader() { # host
   local d=$LAB_STATE/hosts/$1 pid c comm deadline=$(( $(date +%s) + 15 ))
   pid=$(pid_from_file "$d/nspawn.pid")
   while (( $(date +%s) < deadline )); do
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || break
+    [[ -n $pid ]] && is_alive "$pid" || break
     for c in $(cat "/proc/$pid/task/$pid/children" 2>/dev/null); do
       comm=$(cat "/proc/$c/comm" 2>/dev/null || true)
       if [[ $comm == systemd || $comm == init ]]; then
@@ -457,14 +505,22 @@ write_outputs() { # leader pids...
 
 TIMINGS=()
 
+# One lab/lab.sh at a time per state dir (two test runs calling `up` at once).
+take_lock() {
+  exec 9> "$LAB_STATE/.lock"
+  if ! flock -n 9; then
+    log "waiting for another lab/lab.sh to finish (lock $LAB_STATE/.lock) ..."
+    flock -w 600 9 || die "another lab/lab.sh still holds $LAB_STATE/.lock after 600 s"
+  fi
+}
+
 cmd_up() {
   need_root up
   local t_all; t_all=$(now)
   plan_hosts
   ensure_tools
   mkdir -p "$LAB_STATE" "$LAB_OUT"
-  exec 9> "$LAB_STATE/.lock"
-  flock -w 600 9 || die "another lab/lab.sh holds $LAB_STATE/.lock"
+  take_lock
 
   local t; t=$(now)
   teardown
@@ -493,11 +549,12 @@ cmd_up() {
   local leaders=()
   for i in "${!HOSTS[@]}"; do leaders+=("$(find_leader "${HOSTS[$i]}")"); done
 
-  local tmp; tmp=$(mktemp -d)
+  local tmp waiters=(); tmp=$(mktemp -d)
   for i in "${!HOSTS[@]}"; do
     wait_host "${HOSTS[$i]}" "${ADDRS[$i]}" "${KINDS[$i]}" "$t" > "$tmp/${HOSTS[$i]}" &
+    waiters+=($!)
   done
-  wait
+  wait "${waiters[@]}"   # not a bare `wait`: the nspawn processes are children too
   local failed=() r
   for i in "${!HOSTS[@]}"; do
     r=$(cat "$tmp/${HOSTS[$i]}")
@@ -524,8 +581,7 @@ cmd_up() {
 cmd_down() {
   need_root down
   mkdir -p "$LAB_STATE"
-  exec 9> "$LAB_STATE/.lock"
-  flock -w 600 9 || die "another lab/lab.sh holds $LAB_STATE/.lock"
+  take_lock
   local t; t=$(now)
   teardown
   log "lab down in $(since "$t") s (base images kept in $LAB_STATE/base; rm -rf it to rebuild)"
@@ -538,16 +594,17 @@ cmd_status() {
   printf '%-8s %-12s %-8s %-10s %-8s %s\n' HOST ADDRESS INIT PROCESS SSH STATE
   while read -r name addr np lp sd; do
     local proc=dead sshs=closed state=-
-    kill -0 "$lp" 2>/dev/null && kill -0 "$np" 2>/dev/null && proc="pid $lp"
+    if is_alive "$lp" && is_alive "$np"; then proc="pid $lp"
+    elif is_alive "$lp"; then proc="orphan"; fi
     if timeout 2 bash -c "exec 3<>/dev/tcp/$addr/22" 2>/dev/null; then sshs=open; fi
-    if [[ $proc != dead && $(id -u) -eq 0 ]]; then
+    if [[ $proc != dead && $(id -u) -eq 0 ]]; then   # nsenter needs root
       if [[ $sd == true ]]; then
         state=$(nsenter -t "$lp" -m -u -i -n -p -- systemctl is-system-running 2>/dev/null || true)
       else
-        state=$(nsenter -t "$lp" -m -u -i -n -p -- runlevel 2>/dev/null || true)
+        state="runlevel $(nsenter -t "$lp" -m -u -i -n -p -- runlevel 2>/dev/null | awk '{ print $2 }' || true)"
       fi
     fi
-    [[ $proc == dead || $sshs != open ]] && bad=1
+    [[ $proc == pid* && $sshs == open ]] || bad=1
     printf '%-8s %-12s %-8s %-10s %-8s %s\n' "$name" "$addr" "$([[ $sd == true ]] && echo systemd || echo sysvinit)" "$proc" "$sshs" "${state:--}"
   done < <(awk '
       /"name":/       { gsub(/[",]/, "", $2); n=$2 }
