@@ -178,7 +178,13 @@ service "cron" {
 // run invokes the CLI in-process with -i/-p set.
 func (d *deploy) run(args ...string) result {
 	d.t.Helper()
-	full := append([]string{args[0], "-i", filepath.Join(d.dir, "inventory.hcl"), "-p", filepath.Join(d.dir, "playbook.hcl"), "--ssh-config", "none"}, args[1:]...)
+	return d.runRaw(append([]string{args[0], "-i", filepath.Join(d.dir, "inventory.hcl"), "-p", filepath.Join(d.dir, "playbook.hcl"), "--ssh-config", "none"}, args[1:]...)...)
+}
+
+// runRaw invokes the CLI in-process with exactly args.
+func (d *deploy) runRaw(full ...string) result {
+	d.t.Helper()
+	args := full
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

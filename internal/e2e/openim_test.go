@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/openimsdk/openim-deploy/internal/cli"
+	"github.com/openimsdk/openim-deploy/internal/lab"
+)
+
+// openimBinaries are the names playbooks/openim.hcl deploys.
+var openimBinaries = []string{
+	"openim-api", "openim-msggateway", "openim-push", "openim-msgtransfer", "openim-crontask",
+	"openim-rpc-auth", "openim-rpc-conversation", "openim-rpc-friend", "openim-rpc-group",
+	"openim-rpc-msg", "openim-rpc-third", "openim-rpc-user", "check-free-memory", "check-component",
+}
+
+// TestApplyOpenIMPlaybook pins the example that ships: the full OpenIM
+// playbook, with the stand-in under every binary name, converges on two lab
+// hosts (26 instances each, template units), the target stops and starts
+// all of them, and a second apply is a no-op.
+func TestApplyOpenIMPlaybook(t *testing.T) {
+	l := lab.Require(t)
+	dir := t.TempDir()
+	bin, cfgDir := filepath.Join(dir, "bin"), filepath.Join(dir, "config")
+	require.NoError(t, os.MkdirAll(bin, 0o755))
+	require.NoError(t, os.MkdirAll(cfgDir, 0o755))
+	standin, err := os.ReadFile(standinPath)
+	require.NoError(t, err)
+	for _, name := range openimBinaries {
+		require.NoError(t, os.WriteFile(filepath.Join(bin, name), standin, 0o755))
+	}
+	ports, err := os.ReadFile(repoFile(t, "examples/standin-config/standin.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(cfgDir, "standin.json"), ports, 0o644))
+
+	d := &deploy{t: t, lab: l, dir: dir, app: "openim", hosts: []string{"lab-2", "lab-3"}}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "inventory.hcl"), []byte(d.inventory()), 0o644))
+	t.Cleanup(func() { uninstallOpenIM(t, l, d.hosts) })
+	args := []string{"-i", filepath.Join(dir, "inventory.hcl"), "-p", repoFile(t, "playbooks/openim.hcl"),
+		"-var", "bin_dir=" + bin, "-var", "config_dir=" + cfgDir, "--ssh-config", "none"}
+	t.Setenv("OPENIM_DEPLOY_VAR_mongo_password", "e2e-mongo-secret")
+	t.Setenv("OPENIM_DEPLOY_VAR_redis_password", "e2e-redis-secret")
+	run := func(cmd ...string) result { return d.runRaw(append(cmd, args...)...) }
+
+	res := run("apply")
+	require.Equal(t, cli.ExitOK, res.Code)
+	require.NotContains(t, res.Out, "e2e-mongo-secret")
+
+	units := openimUnits()
+	for _, h := range d.hosts {
+		for _, st := range d.show(h, units...) {
+			require.Equal(t, "active", st["ActiveState"], "%s on %s", st["Id"], h)
+		}
+		_, err := l.Exec(t, h, "test", "-f", "/etc/systemd/system/openim-push@.service")
+		require.NoError(t, err, "template unit")
+		env, err := l.Exec(t, h, "stat", "-c", "%a %U", "/opt/openim/current/env/openim-rpc-user.env")
+		require.NoError(t, err)
+		require.Equal(t, "600 root", strings.TrimSpace(env))
+	}
+
+	// The target acts on the whole app.
+	_, err = l.Exec(t, "lab-2", "systemctl", "stop", "openim.target")
+	require.NoError(t, err)
+	for _, st := range d.show("lab-2", units[2:]...) { // services; tasks are RemainAfterExit one-shots
+		require.NotEqual(t, "active", st["ActiveState"], st["Id"])
+	}
+	_, err = l.Exec(t, "lab-2", "systemctl", "start", "openim.target")
+	require.NoError(t, err)
+	for _, st := range d.show("lab-2", units...) {
+		require.Equal(t, "active", st["ActiveState"], st["Id"])
+	}
+
+	before := d.starts2(units)
+	res = run("apply")
+	require.Equal(t, cli.ExitOK, res.Code)
+	require.Contains(t, res.Out, "Plan: no changes.")
+	require.Equal(t, before, d.starts2(units))
+
+	// plan --output json is a stream of JSON objects, one per line.
+	res = run("plan", "--output", "json")
+	require.Equal(t, cli.ExitOK, res.Code)
+	for _, line := range strings.Split(strings.TrimSpace(res.Out), "\n") {
+		var ev map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &ev), line)
+		require.Contains(t, ev, "type")
+	}
+}
+
+// TestApplyUnreachableHost pins that a host that cannot be reached is
+// reported apart, does not stop the others, and sets its own exit code.
+func TestApplyUnreachableHost(t *testing.T) {
+	l := lab.Require(t)
+	d := newDeploy(t, l, "e2edown", 20600, "lab-3")
+	inv := strings.Replace(d.inventory(), "defaults {", "defaults {\n  connect_timeout = \"3s\"", 1) +
+		"host \"gone-1\" {\n  address = \"10.231.0.250\"\n  groups = [\"app\"]\n}\n"
+	require.NoError(t, os.WriteFile(filepath.Join(d.dir, "inventory.hcl"), []byte(inv), 0o644))
+	res := d.run("apply")
+	require.Equal(t, cli.ExitUnreachable, res.Code)
+	require.Regexp(t, `gone-1 +unreachable`, res.Out)
+	require.Regexp(t, `lab-3 +changed`, res.Out)
+	require.Equal(t, "active", d.show("lab-3", "api@0.service")[0]["ActiveState"])
+}
+
+func openimUnits() []string {
+	units := []string{"check-free-memory.service", "check-component.service"}
+	for _, s := range []string{"openim-rpc-auth", "openim-rpc-user", "openim-rpc-friend", "openim-rpc-group",
+		"openim-rpc-conversation", "openim-rpc-msg", "openim-rpc-third", "openim-crontask", "openim-msggateway", "openim-api"} {
+		units = append(units, s+"@0.service")
+	}
+	for i := range 8 {
+		units = append(units, fmt.Sprintf("openim-push@%d.service", i), fmt.Sprintf("openim-msgtransfer@%d.service", i))
+	}
+	return units
+}
+
+// starts2 is starts for an explicit unit list.
+func (d *deploy) starts2(units []string) map[string]string {
+	m := map[string]string{}
+	for _, h := range d.hosts {
+		for _, st := range d.show(h, units...) {
+			m[h+"/"+st["Id"]] = st["ExecMainStartTimestampMonotonic"]
+		}
+	}
+	return m
+}
+
+func repoFile(t *testing.T, rel string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", rel))
+	require.NoError(t, err)
+	return p
+}
+
+func uninstallOpenIM(t *testing.T, l *lab.Lab, hosts []string) {
+	script := `systemctl stop openim.target 2>/dev/null
+systemctl disable openim.target >/dev/null 2>&1
+for f in /etc/systemd/system/openim* /etc/systemd/system/check-*.service; do
+  n=$(basename "$f")
+  systemctl stop "$n" "${n%@.service}@*" 2>/dev/null
+done
+rm -rf /etc/systemd/system/openim* /etc/systemd/system/check-*.service /etc/systemd/system/openim.target.wants /opt/openim /var/lib/openim-deploy/openim.lock
+systemctl daemon-reload; systemctl reset-failed 2>/dev/null; true`
+	for _, h := range hosts {
+		if out, err := l.Exec(t, h, "sh", "-c", script); err != nil {
+			t.Logf("uninstall openim on %s: %v\n%s", h, err, out)
+		}
+	}
+}
