@@ -53,7 +53,7 @@ demo: build standin
 	bash scripts/demo.sh
 
 bench: build standin lab
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/bench/
+	OPENIM_LAB_REQUIRED=1 $(GO) test -run '^$$' -bench . -benchtime 5x ./internal/e2e/ ./internal/plan/
 
 clean:
 	rm -rf _output

@@ -55,7 +55,7 @@ type result struct {
 // deploy is a small app deployed to lab hosts: its own root, target and
 // ports, so tests do not disturb each other or the demo.
 type deploy struct {
-	t        *testing.T
+	t        testing.TB
 	lab      *lab.Lab
 	dir      string
 	app      string
@@ -64,7 +64,7 @@ type deploy struct {
 	playbook string // extra HCL appended to the playbook
 }
 
-func newDeploy(t *testing.T, l *lab.Lab, app string, base int, hosts ...string) *deploy {
+func newDeploy(t testing.TB, l *lab.Lab, app string, base int, hosts ...string) *deploy {
 	t.Helper()
 	d := &deploy{t: t, lab: l, dir: t.TempDir(), app: app, hosts: hosts, base: base}
 	for _, sub := range []string{"bin", "config"} {

@@ -159,3 +159,16 @@ func TestBuild_FailedInstanceIsStarted(t *testing.T) {
 	require.False(t, hp.Starts[0].Restart)
 	require.Equal(t, "failed", hp.Starts[0].Reason)
 }
+
+// BenchmarkBuild measures planning one host of the OpenIM shape (28
+// release files, 26 instances) against a converged state.
+func BenchmarkBuild(b *testing.B) {
+	d := desired()
+	for i := range 24 {
+		d.Artifacts = append(d.Artifacts, Artifact{Rel: "config/f" + string(rune('a'+i)), SHA256: "x"})
+	}
+	a := converged(d)
+	for b.Loop() {
+		_ = Build(d, a, waves)
+	}
+}
