@@ -26,11 +26,7 @@ its health check. A second apply with nothing changed does nothing.`,
   openim-deploy apply -i inventory/prod.hcl --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(g, stdio, false)
-			if err != nil {
-				return err
-			}
-			r, err := newFleetRun(cfg, o, newPrinter(g, stdio, cfg))
+			r, err := loadFleet(g, stdio, o)
 			if err != nil {
 				return err
 			}

@@ -31,6 +31,16 @@ func addFleetFlags(cmd *cobra.Command, o *fleetOptions) {
 	f.StringSliceVar(&o.Limit, "limit", nil, "only these hosts or groups (comma-separated)")
 }
 
+// loadFleet loads the configuration and builds the run state: what every
+// command that acts on hosts starts with.
+func loadFleet(g *GlobalOptions, stdio IO, o fleetOptions) (*phase.Run, error) {
+	cfg, err := loadConfig(g, stdio, false)
+	if err != nil {
+		return nil, err
+	}
+	return newFleetRun(cfg, o, newPrinter(g, stdio, cfg))
+}
+
 // newFleetRun builds the run state: the hosts that have something placed on
 // them (narrowed by --limit), in inventory order.
 func newFleetRun(cfg *config.Config, o fleetOptions, out *ui.Printer) (*phase.Run, error) {

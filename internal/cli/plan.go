@@ -26,11 +26,7 @@ and 2 when there are changes, as in Terraform.`,
   openim-deploy plan -i inventory/prod.hcl --detailed-exitcode --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(g, stdio, false)
-			if err != nil {
-				return err
-			}
-			r, err := newFleetRun(cfg, o, newPrinter(g, stdio, cfg))
+			r, err := loadFleet(g, stdio, o)
 			if err != nil {
 				return err
 			}

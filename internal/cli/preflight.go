@@ -26,11 +26,7 @@ machine-id uniqueness and the nofile limit. apply runs the same checks first.`,
   openim-deploy preflight -i inventory/prod.hcl --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(g, stdio, false)
-			if err != nil {
-				return err
-			}
-			r, err := newFleetRun(cfg, o, newPrinter(g, stdio, cfg))
+			r, err := loadFleet(g, stdio, o)
 			if err != nil {
 				return err
 			}

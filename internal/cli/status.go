@@ -25,15 +25,11 @@ the main PID, how often systemd restarted it, and when it last started.`,
   openim-deploy status -i inventory/prod.hcl --limit app --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(g, stdio, false)
+			r, err := loadFleet(g, stdio, o)
 			if err != nil {
 				return err
 			}
-			out := newPrinter(g, stdio, cfg)
-			r, err := newFleetRun(cfg, o, out)
-			if err != nil {
-				return err
-			}
+			cfg := r.Config
 			states := make([][]systemd.UnitState, len(r.Hosts))
 			show := phase.Func("Status", func(ctx context.Context, r *phase.Run) error {
 				return r.EachHost(ctx, func(ctx context.Context, h *phase.Host) error {

@@ -20,15 +20,11 @@ it); unlock is for when you cannot wait. Make sure no run is still active.`,
 		Example: `  openim-deploy unlock -i inventory/prod.hcl --limit im-2`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(g, stdio, false)
+			r, err := loadFleet(g, stdio, o)
 			if err != nil {
 				return err
 			}
-			out := newPrinter(g, stdio, cfg)
-			r, err := newFleetRun(cfg, o, out)
-			if err != nil {
-				return err
-			}
+			cfg, out := r.Config, r.Out
 			p := phase.LockPath(cfg.Playbook.App.Name)
 			unlock := phase.Func("Unlock", func(ctx context.Context, r *phase.Run) error {
 				return r.EachHost(ctx, func(ctx context.Context, h *phase.Host) error {
