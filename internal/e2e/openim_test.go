@@ -153,3 +153,24 @@ systemctl daemon-reload; systemctl reset-failed 2>/dev/null; true`
 		}
 	}
 }
+
+// TestApplyAsSudoUser pins the non-root path: a deploy user with
+// passwordless sudo and become = true converges a host (files staged as the
+// login user, made root-owned before the release goes live), and a second
+// apply changes nothing.
+func TestApplyAsSudoUser(t *testing.T) {
+	l := lab.Require(t)
+	d := newDeploy(t, l, "e2esudo", 20800, "lab-3")
+	inv := strings.Replace(d.inventory(), `user = "root"`, "user = \"deploy\"\n  become = true", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(d.dir, "inventory.hcl"), []byte(inv), 0o644))
+	require.Equal(t, cli.ExitOK, d.run("apply").Code)
+	for _, st := range d.show("lab-3", d.units()...) {
+		require.Equal(t, "active", st["ActiveState"], st["Id"])
+	}
+	owner, err := l.Exec(t, "lab-3", "stat", "-c", "%U", "/opt/e2esudo/current/bin/openim-api", "/etc/systemd/system/api@.service")
+	require.NoError(t, err)
+	require.Equal(t, "root\nroot", strings.TrimSpace(owner))
+	res := d.run("apply")
+	require.Equal(t, cli.ExitOK, res.Code)
+	require.Contains(t, res.Out, "Plan: no changes.")
+}
