@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openimsdk/openim-deploy/internal/clock"
 	"github.com/openimsdk/openim-deploy/internal/config"
-	"github.com/openimsdk/openim-deploy/internal/health"
 	"github.com/openimsdk/openim-deploy/internal/phase"
 	"github.com/openimsdk/openim-deploy/internal/target"
 	"github.com/openimsdk/openim-deploy/internal/ui"
@@ -48,12 +48,11 @@ func newFleetRun(cfg *config.Config, o fleetOptions, out *ui.Printer) (*phase.Ru
 		return nil, errors.New("--parallel must be at least 1")
 	}
 	r := &phase.Run{
-		Config:      cfg,
-		Out:         out,
-		Opts:        phase.Options{Parallel: o.Parallel, Command: strings.Join(os.Args, " ")},
-		Dial:        sshDialer(o.ConnectOptions),
-		Clock:       phase.RealClock{},
-		HealthClock: health.SystemClock{},
+		Config: cfg,
+		Out:    out,
+		Opts:   phase.Options{Parallel: o.Parallel, Command: strings.Join(os.Args, " ")},
+		Dial:   sshDialer(o.ConnectOptions),
+		Clock:  clock.System{},
 	}
 	selected := map[string]bool{}
 	if len(o.Limit) > 0 {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -30,7 +31,8 @@ the main PID, how often systemd restarted it, and when it last started.`,
 				return err
 			}
 			cfg := r.Config
-			states := make([][]systemd.UnitState, len(r.Hosts))
+			var mu sync.Mutex
+			states := map[*phase.Host][]systemd.UnitState{}
 			show := phase.Func("Status", func(ctx context.Context, r *phase.Run) error {
 				return r.EachHost(ctx, func(ctx context.Context, h *phase.Host) error {
 					names := append([]string{unit.TargetName(cfg.Playbook.App.Name)}, unit.Instances(h.Placement)...)
@@ -39,11 +41,9 @@ the main PID, how often systemd restarted it, and when it last started.`,
 						h.Fail(phase.OutcomeFailed, err)
 						return err
 					}
-					for i, hh := range r.Hosts {
-						if hh == h {
-							states[i] = st
-						}
-					}
+					mu.Lock()
+					states[h] = st
+					mu.Unlock()
 					return nil
 				})
 			})
@@ -63,14 +63,14 @@ the main PID, how often systemd restarted it, and when it last started.`,
 }
 
 // writeStatus prints the table (or JSON lines) and counts inactive units.
-func writeStatus(stdio IO, asJSON bool, r *phase.Run, states [][]systemd.UnitState) int {
+func writeStatus(stdio IO, asJSON bool, r *phase.Run, states map[*phase.Host][]systemd.UnitState) int {
 	bad := 0
 	tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
 	if !asJSON {
 		fmt.Fprintln(tw, "HOST\tUNIT\tACTIVE\tSUB\tPID\tRESTARTS\tSINCE")
 	}
-	for i, h := range r.Hosts {
-		for _, st := range states[i] {
+	for _, h := range r.Hosts { // inventory order, whatever order hosts answered in
+		for _, st := range states[h] {
 			if !st.Active() {
 				bad++
 			}

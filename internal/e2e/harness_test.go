@@ -226,11 +226,15 @@ func (d *deploy) show(host string, units ...string) []map[string]string {
 	return states
 }
 
-// starts returns ExecMainStartTimestampMonotonic of every unit on every host.
-func (d *deploy) starts() map[string]string {
+// starts returns ExecMainStartTimestampMonotonic of units (default: the
+// app's own) on every host, keyed "host/unit".
+func (d *deploy) starts(units ...string) map[string]string {
+	if len(units) == 0 {
+		units = d.units()
+	}
 	m := map[string]string{}
 	for _, h := range d.hosts {
-		for _, st := range d.show(h, d.units()...) {
+		for _, st := range d.show(h, units...) {
 			m[h+"/"+st["Id"]] = st["ExecMainStartTimestampMonotonic"]
 		}
 	}

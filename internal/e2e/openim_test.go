@@ -77,11 +77,11 @@ func TestApplyOpenIMPlaybook(t *testing.T) {
 		require.Equal(t, "active", st["ActiveState"], st["Id"])
 	}
 
-	before := d.starts2(units)
+	before := d.starts(units...)
 	res = run("apply")
 	require.Equal(t, cli.ExitOK, res.Code)
 	require.Contains(t, res.Out, "Plan: no changes.")
-	require.Equal(t, before, d.starts2(units))
+	require.Equal(t, before, d.starts(units...))
 
 	// plan --output json is a stream of JSON objects, one per line.
 	res = run("plan", "--output", "json")
@@ -118,17 +118,6 @@ func openimUnits() []string {
 		units = append(units, fmt.Sprintf("openim-push@%d.service", i), fmt.Sprintf("openim-msgtransfer@%d.service", i))
 	}
 	return units
-}
-
-// starts2 is starts for an explicit unit list.
-func (d *deploy) starts2(units []string) map[string]string {
-	m := map[string]string{}
-	for _, h := range d.hosts {
-		for _, st := range d.show(h, units...) {
-			m[h+"/"+st["Id"]] = st["ExecMainStartTimestampMonotonic"]
-		}
-	}
-	return m
 }
 
 func repoFile(t *testing.T, rel string) string {

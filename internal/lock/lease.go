@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openimsdk/openim-deploy/internal/clock"
 	"github.com/openimsdk/openim-deploy/internal/target"
 )
 
@@ -50,7 +51,7 @@ func Acquire(ctx context.Context, t target.Target, path string, holder Holder, o
 		opts.TTL = DefaultTTL
 	}
 	if opts.Clock == nil {
-		opts.Clock = systemClock{}
+		opts.Clock = clock.System{}
 	}
 	l := &Lease{t: t, path: path, sudo: opts.Sudo, clock: opts.Clock,
 		ttl: time.Duration(ttlSeconds(opts.TTL)) * time.Second, lost: make(chan struct{})}

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openimsdk/openim-deploy/internal/clock"
 	"github.com/openimsdk/openim-deploy/internal/target"
 )
 
@@ -45,17 +46,8 @@ const (
 	pollInterval = time.Second
 )
 
-// Clock is the seam for time, so tests run on fake time. It has the same
-// methods as health.Clock.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+// Clock is the seam for time, so tests run on fake time.
+type Clock = clock.Clock
 
 // Options tune Acquire.
 type Options struct {

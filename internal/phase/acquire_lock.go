@@ -28,7 +28,7 @@ func (AcquireLock) Run(ctx context.Context, r *Run) error {
 	p := LockPath(r.Config.Playbook.App.Name)
 	err := r.EachHost(ctx, func(ctx context.Context, h *Host) error {
 		l, err := lock.Acquire(ctx, h.Target, p, holder, lock.Options{
-			TTL: r.Opts.LockTTL, Wait: r.Opts.LockWait, Sudo: h.Config.Become,
+			TTL: r.Opts.LockTTL, Wait: r.Opts.LockWait, Sudo: h.Config.Become, Clock: r.Clock,
 		})
 		if err != nil {
 			h.Fail(OutcomeFailed, err)

@@ -3,6 +3,9 @@ package phase
 import (
 	"context"
 	"fmt"
+
+	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/target"
 )
 
 // Connect opens one connection per host for the whole run. A host that
@@ -15,18 +18,12 @@ func (Connect) Title() string { return "Connect" }
 
 // Run implements Phase.
 func (Connect) Run(ctx context.Context, r *Run) error {
-	bastions := map[string]int{}
-	for i, b := range r.Config.Inventory.Bastions {
-		bastions[b.Name] = i
+	bastions := map[string]*config.Bastion{}
+	for _, b := range r.Config.Inventory.Bastions {
+		bastions[b.Name] = b
 	}
 	_ = eachHost(ctx, r.Hosts, r.Opts.Parallel, func(ctx context.Context, h *Host) error {
-		var via = h.Config.Via
-		var b = -1
-		if via != "" {
-			b = bastions[via]
-		}
-		bastion := r.Config.Inventory.Bastions
-		t, err := r.Dial(ctx, h.Config, pick(bastion, b))
+		t, err := r.Dial(ctx, h.Config, bastions[h.Config.Via]) // nil when Via is ""
 		if err != nil {
 			h.Fail(OutcomeUnreachable, err)
 			r.Out.HostError(h.Config.Name, "unreachable: %v", err)
@@ -37,16 +34,9 @@ func (Connect) Run(ctx context.Context, r *Run) error {
 		return nil
 	})
 	if len(r.Usable()) == 0 {
-		return fmt.Errorf("no host could be reached")
+		return fmt.Errorf("no host could be reached: %w", target.ErrUnreachable)
 	}
 	return nil
-}
-
-func pick[T any](xs []*T, i int) *T {
-	if i < 0 || i >= len(xs) {
-		return nil
-	}
-	return xs[i]
 }
 
 // CleanUp closes every connection.

@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/openimsdk/openim-deploy/internal/clock"
 	"github.com/openimsdk/openim-deploy/internal/config"
-	"github.com/openimsdk/openim-deploy/internal/health"
 	"github.com/openimsdk/openim-deploy/internal/lock"
 	"github.com/openimsdk/openim-deploy/internal/osinfo"
 	"github.com/openimsdk/openim-deploy/internal/plan"
@@ -133,9 +133,9 @@ type Run struct {
 	Out    *ui.Printer
 	Opts   Options
 	Dial   Dialer
-	Clock  Clock
-	// HealthClock drives health gates and lock waits; tests inject a fake.
-	HealthClock health.Clock
+	// Clock drives phase timings, health gates and lock waits; tests
+	// inject a fake.
+	Clock clock.Clock
 }
 
 // Usable returns the hosts still taking part, in inventory order.
@@ -218,17 +218,6 @@ func (rn Runner) Execute(ctx context.Context, r *Run) (err error) {
 	}
 	return nil
 }
-
-// Clock is the time seam for phases; health and lock take their own.
-type Clock interface {
-	Now() time.Time
-}
-
-// RealClock is the wall clock.
-type RealClock struct{}
-
-// Now returns time.Now().
-func (RealClock) Now() time.Time { return time.Now() }
 
 // Func makes a phase out of a function, for one-off commands.
 func Func(title string, fn func(context.Context, *Run) error) Phase { return funcPhase{title, fn} }

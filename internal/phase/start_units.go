@@ -11,6 +11,7 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/health"
 	"github.com/openimsdk/openim-deploy/internal/plan"
 	"github.com/openimsdk/openim-deploy/internal/systemd"
+	"github.com/openimsdk/openim-deploy/internal/unit"
 )
 
 // StartUnits starts or restarts what the plan says, in dependency waves
@@ -189,7 +190,7 @@ func startWave(ctx context.Context, r *Run, h *Host, w int, blocked map[string]b
 func gate(ctx context.Context, r *Run, h *Host, poller *health.Poller, s plan.Start) error {
 	hc := instanceHealth(r.Config.Playbook, s)
 	probe := health.FromConfig(h.Target, hc)
-	return health.Wait(ctx, r.HealthClock, poller.State(s.Name), probe, health.PolicyFor(hc))
+	return health.Wait(ctx, r.Clock, poller.State(s.Name), probe, health.PolicyFor(hc))
 }
 
 // instanceHealth finds the health settings of the instance behind a unit name.
@@ -199,7 +200,7 @@ func instanceHealth(pb *config.Playbook, s plan.Start) config.Health {
 			continue
 		}
 		for _, in := range svc.Instances {
-			if s.Name == svc.Name+"@"+in.Name+".service" {
+			if s.Name == unit.InstanceName(svc.Name, in.Name) {
 				return in.Health
 			}
 		}
