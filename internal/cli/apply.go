@@ -18,9 +18,11 @@ func newApplyCommand(g *GlobalOptions, stdio IO) *cobra.Command {
 		Long: `apply validates the configuration, connects to every host, runs pre-flight
 checks, takes each host's lock, gathers the current state read-only, and then
 does only what the plan says: push changed files into a new release, switch
-current, install changed units, daemon-reload, enable, and start or restart
-changed instances in dependency waves across the fleet, gating every one on
-its health check. A second apply with nothing changed does nothing.`,
+install changed units, daemon-reload, enable, and start or restart every
+instance whose running release differs from the wanted one, in dependency
+waves across the fleet, gating every one on its health check; then remove
+what left the playbook and point current at the new release. A second apply
+with nothing changed does nothing.`,
 		Example: `  openim-deploy apply -i inventory/prod.hcl
   openim-deploy apply -i inventory/prod.hcl -var bin_dir=./_output/bin --limit im-1
   openim-deploy apply -i inventory/prod.hcl --dry-run`,
@@ -31,7 +33,6 @@ its health check. A second apply with nothing changed does nothing.`,
 				return err
 			}
 			r.Opts.LockWait, r.Opts.LockTTL, r.Opts.KeepGoing = lockWait, lockTTL, keepGoing
-			r.Opts.ReleaseID = time.Now().UTC().Format("20060102T150405Z")
 			phases := phase.ApplyPhases()
 			if dryRun {
 				phases = phase.PlanPhases()

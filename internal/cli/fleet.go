@@ -13,6 +13,7 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/clock"
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/phase"
+	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/target"
 	"github.com/openimsdk/openim-deploy/internal/ui"
 )
@@ -50,9 +51,11 @@ func newFleetRun(cfg *config.Config, o fleetOptions, out *ui.Printer) (*phase.Ru
 	r := &phase.Run{
 		Config: cfg,
 		Out:    out,
-		Opts:   phase.Options{Parallel: o.Parallel, Command: strings.Join(os.Args, " ")},
-		Dial:   sshDialer(o.ConnectOptions),
-		Clock:  clock.System{},
+		// The id a new release gets on any host that needs one; plan shows
+		// it, apply uses it.
+		Opts:  phase.Options{Parallel: o.Parallel, Command: strings.Join(os.Args, " "), ReleaseID: release.NewID(time.Now())},
+		Dial:  sshDialer(o.ConnectOptions),
+		Clock: clock.System{},
 	}
 	selected := map[string]bool{}
 	if len(o.Limit) > 0 {

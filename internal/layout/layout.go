@@ -50,3 +50,20 @@ func EnvRel(unit string) string { return path.Join("env", unit+".env") }
 
 // UnitPath is the installed path of a unit file name such as "openim-api@.service".
 func UnitPath(name string) string { return path.Join(UnitDir, name) }
+
+// ReleaseBin is the path of a binary inside release id.
+func (l Layout) ReleaseBin(id, binary string) string {
+	return path.Join(l.Release(id), "bin", path.Base(binary))
+}
+
+// ReleaseEnvFile is the secret environment file of unit inside release id.
+func (l Layout) ReleaseEnvFile(id, unit string) string {
+	return path.Join(l.Release(id), "env", unit+".env")
+}
+
+// UnitsRel is the directory inside a release that keeps the unit files
+// the release was rendered with, so a release alone can be run again.
+const UnitsRel = "units"
+
+// AppStateDir is the tool's own state for app on a host.
+func AppStateDir(app string) string { return path.Join(StateDir, app) }

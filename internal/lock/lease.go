@@ -234,3 +234,13 @@ func (l *Lease) Release(ctx context.Context) error {
 	}
 	return nil
 }
+
+// LostLease returns a lease that is already lost with err (wrapped in
+// ErrLost), holding nothing on any host: for tests of code that must stop
+// when its lease is lost. Releasing it does nothing.
+func LostLease(err error) *Lease {
+	l := &Lease{lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}), released: true}
+	close(l.done)
+	l.markLost(fmt.Errorf("%w: %w", ErrLost, err))
+	return l
+}

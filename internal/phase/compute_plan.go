@@ -23,7 +23,7 @@ func (ComputePlan) Run(_ context.Context, r *Run) error {
 	}
 	r.Plan = &plan.Plan{}
 	for _, h := range r.Usable() {
-		h.Plan = plan.Build(h.Desired, h.Actual, func(u string) int { return waveOf[u] })
+		h.Plan = plan.Build(h.Desired, h.Actual, func(u string) int { return waveOf[u] }, r.Opts.ReleaseID)
 		r.Plan.Hosts = append(r.Plan.Hosts, h.Plan)
 	}
 	WritePlan(r.Out, r.Plan)

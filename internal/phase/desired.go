@@ -77,7 +77,21 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 		}
 		bin.Mode = 0o755
 		add(bin)
-		ref := plan.UnitRef{Unit: u.Name, Names: names, File: file, Task: task, Uses: []string{bin.Rel}}
+		ref := plan.UnitRef{Unit: u.Name, Names: names, File: file, Task: task,
+			Uses: []string{bin.Rel, plan.UnitsDir + file}}
+		// Render once now so a value that cannot go into a drop-in fails
+		// here, before any host is touched; ids are validated by the release
+		// package, so later renders cannot fail.
+		if _, err := unit.DropIn(app, u, !task, "0"); err != nil {
+			return fmt.Errorf("%s: %w", u.Name, err)
+		}
+		ref.DropIn = func(id string) []byte {
+			b, err := unit.DropIn(app, u, !task, id)
+			if err != nil {
+				return []byte("# " + err.Error() + "\n")
+			}
+			return b
+		}
 		if env := unit.EnvFile(u); env != nil {
 			sum := sha256.Sum256(env)
 			a := plan.Artifact{Rel: layout.EnvRel(u.Name), SHA256: hex.EncodeToString(sum[:]),
@@ -126,6 +140,12 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 	}
 	for _, f := range files {
 		d.UnitFiles = append(d.UnitFiles, plan.UnitFile{Name: f.Name, Content: f.Content})
+		// The release keeps the unit text it was rendered with: a release
+		// directory alone describes how to run it again (rollback), and a
+		// unit change is a change of release like any other file.
+		sum := sha256.Sum256(f.Content)
+		add(plan.Artifact{Rel: plan.UnitsDir + f.Name, SHA256: hex.EncodeToString(sum[:]),
+			Size: int64(len(f.Content)), Mode: 0o644, Content: f.Content})
 	}
 	slices.SortFunc(d.Artifacts, func(a, b plan.Artifact) int { return cmpString(a.Rel, b.Rel) })
 	return d, nil
@@ -170,4 +190,11 @@ func cmpString(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// sortedDirs sorts directory paths so that every parent precedes its
+// children (a plain string sort does: "a" < "a/b").
+func sortedDirs(dirs []string) []string {
+	slices.Sort(dirs)
+	return dirs
 }

@@ -1,21 +1,20 @@
 package phase
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/plan"
+	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/systemd"
 	"github.com/openimsdk/openim-deploy/internal/target"
 )
 
-// Gather reads each host's current state without changing anything: the
-// current release and its file hashes, the installed unit files, and
-// systemd's view of every unit. Two round trips per host.
+// Gather reads each host's state without changing anything, in one round
+// trip per host: the releases on it and their manifests, the unit files and
+// drop-ins the tool installed, systemd's view of every unit, and the
+// release each main process runs (its working directory).
 type Gather struct{}
 
 // Title implements Phase.
@@ -23,7 +22,6 @@ func (Gather) Title() string { return "Gather state" }
 
 // Run implements Phase.
 func (Gather) Run(ctx context.Context, r *Run) error {
-	lay := layout.Layout{Root: r.Config.Playbook.App.Root}
 	local := NewLocalFiles()
 	return r.EachHost(ctx, func(ctx context.Context, h *Host) error {
 		d, err := BuildDesired(r.Config, h.Placement, local)
@@ -32,7 +30,9 @@ func (Gather) Run(ctx context.Context, r *Run) error {
 			return err
 		}
 		h.Desired = d
-		a, err := gatherActual(ctx, target.ReadOnly(h.Target), lay, d, h.Config.Become)
+		rh := r.releaseHost(h)
+		rh.T = target.ReadOnly(h.Target)
+		a, err := gatherActual(ctx, rh, d)
 		if err != nil {
 			h.Fail(OutcomeFailed, err)
 			return fmt.Errorf("gather state: %w", err)
@@ -42,93 +42,54 @@ func (Gather) Run(ctx context.Context, r *Run) error {
 	})
 }
 
-// gatherScript prints the current release, the sha256 of every file in it
-// and each named unit file with its length. It is a constant: paths arrive
-// as positional parameters, never inside the script text.
-const gatherScript = `root=$1; shift
-cur=$(readlink "$root/current" 2>/dev/null) && printf 'release %s\n' "${cur##*/}"
-printf '::files\n'
-if [ -d "$root/current/" ]; then
-  (cd "$root/current/" && find . -type f -exec sha256sum {} + 2>/dev/null)
-fi
-printf '::units\n'
-for f in "$@"; do
-  if [ -f "$f" ]; then
-    printf 'unit %s %s\n' "$f" "$(wc -c < "$f" | tr -d ' ')"
-    cat "$f"
-  fi
-done
-`
+// releaseHost is h as the release package addresses it.
+func (r *Run) releaseHost(h *Host) release.Host {
+	app := r.Config.Playbook.App
+	return release.Host{
+		T: h.Target, Sudo: h.Config.Become, Root: app.Root, App: app.Name,
+		UnitDir: layout.UnitDir, StateDir: layout.AppStateDir(app.Name),
+	}
+}
 
-func gatherActual(ctx context.Context, t target.Target, lay layout.Layout, d plan.Desired, sudo bool) (plan.Actual, error) {
-	args := []string{"sh", "-c", gatherScript, "sh", lay.Root}
+// gatherActual reads what the plan compares d against.
+func gatherActual(ctx context.Context, rh release.Host, d plan.Desired) (plan.Actual, error) {
+	var files []string
 	for _, uf := range d.UnitFiles {
-		args = append(args, layout.UnitPath(uf.Name))
-	}
-	// Secret environment files are root-only, so hashing them needs sudo.
-	res, err := t.Run(ctx, target.Cmd{Args: args, Sudo: sudo, ReadOnly: true})
-	if err != nil {
-		return plan.Actual{}, err
-	}
-	a, err := parseGather(res.Stdout)
-	if err != nil {
-		return a, err
+		files = append(files, uf.Name)
 	}
 	names := []string{d.Target}
 	for _, u := range d.Units {
-		names = append(names, u.Names...)
+		for _, n := range u.Names {
+			names = append(names, n)
+			files = append(files, release.DropInPath(n))
+		}
 	}
-	states, err := systemd.Show(ctx, t, names...)
+	st, err := rh.Gather(ctx, release.Request{Files: files, Units: names, ShowProperties: systemd.ShowProperties})
 	if err != nil {
-		return a, err
+		return plan.Actual{}, err
 	}
-	a.Units = map[string]plan.UnitState{}
-	for i, st := range states {
-		name := st.ID
-		if name == "" && i < len(names) {
-			name = names[i]
-		}
-		a.Units[name] = unitState(st)
+	if len(st.Units) != len(names) {
+		return plan.Actual{}, fmt.Errorf("systemctl show: asked about %d units, got %d records", len(names), len(st.Units))
 	}
-	return a, nil
-}
-
-func unitState(st systemd.UnitState) plan.UnitState {
-	return plan.UnitState{Active: st.Active(), Enabled: st.Enabled(), Failed: st.ActiveState == "failed"}
-}
-
-// parseGather parses gatherScript's output.
-func parseGather(out []byte) (plan.Actual, error) {
-	a := plan.Actual{Files: map[string]string{}, UnitFiles: map[string][]byte{}}
-	section := ""
-	for len(out) > 0 {
-		line, rest, _ := bytes.Cut(out, []byte("\n"))
-		out = rest
-		s := string(line)
-		switch {
-		case s == "::files" || s == "::units":
-			section = s
-		case section == "" && strings.HasPrefix(s, "release "):
-			a.Release = strings.TrimPrefix(s, "release ")
-		case section == "::files":
-			sum, rel, ok := strings.Cut(s, "  ")
-			if !ok || len(sum) != 64 {
-				continue // sha256sum escapes odd names with a leading backslash: not ours
-			}
-			a.Files[strings.TrimPrefix(rel, "./")] = sum
-		case section == "::units" && strings.HasPrefix(s, "unit "):
-			fields := strings.Fields(s)
-			if len(fields) != 3 {
-				return a, fmt.Errorf("gather: bad unit header %q", s)
-			}
-			n, err := strconv.Atoi(fields[2])
-			if err != nil || n > len(out) {
-				return a, fmt.Errorf("gather: bad unit length in %q", s)
-			}
-			name := fields[1][strings.LastIndexByte(fields[1], '/')+1:]
-			a.UnitFiles[name] = append([]byte(nil), out[:n]...)
-			out = out[n:]
+	a := plan.Actual{
+		Current: st.Current, Releases: map[string]map[string]string{}, Partials: len(st.Partials),
+		UnitFiles: st.Files, Owned: st.Owned, Wants: st.Wants, TaskRuns: st.TaskRuns,
+		Units: map[string]plan.UnitState{},
+	}
+	for id, m := range st.Releases {
+		a.Releases[id] = m
+	}
+	// systemd prints one record per argument, in argument order: order is
+	// what ties a record to its unit (Id may be an alias).
+	for i, us := range st.Units {
+		ps := plan.UnitState{
+			Active: us.Active(), Enabled: us.Enabled(), Failed: us.ActiveState == "failed",
+			NeedReload: us.NeedDaemonReload,
 		}
+		if us.MainPID > 0 {
+			ps.Release = release.ReleaseOf(rh.Root, st.Cwd[us.MainPID])
+		}
+		a.Units[names[i]] = ps
 	}
 	return a, nil
 }

@@ -1,19 +1,21 @@
 package phase
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
 
-	"github.com/openimsdk/openim-deploy/internal/layout"
+	"github.com/openimsdk/openim-deploy/internal/plan"
+	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/systemd"
-	"github.com/openimsdk/openim-deploy/internal/target"
 )
 
-// InstallUnits writes changed unit files, runs daemon-reload, confirms
-// systemd has no stale unit (NeedDaemonReload=no, the classic forgotten
-// reload), and enables the target and every instance.
+// InstallUnits writes changed unit files and the drop-ins of instances that
+// move to the new release without a restart, all in one round trip with
+// each file's length and hash checked on the host; runs daemon-reload;
+// confirms systemd has no stale unit (NeedDaemonReload=no, the classic
+// forgotten reload); and enables the target and every instance. Drop-ins
+// of instances that restart are written later, at their turn.
 type InstallUnits struct{}
 
 // Title implements Phase.
@@ -22,7 +24,7 @@ func (InstallUnits) Title() string { return "Install units" }
 // Skip implements Skipper.
 func (InstallUnits) Skip(r *Run) (string, bool) {
 	for _, h := range r.Usable() {
-		if h.Plan != nil && (len(h.Plan.UnitFiles) > 0 || len(h.Plan.Enable) > 0) {
+		if hp := h.Plan; hp != nil && (len(hp.UnitFiles) > 0 || len(hp.Pins) > 0 || hp.Reload || len(hp.Enable) > 0) {
 			return "", false
 		}
 	}
@@ -46,20 +48,25 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 	if hp == nil {
 		return nil
 	}
+	files := unitFiles(hp.UnitFiles)
+	files = append(files, unitFiles(hp.Pins)...)
+	if err := r.releaseHost(h).Install(ctx, files); err != nil {
+		return err
+	}
 	for _, uf := range hp.UnitFiles {
-		if err := writeRootFile(ctx, h, layout.UnitPath(uf.Name), uf.Content); err != nil {
-			return fmt.Errorf("install %s: %w", uf.Name, err)
-		}
 		r.Out.Host(h.Config.Name, "installed %s", uf.Name)
 	}
-	if len(hp.UnitFiles) > 0 {
+	for _, p := range hp.Pins {
+		r.Out.Host(h.Config.Name, "pinned %s to release %s", strings.TrimSuffix(p.Name, ".d/release.conf"), hp.Release)
+	}
+	if hp.Reload {
 		if err := systemd.DaemonReload(ctx, h.Target); err != nil {
 			return err
 		}
 		if err := checkReloaded(ctx, h); err != nil {
 			return err
 		}
-		h.Changed(len(hp.UnitFiles))
+		h.Changed(len(files) + 1)
 	}
 	if len(hp.Enable) > 0 {
 		if err := systemd.Enable(ctx, h.Target, hp.Enable...); err != nil {
@@ -69,6 +76,15 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 		h.Changed(1)
 	}
 	return nil
+}
+
+// unitFiles converts plan unit files for the release package.
+func unitFiles(ufs []plan.UnitFile) []release.File {
+	out := make([]release.File, len(ufs))
+	for i, uf := range ufs {
+		out[i] = release.File{Rel: uf.Name, Content: uf.Content}
+	}
+	return out
 }
 
 // checkReloaded fails when systemd still holds an old copy of a unit.
@@ -92,28 +108,4 @@ func checkReloaded(ctx context.Context, h *Host) error {
 		}
 	}
 	return nil
-}
-
-// writeRootFileScript replaces $1 with stdin atomically: temp file in the
-// same directory, then rename.
-const writeRootFileScript = `set -e
-tmp="$1.openim-deploy.tmp"
-cat > "$tmp"
-chmod 0644 "$tmp"
-mv -f "$tmp" "$1"
-`
-
-// writeRootFile writes a root-owned, world-readable file. Over a root login
-// it uses the verified SFTP path; otherwise the content goes through
-// "sudo -n sh" on stdin, never on a command line.
-func writeRootFile(ctx context.Context, h *Host, path string, content []byte) error {
-	if h.Config.User == "root" || !h.Config.Become {
-		return h.Target.WriteFile(ctx, path, bytes.NewReader(content), 0o644)
-	}
-	_, err := h.Target.Run(ctx, target.Cmd{
-		Args:  []string{"sh", "-c", writeRootFileScript, "sh", path},
-		Stdin: bytes.NewReader(content),
-		Sudo:  true,
-	})
-	return err
 }

@@ -7,19 +7,19 @@ import (
 	"io"
 	"os"
 	"path"
-	"strconv"
 
-	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/plan"
+	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/target"
 )
 
-// PushRelease builds a new release directory on every host whose release
-// files changed, then switches <root>/current to it atomically. Unchanged
-// files are hard-linked from the current release, so only changed bytes
-// cross the network. The release is assembled under a hidden ".partial"
-// name and renamed into place only once complete: a failed or interrupted
-// push never leaves a half release that current could point to.
+// PushRelease builds the new release on every host that needs one: files
+// already on the host (in any release, under any name) are hard-linked,
+// the rest is uploaded once, and the release is renamed into place with
+// its manifest only once complete. Nothing points at it yet: instances move
+// to it one by one when they are restarted, and current follows once every
+// instance on the host runs it. Partial releases of interrupted runs are
+// removed here, under the lock.
 type PushRelease struct{}
 
 // Title implements Phase.
@@ -28,91 +28,51 @@ func (PushRelease) Title() string { return "Push release" }
 // Skip implements Skipper.
 func (PushRelease) Skip(r *Run) (string, bool) {
 	for _, h := range r.Usable() {
-		if h.Plan != nil && h.Plan.NewRelease {
+		if h.Plan != nil && (h.Plan.NewRelease || h.Plan.CleanPartials) {
 			return "", false
 		}
 	}
-	return "every host already runs the wanted release files", true
+	return "every host already has the wanted release", true
 }
 
 // Run implements Phase.
 func (PushRelease) Run(ctx context.Context, r *Run) error {
-	lay := layout.Layout{Root: r.Config.Playbook.App.Root}
 	return r.EachHost(ctx, func(ctx context.Context, h *Host) error {
-		if h.Plan == nil || !h.Plan.NewRelease {
+		hp := h.Plan
+		if hp == nil {
 			return nil
 		}
-		if err := pushRelease(ctx, r, h, lay); err != nil {
+		var err error
+		switch {
+		case hp.NewRelease:
+			err = pushRelease(ctx, r, h)
+		case hp.CleanPartials:
+			err = r.releaseHost(h).Clean(ctx)
+		}
+		if err != nil {
 			h.Fail(OutcomeFailed, err)
 			r.Out.HostError(h.Config.Name, "push release: %v", err)
 			return err
 		}
-		h.Changed(1)
 		return nil
 	})
 }
 
-// prepareScript creates the app user and the partial release directory,
-// then links unchanged files from the current release.
-const prepareScript = `set -e
-root=$1 id=$2 owner=$3 appuser=$4; shift 4
-if ! id -u "$appuser" >/dev/null 2>&1; then
-  if command -v useradd >/dev/null 2>&1; then
-    useradd --system --no-create-home --home-dir "$root" --shell /usr/sbin/nologin "$appuser"
-  else
-    adduser -S -H -h "$root" -s /sbin/nologin "$appuser"
-  fi
-fi
-mkdir -p "$root/releases"
-new="$root/releases/.$id.partial"
-rm -rf "$new"
-mkdir -p "$new"
-mode=dirs
-for rel in "$@"; do
-  if [ "$rel" = "::link" ]; then mode=link; continue; fi
-  if [ $mode = dirs ]; then mkdir -p "$new/$rel"; continue; fi
-  ln "$root/current/$rel" "$new/$rel" 2>/dev/null || cp -p "$root/current/$rel" "$new/$rel"
-done
-if [ -n "$owner" ]; then find "$new" -type d -exec chown "$owner" {} +; fi
-`
-
-// finalizeScript makes the release root-owned, renames it into place,
-// switches current with a temp symlink plus rename (atomic), and prunes old
-// releases beyond keep, never the new or the previous one.
-const finalizeScript = `set -e
-root=$1 id=$2 prev=$3 keep=$4
-new="$root/releases/.$id.partial"
-chown -R root:root "$new"
-chmod 0755 "$new"
-if [ -d "$new/env" ]; then chmod 0700 "$new/env"; find "$new/env" -type f -exec chmod 0600 {} +; fi
-mv "$new" "$root/releases/$id"
-ln -sfn "releases/$id" "$root/.current.tmp"
-mv -T "$root/.current.tmp" "$root/current"
-cd "$root/releases"
-n=0
-for d in $(ls -1 | sort -r); do
-  n=$((n+1))
-  [ "$d" = "$id" ] || [ "$d" = "$prev" ] && continue
-  [ $n -gt "$keep" ] && rm -rf -- "$d"
-done
-exit 0
-`
-
-func pushRelease(ctx context.Context, r *Run, h *Host, lay layout.Layout) error {
+func pushRelease(ctx context.Context, r *Run, h *Host) error {
 	hp := h.Plan
-	id := r.Opts.ReleaseID
+	rh := r.releaseHost(h)
 	owner := ""
 	if h.Config.User != "root" {
-		owner = h.Config.User
+		owner = h.Config.User // uploads run as the login user, over SFTP
 	}
-	args := []string{"sh", "-c", prepareScript, "sh", lay.Root, id, owner, r.Config.Playbook.App.User}
-	args = append(args, releaseDirs(hp)...)
-	args = append(args, "::link")
-	args = append(args, hp.Reuse...)
-	if _, err := h.Target.Run(ctx, target.Cmd{Args: args, Sudo: h.Config.Become}); err != nil {
-		return fmt.Errorf("prepare release %s: %w", id, err)
+	links := make([]release.Link, len(hp.Links))
+	for i, l := range hp.Links {
+		links[i] = release.Link{From: l.From, To: l.To}
 	}
-	partial := path.Join(lay.Releases(), "."+id+".partial")
+	if err := rh.Prepare(ctx, hp.Release, owner, r.Config.Playbook.App.User, releaseDirs(hp), links); err != nil {
+		return err
+	}
+	partial := rh.PartialDir(hp.Release)
 	var sent int64
 	for _, a := range hp.Uploads {
 		if err := upload(ctx, h.Target, a, path.Join(partial, a.Rel)); err != nil {
@@ -123,13 +83,16 @@ func pushRelease(ctx context.Context, r *Run, h *Host, lay layout.Layout) error 
 			r.Out.Verbose("[%s] sent %s (%d bytes)", h.Config.Name, a.Rel, a.Size)
 		}
 	}
-	keep := r.Config.Playbook.App.KeepReleases
-	fin := []string{"sh", "-c", finalizeScript, "sh", lay.Root, id, hp.PreviousRelease, strconv.Itoa(keep)}
-	if _, err := h.Target.Run(ctx, target.Cmd{Args: fin, Sudo: h.Config.Become}); err != nil {
-		return fmt.Errorf("switch current to release %s: %w", id, err)
+	dups := make([]release.Link, len(hp.Dups))
+	for i, l := range hp.Dups {
+		dups[i] = release.Link{From: l.From, To: l.To}
 	}
-	r.Out.Host(h.Config.Name, "release %s: %d files sent (%d bytes), %d reused; current -> releases/%s",
-		id, len(hp.Uploads), sent, len(hp.Reuse), id)
+	if err := rh.Finalize(ctx, hp.Release, dups, hp.Manifest); err != nil {
+		return err
+	}
+	h.Changed(1)
+	r.Out.Host(h.Config.Name, "release %s: %d files sent (%d bytes), %d already on the host",
+		hp.Release, len(hp.Uploads), sent, len(hp.Links)+len(hp.Dups))
 	return nil
 }
 
@@ -146,13 +109,12 @@ func releaseDirs(hp *plan.HostPlan) []string {
 		seen[d] = true
 		dirs = append(dirs, d)
 	}
-	for _, a := range hp.Uploads {
-		add(path.Dir(a.Rel))
-	}
-	for _, rel := range hp.Reuse {
+	for rel := range hp.Manifest {
 		add(path.Dir(rel))
 	}
-	return dirs
+	// Parents come before children whatever the map order; sort the rest
+	// so the command line is the same on every run.
+	return sortedDirs(dirs)
 }
 
 func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string) error {

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/health"
 	"github.com/openimsdk/openim-deploy/internal/plan"
+	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/systemd"
 	"github.com/openimsdk/openim-deploy/internal/unit"
 )
@@ -44,9 +47,9 @@ func (StartUnits) Run(ctx context.Context, r *Run) error {
 			return err
 		}
 		blocked := blockedUnits(r.Config.Playbook, failedUnits)
-		err := r.EachHost(ctx, func(ctx context.Context, h *Host) error {
+		err := r.eachHostUntilFailure(ctx, func(ctx context.Context, h *Host) error {
 			return startWave(ctx, r, h, w, blocked)
-		})
+		}, func(h *Host) bool { return h.Plan != nil && h.Plan.StartsIn(w) })
 		if err != nil {
 			errs = append(errs, err)
 			for _, h := range r.Hosts {
@@ -77,6 +80,43 @@ func (StartUnits) Run(ctx context.Context, r *Run) error {
 		h.Changed(1)
 		return nil
 	})
+}
+
+// eachHostUntilFailure is EachHost for steps that restart processes: once
+// one host has failed, hosts that have not begun are not started (unless
+// --keep-going), so one bad binary is not restarted on 500 hosts before the
+// run halts. Hosts that take part (has) but were never reached are named.
+func (r *Run) eachHostUntilFailure(ctx context.Context, fn func(context.Context, *Host) error, has func(*Host) bool) error {
+	var stop atomic.Bool
+	var mu sync.Mutex
+	var notReached []string
+	err := r.EachHost(ctx, func(ctx context.Context, h *Host) error {
+		if !has(h) {
+			return nil
+		}
+		if stop.Load() && !r.Opts.KeepGoing {
+			mu.Lock()
+			notReached = append(notReached, h.Config.Name)
+			mu.Unlock()
+			return nil
+		}
+		err := fn(ctx, h)
+		if err != nil {
+			stop.Store(true)
+		}
+		return err
+	})
+	if len(notReached) > 0 {
+		slices.SortFunc(notReached, r.inventoryOrder)
+		r.Out.Warn("not reached after the failure (left as they were): %s", strings.Join(notReached, ", "))
+	}
+	return err
+}
+
+// inventoryOrder compares host names by their position in the inventory.
+func (r *Run) inventoryOrder(a, b string) int {
+	return slices.IndexFunc(r.Hosts, func(h *Host) bool { return h.Config.Name == a }) -
+		slices.IndexFunc(r.Hosts, func(h *Host) bool { return h.Config.Name == b })
 }
 
 // blockedUnits returns units that depend, directly or not, on a failed unit.
@@ -128,6 +168,14 @@ func startWave(ctx context.Context, r *Run, h *Host, w int, blocked map[string]b
 	if len(starts) == 0 {
 		return nil
 	}
+	// Pin this wave's instances to the wanted release now, not earlier:
+	// an instance of a later wave that crashes meanwhile must come back on
+	// the release it ran. One write and one reload for the whole wave.
+	if err := pinWave(ctx, r, h, starts); err != nil {
+		h.Fail(OutcomeFailed, err)
+		r.Out.HostError(h.Config.Name, "%v", err)
+		return err
+	}
 	// Tasks first: they are one-shot and "systemctl restart" returns when
 	// they have exited, so their result is known before anything else moves.
 	var errs []error
@@ -137,9 +185,13 @@ func startWave(ctx context.Context, r *Run, h *Host, w int, blocked map[string]b
 			services = append(services, s)
 			continue
 		}
-		r.Out.Host(h.Config.Name, "run %s", s.Name)
+		r.Out.Host(h.Config.Name, "run %s (%s)", s.Name, s.Reason)
 		if err := systemd.Restart(ctx, h.Target, s.Name); err != nil {
 			errs = append(errs, h.reportFailure(ctx, r, s, fmt.Errorf("task %s failed: %w", s.Name, err)))
+			continue
+		}
+		if err := r.releaseHost(h).RecordTask(ctx, s.Unit, s.Record); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		h.Changed(1)
@@ -148,6 +200,9 @@ func startWave(ctx context.Context, r *Run, h *Host, w int, blocked map[string]b
 		return errors.Join(errs...)
 	}
 	for _, s := range services {
+		if len(errs) > 0 && !r.Opts.KeepGoing {
+			break // one instance failed to start: restart no more on this host
+		}
 		verb := "start"
 		if s.Restart {
 			verb = "restart"
@@ -184,6 +239,25 @@ func startWave(ctx context.Context, r *Run, h *Host, w int, blocked map[string]b
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// pinWave writes the drop-ins of the instances about to (re)start and
+// makes systemd load them.
+func pinWave(ctx context.Context, r *Run, h *Host, starts []plan.Start) error {
+	var files []release.File
+	for _, s := range starts {
+		rel := release.DropInPath(s.Name)
+		if string(h.Actual.UnitFiles[rel]) != string(s.DropIn) {
+			files = append(files, release.File{Rel: rel, Content: s.DropIn})
+		}
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	if err := r.releaseHost(h).Install(ctx, files); err != nil {
+		return err
+	}
+	return systemd.DaemonReload(ctx, h.Target)
 }
 
 // gate waits until instance s is healthy by its playbook health policy.

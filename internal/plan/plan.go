@@ -1,6 +1,9 @@
 package plan
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,13 +18,17 @@ type Kind string
 const (
 	KindUpload  Kind = "upload"        // send a changed or new file into the new release
 	KindRemove  Kind = "remove"        // a file the new release no longer has
-	KindRelease Kind = "release"       // complete the new release and switch current to it
+	KindRelease Kind = "release"       // complete the new release on the host
+	KindClean   Kind = "clean"         // remove partial releases of interrupted runs
 	KindUnit    Kind = "install-unit"  // write a changed unit file
+	KindPin     Kind = "pin"           // point an instance's drop-in at a release, no restart
 	KindReload  Kind = "daemon-reload" // make systemd read changed unit files
 	KindEnable  Kind = "enable"        // enable units so they start at boot
 	KindRun     Kind = "run"           // run a one-shot task; it must exit 0
 	KindStart   Kind = "start"         // start an instance that is not running
-	KindRestart Kind = "restart"       // restart an instance whose inputs changed
+	KindRestart Kind = "restart"       // restart an instance that runs another release
+	KindOrphan  Kind = "remove-unit"   // stop, disable and remove what left the playbook
+	KindCurrent Kind = "current"       // point current at the release every instance runs
 )
 
 // Action is one line of a plan.
@@ -43,21 +50,50 @@ type Start struct {
 	Restart bool // true: running now, restart it; false: start it
 	Reason  string
 	Wave    int
+	// From is the release the instance runs now ("" when none).
+	From string
+	// DropIn is the drop-in that pins it to the wanted release; apply
+	// writes it just before the (re)start, never earlier, so an instance
+	// that crashes before its turn comes back on the release it ran.
+	DropIn []byte
+	// Record is what a task's success is recorded as.
+	Record string
 }
+
+// Link is a file of the new release that is already on the host: From is
+// "<release>/<path>" for a file of an existing release, or a path of the
+// new release for content uploaded once and linked again. To is the path
+// in the new release.
+type Link struct{ From, To string }
 
 // HostPlan is everything apply will do on one host.
 type HostPlan struct {
 	Host string
-	// NewRelease is set when any release file differs from current.
+	// Release is the release every instance should run after apply.
+	Release string
+	// NewRelease is set when no release on the host has the wanted files.
 	NewRelease bool
 	// PreviousRelease is the id current points to before apply ("" on a cold host).
 	PreviousRelease string
-	Uploads         []Artifact // files to send (changed or new)
-	Reuse           []string   // release paths to link from the current release
-	Removed         []string   // release paths the new release drops
+	Uploads         []Artifact // files to send into the new release
+	Links           []Link     // files linked from releases already on the host
+	Dups            []Link     // files uploaded once and linked under a second name
+	Manifest        map[string]string
+	CleanPartials   bool       // remove partial releases of interrupted runs
 	UnitFiles       []UnitFile // unit files to write (changed or new)
+	Pins            []UnitFile // drop-ins to write now, without a restart
+	Reload          bool       // daemon-reload even if nothing is written here
 	Enable          []string   // units to enable
 	Starts          []Start    // in wave order, playbook order within a wave
+	// Orphans are units the tool installed that the playbook no longer
+	// places here: stopped and disabled; OrphanFiles are then removed.
+	Orphans     []string
+	OrphanFiles []string
+	// SwitchCurrent points current at Release once every instance runs it.
+	SwitchCurrent bool
+	// Protect lists releases pruning must keep: the previous one and any
+	// an instance still runs.
+	Protect []string
 	// StartTarget is set when the app target is not active: it is started
 	// after every wave, so "systemctl stop <app>.target" reaches every unit.
 	StartTarget bool
@@ -66,6 +102,11 @@ type HostPlan struct {
 
 // Changed reports whether apply would change anything on the host.
 func (h *HostPlan) Changed() bool { return len(h.Actions) > 0 }
+
+// StartsIn reports whether anything starts on the host in wave w.
+func (h *HostPlan) StartsIn(w int) bool {
+	return slices.ContainsFunc(h.Starts, func(s Start) bool { return s.Wave == w })
+}
 
 // BytesToSend is the size of all uploads.
 func (h *HostPlan) BytesToSend() int64 {
@@ -91,13 +132,41 @@ func (p *Plan) Changed() bool {
 	return false
 }
 
-// Build plans one host. waveOf gives the dependency wave of a playbook unit.
-func Build(d Desired, a Actual, waveOf func(unit string) int) *HostPlan {
-	hp := &HostPlan{Host: d.Host, PreviousRelease: a.Release}
-	changed := planRelease(hp, d, a)
-	unitChanged := planUnitFiles(hp, d, a)
+// UnitsDir is the directory inside a release that holds its unit text.
+const UnitsDir = "units/"
+
+// Build plans one host. waveOf gives the dependency wave of a playbook
+// unit; newID is the id a new release gets if one is needed.
+func Build(d Desired, a Actual, waveOf func(unit string) int, newID string) *HostPlan {
+	hp := &HostPlan{Host: d.Host, PreviousRelease: a.Current, Manifest: map[string]string{}}
+	for _, art := range d.Artifacts {
+		hp.Manifest[art.Rel] = art.SHA256
+	}
+	hp.Release = pickRelease(hp.Manifest, a)
+	if hp.Release == "" {
+		hp.Release, hp.NewRelease = newID, true
+		planNewRelease(hp, d, a)
+	} else if hp.Release != a.Current {
+		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindRelease,
+			Desc: fmt.Sprintf("use release %s, already on the host with the wanted files", hp.Release)})
+	}
+	if a.Partials > 0 && !hp.NewRelease {
+		hp.CleanPartials = true
+		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindClean,
+			Desc: fmt.Sprintf("remove %d partial release(s) left by an interrupted run", a.Partials)})
+	}
+	planUnitFiles(hp, d, a)
+	planInstances(hp, d, a, waveOf)
+	planReload(hp, d, a)
 	planEnable(hp, d, a)
-	planStarts(hp, d, a, changed, unitChanged, waveOf)
+	hp.appendStartActions()
+	planOrphans(hp, d, a)
+	if hp.Release != a.Current {
+		hp.SwitchCurrent = true
+		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindCurrent,
+			Desc: "point current at release " + hp.Release + " once every instance runs it"})
+	}
+	hp.Protect = protected(a)
 	if !a.Units[d.Target].Active {
 		hp.StartTarget = true
 		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindStart, Unit: d.Target,
@@ -106,47 +175,95 @@ func Build(d Desired, a Actual, waveOf func(unit string) int) *HostPlan {
 	return hp
 }
 
-// planRelease compares release files and returns the set of changed paths.
-func planRelease(hp *HostPlan, d Desired, a Actual) map[string]bool {
-	changed := map[string]bool{}
-	want := map[string]bool{}
-	for _, art := range d.Artifacts {
-		want[art.Rel] = true
-		old, ok := a.Files[art.Rel]
-		if ok && old == art.SHA256 {
-			hp.Reuse = append(hp.Reuse, art.Rel)
-			continue
+// pickRelease returns a release already on the host whose files are
+// exactly the wanted ones: current if it qualifies, else the newest. Reusing
+// one means an apply interrupted after its upload sends nothing again.
+func pickRelease(want map[string]string, a Actual) string {
+	if m, ok := a.Releases[a.Current]; ok && sameFiles(m, want) {
+		return a.Current
+	}
+	ids := sortedKeys(a.Releases)
+	for _, id := range slices.Backward(ids) {
+		if sameFiles(a.Releases[id], want) {
+			return id
 		}
-		changed[art.Rel] = true
-		hp.Uploads = append(hp.Uploads, art)
+	}
+	return ""
+}
+
+func sameFiles(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// planNewRelease decides, for every file of the new release, whether it is
+// linked from a release already on the host (same content, any name),
+// uploaded, or uploaded once and linked again: identical content crosses
+// the network once per host.
+func planNewRelease(hp *HostPlan, d Desired, a Actual) {
+	have := map[string]string{} // sha256 -> "<release>/<path>"
+	sources := sortedKeys(a.Releases)
+	slices.Reverse(sources)
+	sources = append([]string{a.Current}, sources...) // current first, then newest
+	for _, id := range sources {
+		m := a.Releases[id]
+		for _, rel := range sortedKeys(m) {
+			if _, ok := have[m[rel]]; !ok {
+				have[m[rel]] = id + "/" + rel
+			}
+		}
+	}
+	cur := a.Releases[a.Current]
+	sentAs := map[string]string{} // sha256 -> path in the new release
+	for _, art := range d.Artifacts {
+		old, existed := cur[art.Rel]
+		var how string
+		switch src, ok := have[art.SHA256]; {
+		case ok:
+			hp.Links = append(hp.Links, Link{From: src, To: art.Rel})
+			how = "already on the host"
+		case sentAs[art.SHA256] != "":
+			hp.Dups = append(hp.Dups, Link{From: sentAs[art.SHA256], To: art.Rel})
+			how = "same content as " + sentAs[art.SHA256]
+		default:
+			sentAs[art.SHA256] = art.Rel
+			hp.Uploads = append(hp.Uploads, art)
+		}
+		if (existed && old == art.SHA256) || strings.HasPrefix(art.Rel, UnitsDir) {
+			continue // unchanged, or unit text, which the unit diff shows
+		}
 		hp.Actions = append(hp.Actions, Action{
 			Host: d.Host, Kind: KindUpload, Path: art.Rel,
-			Desc:   uploadDesc(art, old, ok),
-			Detail: shaDetail(art, old, ok),
+			Desc:   uploadDesc(art, existed, how),
+			Detail: shaDetail(art, old, existed),
 		})
 	}
-	for _, rel := range sortedKeys(a.Files) {
-		if !want[rel] {
-			changed[rel] = true
-			hp.Removed = append(hp.Removed, rel)
+	for _, rel := range sortedKeys(cur) {
+		if _, ok := hp.Manifest[rel]; !ok && !strings.HasPrefix(rel, UnitsDir) {
 			hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindRemove, Path: rel, Desc: "drop " + rel + " from the new release"})
 		}
 	}
-	if len(changed) > 0 || a.Release == "" {
-		hp.NewRelease = true
-		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindRelease,
-			Desc: fmt.Sprintf("new release (%d files sent, %d reused), switch current", len(hp.Uploads), len(hp.Reuse))})
-	}
-	return changed
+	hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindRelease,
+		Desc: fmt.Sprintf("new release %s (%d files sent, %d already on the host)", hp.Release, len(hp.Uploads), len(hp.Links)+len(hp.Dups))})
 }
 
-func uploadDesc(art Artifact, old string, existed bool) string {
+func uploadDesc(art Artifact, existed bool, how string) string {
 	verb := "add"
 	if existed {
 		verb = "update"
 	}
 	if art.Secret {
 		return fmt.Sprintf("%s %s (secret, %s)", verb, art.Rel, modeString(art))
+	}
+	if how != "" {
+		return fmt.Sprintf("%s %s (%s, nothing to send)", verb, art.Rel, how)
 	}
 	return fmt.Sprintf("%s %s (%s)", verb, art.Rel, humanBytes(art.Size))
 }
@@ -163,15 +280,13 @@ func shaDetail(art Artifact, old string, existed bool) string {
 
 func modeString(art Artifact) string { return fmt.Sprintf("mode %#o", art.Mode.Perm()) }
 
-// planUnitFiles returns the unit file names that change.
-func planUnitFiles(hp *HostPlan, d Desired, a Actual) map[string]bool {
-	changed := map[string]bool{}
+// planUnitFiles lists the unit files whose installed text differs.
+func planUnitFiles(hp *HostPlan, d Desired, a Actual) {
 	for _, uf := range d.UnitFiles {
 		old, ok := a.UnitFiles[uf.Name]
-		if ok && string(old) == string(uf.Content) {
+		if ok && bytes.Equal(old, uf.Content) {
 			continue
 		}
-		changed[uf.Name] = true
 		hp.UnitFiles = append(hp.UnitFiles, uf)
 		desc := "install " + uf.Name
 		if ok {
@@ -180,10 +295,171 @@ func planUnitFiles(hp *HostPlan, d Desired, a Actual) map[string]bool {
 		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindUnit, Path: uf.Name, Unit: uf.Name,
 			Desc: desc, Detail: UnitDiff(uf.Name, old, uf.Content)})
 	}
-	if len(changed) > 0 {
-		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindReload, Desc: "systemctl daemon-reload"})
+}
+
+// planInstances decides, for every instance and task, whether it starts,
+// restarts, is re-pinned without a restart, or is left alone. An instance
+// restarts when the release its process runs differs from the wanted one
+// in a file the unit uses, whatever current or the files on disk say.
+func planInstances(hp *HostPlan, d Desired, a Actual, waveOf func(string) int) {
+	for _, u := range d.Units {
+		drop := u.DropIn(hp.Release)
+		for _, name := range u.Names {
+			st := a.Units[name]
+			s := Start{Name: name, Unit: u.Unit, Task: u.Task, Wave: waveOf(u.Unit), From: st.Release, DropIn: drop}
+			if u.Task {
+				s.Record = hp.Release + " " + fingerprint(u.Uses, hp.Manifest)
+				s.Reason = taskReason(u, st, a, hp.Release, hp.Manifest)
+			} else {
+				s.Reason, s.Restart = serviceReason(u, st, a, hp.Release, hp.Manifest)
+			}
+			if s.Reason == "" {
+				hp.pinIfStale(a, name, drop, "")
+				continue
+			}
+			if strings.HasPrefix(s.Reason, "=") { // equivalent release: re-pin only
+				hp.pinIfStale(a, name, drop, s.Reason[1:])
+				continue
+			}
+			hp.Starts = append(hp.Starts, s)
+		}
 	}
-	return changed
+	slices.SortStableFunc(hp.Starts, func(x, y Start) int { return x.Wave - y.Wave })
+}
+
+// serviceReason says why an instance must (re)start, "" if it need not,
+// or "=why" when it runs another release that is identical for this unit.
+func serviceReason(u UnitRef, st UnitState, a Actual, want string, wantM map[string]string) (string, bool) {
+	switch {
+	case !st.Active && st.Failed:
+		return "failed", false
+	case !st.Active:
+		return "not running", false
+	case st.Release == want:
+		return "", false
+	case st.Release == "":
+		return "runs no release of this app (started outside openim-deploy or before releases were pinned)", true
+	}
+	m, ok := a.Releases[st.Release]
+	if !ok {
+		return fmt.Sprintf("runs release %s, which is no longer on the host; wants %s", st.Release, want), true
+	}
+	changed := changedUses(u.Uses, m, wantM)
+	if changed == "" {
+		return "=runs release " + st.Release + ", identical for this unit", false
+	}
+	return fmt.Sprintf("runs release %s, wants %s: %s", st.Release, want, changed), true
+}
+
+// taskReason says why a task must run again, or "" if it need not.
+func taskReason(u UnitRef, st UnitState, a Actual, want string, wantM map[string]string) string {
+	switch {
+	case !st.Active && st.Failed:
+		return "failed"
+	case !st.Active:
+		return "not run yet"
+	}
+	rec := a.TaskRuns[u.Unit]
+	ran, fp, _ := strings.Cut(rec, " ")
+	switch {
+	case rec == "":
+		return "no record of a successful run"
+	case fp == fingerprint(u.Uses, wantM):
+		return ""
+	}
+	if m, ok := a.Releases[ran]; ok {
+		if changed := changedUses(u.Uses, m, wantM); changed != "" {
+			return fmt.Sprintf("ran with release %s, wants %s: %s", ran, want, changed)
+		}
+	}
+	return fmt.Sprintf("ran with release %s, wants %s", ran, want)
+}
+
+// pinIfStale re-writes an instance's drop-in when it does not pin the
+// wanted release, without a restart.
+func (hp *HostPlan) pinIfStale(a Actual, name string, drop []byte, why string) {
+	rel := name + ".d/release.conf"
+	if bytes.Equal(a.UnitFiles[rel], drop) {
+		return
+	}
+	hp.Pins = append(hp.Pins, UnitFile{Name: rel, Content: drop})
+	desc := fmt.Sprintf("pin %s to release %s (no restart", name, hp.Release)
+	if why != "" {
+		desc += ": " + why
+	}
+	hp.Actions = append(hp.Actions, Action{Host: hp.Host, Kind: KindPin, Unit: name, Path: rel, Desc: desc + ")"})
+}
+
+// fingerprint is the part of manifest m a unit reads, as text: equal
+// fingerprints mean the unit would run the same bytes.
+func fingerprint(uses []string, m map[string]string) string {
+	var b strings.Builder
+	for _, rel := range usedPaths(uses, m) {
+		fmt.Fprintf(&b, "%s=%s;", rel, m[rel])
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:16])
+}
+
+// usedPaths lists the paths of m a unit reads, sorted.
+func usedPaths(uses []string, m map[string]string) []string {
+	var out []string
+	for _, rel := range sortedKeys(m) {
+		for _, use := range uses {
+			if rel == use || (strings.HasSuffix(use, "/") && strings.HasPrefix(rel, use)) {
+				out = append(out, rel)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// changedUses names the paths a unit reads that differ between the
+// release it runs and the wanted one ("" when none does), at most three,
+// with a count of the rest.
+func changedUses(uses []string, running, want map[string]string) string {
+	paths := usedPaths(uses, running)
+	for _, rel := range usedPaths(uses, want) {
+		if !slices.Contains(paths, rel) {
+			paths = append(paths, rel)
+		}
+	}
+	slices.Sort(paths)
+	var why []string
+	for _, rel := range paths {
+		old, had := running[rel]
+		cur, has := want[rel]
+		switch {
+		case had && has && old == cur:
+			continue
+		case !had:
+			why = append(why, rel+" added")
+		case !has:
+			why = append(why, rel+" removed")
+		default:
+			why = append(why, rel+" changed")
+		}
+	}
+	if len(why) > 3 {
+		return fmt.Sprintf("%s and %d more", strings.Join(why[:3], ", "), len(why)-3)
+	}
+	return strings.Join(why, ", ")
+}
+
+func planReload(hp *HostPlan, d Desired, a Actual) {
+	stale := false
+	for _, st := range a.Units {
+		stale = stale || st.NeedReload
+	}
+	if len(hp.UnitFiles) > 0 || len(hp.Pins) > 0 || stale {
+		hp.Reload = true
+		desc := "systemctl daemon-reload"
+		if stale && len(hp.UnitFiles) == 0 && len(hp.Pins) == 0 {
+			desc += " (systemd has not loaded the unit files on disk)"
+		}
+		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindReload, Desc: desc})
+	}
 }
 
 func planEnable(hp *HostPlan, d Desired, a Actual) {
@@ -202,29 +478,7 @@ func planEnable(hp *HostPlan, d Desired, a Actual) {
 	}
 }
 
-// planStarts decides which instances start or restart. An instance restarts
-// only when something it runs from changed: its binary, its unit file, a
-// file set it uses, or its environment file. Anything not active starts.
-func planStarts(hp *HostPlan, d Desired, a Actual, changedFiles, changedUnits map[string]bool, waveOf func(string) int) {
-	for _, u := range d.Units {
-		reason := restartReason(u, changedFiles, changedUnits)
-		for _, name := range u.Names {
-			st := a.Units[name]
-			s := Start{Name: name, Unit: u.Unit, Task: u.Task, Wave: waveOf(u.Unit)}
-			switch {
-			case !st.Active && st.Failed:
-				s.Reason = "failed"
-			case !st.Active:
-				s.Reason = "not running"
-			case reason != "":
-				s.Restart, s.Reason = true, reason
-			default:
-				continue
-			}
-			hp.Starts = append(hp.Starts, s)
-		}
-	}
-	slices.SortStableFunc(hp.Starts, func(x, y Start) int { return x.Wave - y.Wave })
+func (hp *HostPlan) appendStartActions() {
 	for _, s := range hp.Starts {
 		kind := KindStart
 		verb := "start"
@@ -234,30 +488,87 @@ func planStarts(hp *HostPlan, d Desired, a Actual, changedFiles, changedUnits ma
 		case s.Restart:
 			kind, verb = KindRestart, "restart"
 		}
-		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: kind, Unit: s.Name, Wave: s.Wave,
+		hp.Actions = append(hp.Actions, Action{Host: hp.Host, Kind: kind, Unit: s.Name, Wave: s.Wave,
 			Desc: fmt.Sprintf("%s %s (%s)", verb, s.Name, s.Reason)})
 	}
 }
 
-func restartReason(u UnitRef, changedFiles, changedUnits map[string]bool) string {
-	if changedUnits[u.File] {
-		return "unit changed"
+// planOrphans finds what the tool installed that the playbook no longer
+// places on the host: units of removed services or tasks, instances beyond
+// a lowered count, drop-ins of those. Only files the tool marked as its own
+// (Actual.Owned) are candidates; anything else under the unit directory is
+// never touched.
+func planOrphans(hp *HostPlan, d Desired, a Actual) {
+	wantFiles := map[string]bool{}
+	wantUnits := map[string]bool{d.Target: true}
+	templates := map[string]bool{}
+	for _, uf := range d.UnitFiles {
+		wantFiles[uf.Name] = true
 	}
-	var why []string
-	for _, use := range u.Uses {
-		for _, rel := range sortedKeys(changedFiles) {
-			if rel == use || (strings.HasSuffix(use, "/") && strings.HasPrefix(rel, use)) {
-				why = append(why, rel)
-			}
+	for _, u := range d.Units {
+		for _, n := range u.Names {
+			wantUnits[n] = true
+			wantFiles[n+".d/release.conf"] = true
 		}
 	}
-	if len(why) == 0 {
-		return ""
+	stop := map[string]bool{}
+	for _, rel := range a.Owned {
+		if wantFiles[rel] {
+			continue
+		}
+		hp.OrphanFiles = append(hp.OrphanFiles, rel)
+		switch name := strings.TrimSuffix(rel, ".d/release.conf"); {
+		case name != rel:
+			stop[name] = true
+		case strings.HasSuffix(rel, "@.service"):
+			templates[strings.TrimSuffix(rel, ".service")] = true
+		case strings.HasSuffix(rel, ".service"):
+			stop[rel] = true
+		}
 	}
-	if len(why) > 3 {
-		return fmt.Sprintf("%s and %d more changed", strings.Join(why[:3], ", "), len(why)-3)
+	owned := map[string]bool{}
+	for _, rel := range a.Owned {
+		owned[rel] = true
 	}
-	return strings.Join(why, ", ") + " changed"
+	for _, w := range a.Wants {
+		if wantUnits[w] {
+			continue
+		}
+		tmpl, _, isInstance := strings.Cut(w, "@")
+		if owned[w] || owned[w+".d/release.conf"] || (isInstance && (owned[tmpl+"@.service"] || templates[tmpl+"@"])) {
+			stop[w] = true
+		}
+	}
+	hp.Orphans = sortedKeys(stop)
+	for _, u := range hp.Orphans {
+		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindOrphan, Unit: u,
+			Desc: "stop, disable and remove " + u + " (no longer placed on this host)"})
+	}
+	for _, f := range hp.OrphanFiles {
+		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindOrphan, Path: f,
+			Desc: "remove " + f + " (no longer placed on this host)"})
+	}
+}
+
+// protected lists the releases pruning must keep whatever keep_releases
+// says: the previous one, and every one a process still runs or a task
+// last ran with.
+func protected(a Actual) []string {
+	keep := map[string]bool{}
+	if a.Current != "" {
+		keep[a.Current] = true
+	}
+	for _, st := range a.Units {
+		if st.Release != "" {
+			keep[st.Release] = true
+		}
+	}
+	for _, rec := range a.TaskRuns {
+		if id, _, _ := strings.Cut(rec, " "); id != "" {
+			keep[id] = true
+		}
+	}
+	return sortedKeys(keep)
 }
 
 // UnitDiff returns a unified diff of a unit file; old nil means a new file.

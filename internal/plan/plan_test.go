@@ -1,13 +1,23 @@
 package plan
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
+const (
+	r1  = "20261201T101500.000Z-aaaa" // the release the converged host runs
+	new = "20261201T104200.000Z-bbbb" // the id a new release would get
+)
+
+func dropIn(unit string) func(string) []byte {
+	return func(id string) []byte { return []byte("pin " + unit + " " + id + "\n") }
+}
+
 func desired() Desired {
-	return Desired{
+	d := Desired{
 		Host:   "im-1",
 		Target: "openim.target",
 		Artifacts: []Artifact{
@@ -16,6 +26,9 @@ func desired() Desired {
 			{Rel: "bin/openim-rpc-user", SHA256: "u1", Size: 200, Mode: 0o755},
 			{Rel: "config/share.yml", SHA256: "s1", Size: 5, Mode: 0o644},
 			{Rel: "env/openim-rpc-user.env", SHA256: "e1", Size: 7, Mode: 0o600, Secret: true, Content: []byte("K=\"v\"\n")},
+			{Rel: "units/check.service", SHA256: "uc", Size: 6, Mode: 0o644, Content: []byte("check\n")},
+			{Rel: "units/openim-api@.service", SHA256: "ua", Size: 4, Mode: 0o644, Content: []byte("api\n")},
+			{Rel: "units/openim-rpc-user@.service", SHA256: "uu", Size: 5, Mode: 0o644, Content: []byte("user\n")},
 		},
 		UnitFiles: []UnitFile{
 			{Name: "check.service", Content: []byte("check\n")},
@@ -24,35 +37,69 @@ func desired() Desired {
 			{Name: "openim.target", Content: []byte("target\n")},
 		},
 		Units: []UnitRef{
-			{Unit: "check", Names: []string{"check.service"}, File: "check.service", Task: true, Uses: []string{"bin/check"}},
+			{Unit: "check", Names: []string{"check.service"}, File: "check.service", Task: true,
+				Uses: []string{"bin/check", "units/check.service"}, DropIn: dropIn("check")},
 			{Unit: "openim-rpc-user", Names: []string{"openim-rpc-user@0.service", "openim-rpc-user@1.service"},
-				File: "openim-rpc-user@.service", Uses: []string{"bin/openim-rpc-user", "env/openim-rpc-user.env", "config/"}},
-			{Unit: "openim-api", Names: []string{"openim-api@0.service"}, File: "openim-api@.service", Uses: []string{"bin/openim-api"}},
+				File: "openim-rpc-user@.service", DropIn: dropIn("openim-rpc-user"),
+				Uses: []string{"bin/openim-rpc-user", "env/openim-rpc-user.env", "config/", "units/openim-rpc-user@.service"}},
+			{Unit: "openim-api", Names: []string{"openim-api@0.service"}, File: "openim-api@.service",
+				Uses: []string{"bin/openim-api", "units/openim-api@.service"}, DropIn: dropIn("openim-api")},
 		},
 	}
+	return d
 }
 
-// converged is the Actual of a host that already runs desired().
-func converged(d Desired) Actual {
-	a := Actual{Release: "r1", Files: map[string]string{}, UnitFiles: map[string][]byte{}, Units: map[string]UnitState{}}
+func manifestOf(d Desired) map[string]string {
+	m := map[string]string{}
 	for _, art := range d.Artifacts {
-		a.Files[art.Rel] = art.SHA256
+		m[art.Rel] = art.SHA256
 	}
+	return m
+}
+
+// converged is the Actual of a host whose every instance runs r1, which
+// holds exactly desired()'s files.
+func converged(d Desired) Actual {
+	a := Actual{Current: r1, Releases: map[string]map[string]string{r1: manifestOf(d)},
+		UnitFiles: map[string][]byte{}, Units: map[string]UnitState{}, TaskRuns: map[string]string{}}
 	for _, uf := range d.UnitFiles {
 		a.UnitFiles[uf.Name] = uf.Content
+		a.Owned = append(a.Owned, uf.Name)
 	}
 	a.Units[d.Target] = UnitState{Active: true, Enabled: true}
 	for _, u := range d.Units {
 		for _, n := range u.Names {
-			a.Units[n] = UnitState{Active: true, Enabled: true}
+			a.Units[n] = UnitState{Active: true, Enabled: true, Release: r1}
+			a.UnitFiles[n+".d/release.conf"] = u.DropIn(r1)
+			a.Owned = append(a.Owned, n+".d/release.conf")
+			a.Wants = append(a.Wants, n)
+		}
+		if u.Task {
+			a.TaskRuns[u.Unit] = r1 + " " + fingerprint(u.Uses, manifestOf(d))
+			st := a.Units[u.Names[0]]
+			st.Release = ""
+			a.Units[u.Names[0]] = st
 		}
 	}
 	return a
 }
 
+// upgrade returns desired() with one file's content changed.
+func upgrade(rel, sha string) Desired {
+	d := desired()
+	for i := range d.Artifacts {
+		if d.Artifacts[i].Rel == rel {
+			d.Artifacts[i].SHA256 = sha
+		}
+	}
+	return d
+}
+
 func waves(u string) int {
 	return map[string]int{"check": 0, "openim-rpc-user": 1, "openim-api": 2}[u]
 }
+
+func build(d Desired, a Actual) *HostPlan { return Build(d, a, waves, new) }
 
 func startNames(hp *HostPlan) []string {
 	var out []string
@@ -62,91 +109,135 @@ func startNames(hp *HostPlan) []string {
 	return out
 }
 
+func kinds(hp *HostPlan) []Kind {
+	var out []Kind
+	for _, act := range hp.Actions {
+		out = append(out, act.Kind)
+	}
+	return out
+}
+
 // A converged host has an empty plan: nothing uploaded, nothing restarted.
 func TestBuild_ConvergedHostHasNoChanges(t *testing.T) {
 	d := desired()
-	hp := Build(d, converged(d), waves)
+	hp := build(d, converged(d))
 	require.False(t, hp.Changed(), "actions: %+v", hp.Actions)
+	require.Equal(t, r1, hp.Release)
 	require.Zero(t, hp.BytesToSend())
-	require.Len(t, hp.Reuse, len(d.Artifacts))
 }
 
-// A cold host gets every file, every unit, enablement and a start of every
-// instance, in dependency-wave order.
+// A cold host gets every file, every unit, enablement, a pin and a start
+// of every instance, in dependency-wave order; current follows at the end.
 func TestBuild_ColdHost(t *testing.T) {
 	d := desired()
-	hp := Build(d, Actual{Units: map[string]UnitState{}}, waves)
+	hp := build(d, Actual{Units: map[string]UnitState{}})
 	require.True(t, hp.NewRelease)
-	require.Len(t, hp.Uploads, 5)
+	require.Equal(t, new, hp.Release)
+	require.Len(t, hp.Uploads, len(d.Artifacts))
 	require.Len(t, hp.UnitFiles, 4)
-	require.Equal(t, []string{"openim.target", "check.service", "openim-rpc-user@0.service", "openim-rpc-user@1.service", "openim-api@0.service"}, hp.Enable)
 	require.Equal(t, []string{"check.service", "openim-rpc-user@0.service", "openim-rpc-user@1.service", "openim-api@0.service"}, startNames(hp))
-	require.True(t, hp.Starts[0].Task)
-	require.Equal(t, 2, hp.Starts[3].Wave)
+	require.Equal(t, "pin openim-api "+new+"\n", string(hp.Starts[3].DropIn))
+	require.True(t, hp.SwitchCurrent)
 	require.True(t, hp.StartTarget)
 }
 
-// Changing one binary restarts only the instances that run it.
+// Changing one binary makes a new release in which everything else is
+// linked, and restarts only the instances that run it, saying why.
 func TestBuild_ChangedBinaryRestartsOnlyItsInstances(t *testing.T) {
-	d := desired()
-	a := converged(d)
-	a.Files["bin/openim-api"] = "old"
-	hp := Build(d, a, waves)
+	d := upgrade("bin/openim-api", "a2")
+	hp := build(d, converged(desired()))
 	require.True(t, hp.NewRelease)
 	require.Len(t, hp.Uploads, 1)
 	require.Equal(t, "bin/openim-api", hp.Uploads[0].Rel)
+	require.Len(t, hp.Links, len(d.Artifacts)-1)
 	require.Equal(t, []string{"openim-api@0.service"}, startNames(hp))
 	require.True(t, hp.Starts[0].Restart)
-	require.Contains(t, hp.Starts[0].Reason, "bin/openim-api changed")
+	require.Equal(t, "runs release "+r1+", wants "+new+": bin/openim-api changed", hp.Starts[0].Reason)
+	// check and rpc-user run r1, identical for them: re-pinned, not restarted.
+	require.Len(t, hp.Pins, 3)
+	require.Equal(t, "openim-rpc-user@0.service.d/release.conf", hp.Pins[1].Name)
+	require.True(t, hp.Reload)
+	require.Contains(t, hp.Protect, r1, "the release instances still run is never pruned")
+}
+
+// The plan sees what runs, not what is on disk: after an apply that built
+// and switched to release new but never restarted api (a failed gate, a
+// Ctrl-C), the next plan restarts api although every file matches.
+func TestBuild_InterruptedUpgradeIsSeen(t *testing.T) {
+	d := upgrade("bin/openim-api", "a2")
+	a := converged(desired())
+	a.Releases[new] = manifestOf(d)
+	a.Current = new
+	hp := build(d, a)
+	require.False(t, hp.NewRelease)
+	require.Equal(t, new, hp.Release, "the release already on the host is reused, not sent again")
+	require.Equal(t, []string{"openim-api@0.service"}, startNames(hp))
+	require.Contains(t, hp.Starts[0].Reason, "runs release "+r1+", wants "+new)
+}
+
+// Two identical files in a new release are sent once and linked.
+func TestBuild_DuplicateContentIsSentOnce(t *testing.T) {
+	d := desired()
+	d.Artifacts = append(d.Artifacts, Artifact{Rel: "bin/openim-api-copy", SHA256: "a1", Size: 100, Mode: 0o755})
+	hp := build(d, Actual{Units: map[string]UnitState{}})
+	require.Len(t, hp.Uploads, len(d.Artifacts)-1)
+	require.Equal(t, []Link{{From: "bin/openim-api", To: "bin/openim-api-copy"}}, hp.Dups)
 }
 
 // A changed file in a file set restarts the units that use the set.
 func TestBuild_ChangedConfigRestartsUsers(t *testing.T) {
-	d := desired()
-	a := converged(d)
-	a.Files["config/share.yml"] = "old"
-	hp := Build(d, a, waves)
+	hp := build(upgrade("config/share.yml", "s2"), converged(desired()))
 	require.Equal(t, []string{"openim-rpc-user@0.service", "openim-rpc-user@1.service"}, startNames(hp))
+	require.Contains(t, hp.Starts[0].Reason, "config/share.yml changed")
 }
 
 // A file removed from a file set still counts as a change of that set.
 func TestBuild_RemovedFileIsAChange(t *testing.T) {
 	d := desired()
 	a := converged(d)
-	a.Files["config/old.yml"] = "x"
-	hp := Build(d, a, waves)
-	require.Equal(t, []string{"config/old.yml"}, hp.Removed)
+	a.Releases[r1]["config/old.yml"] = "x"
+	hp := build(d, a)
+	require.Contains(t, kinds(hp), KindRemove)
 	require.Equal(t, []string{"openim-rpc-user@0.service", "openim-rpc-user@1.service"}, startNames(hp))
+	require.Contains(t, hp.Starts[0].Reason, "config/old.yml removed")
 }
 
-// A changed unit file is rewritten, reloaded and its instances restarted,
-// and the plan carries a diff.
+// A changed unit file is rewritten and reloaded, and its instances restart
+// because the unit text is part of the release; the plan carries a diff.
 func TestBuild_ChangedUnitIsReloadedAndRestarted(t *testing.T) {
-	d := desired()
-	a := converged(d)
-	a.UnitFiles["openim-api@.service"] = []byte("api-old\n")
-	hp := Build(d, a, waves)
-	require.False(t, hp.NewRelease)
+	d := upgrade("units/openim-api@.service", "ua2")
+	d.UnitFiles[1].Content = []byte("api-new\n")
+	hp := build(d, converged(desired()))
 	require.Len(t, hp.UnitFiles, 1)
-	var kinds []Kind
+	require.Equal(t, []string{"openim-api@0.service"}, startNames(hp))
+	require.Contains(t, hp.Starts[0].Reason, "units/openim-api@.service changed")
+	var detail string
 	for _, act := range hp.Actions {
-		kinds = append(kinds, act.Kind)
+		if act.Kind == KindUnit {
+			detail = act.Detail
+		}
 	}
-	require.Equal(t, []Kind{KindUnit, KindReload, KindRestart}, kinds)
-	require.Contains(t, hp.Actions[0].Detail, "-api-old")
-	require.Contains(t, hp.Actions[0].Detail, "+api")
+	require.Contains(t, detail, "-api")
+	require.Contains(t, detail, "+api-new")
+}
+
+// A task re-runs only when the inputs it last succeeded with changed.
+func TestBuild_TaskRerunsOnItsInputsOnly(t *testing.T) {
+	hp := build(upgrade("bin/openim-api", "a2"), converged(desired()))
+	require.NotContains(t, startNames(hp), "check.service")
+	hp = build(upgrade("bin/check", "c2"), converged(desired()))
+	require.Equal(t, "check.service", hp.Starts[0].Name)
+	require.Equal(t, "ran with release "+r1+", wants "+new+": bin/check changed", hp.Starts[0].Reason)
+	require.True(t, strings.HasPrefix(hp.Starts[0].Record, new+" "))
 }
 
 // A changed secret shows neither value nor hash.
 func TestBuild_SecretChangeIsRedacted(t *testing.T) {
-	d := desired()
-	a := converged(d)
-	a.Files["env/openim-rpc-user.env"] = "old"
-	hp := Build(d, a, waves)
+	hp := build(upgrade("env/openim-rpc-user.env", "e2"), converged(desired()))
 	require.Equal(t, KindUpload, hp.Actions[0].Kind)
 	require.Contains(t, hp.Actions[0].Desc, "secret")
 	require.Empty(t, hp.Actions[0].Detail)
-	require.NotContains(t, hp.Actions[0].Desc, "e1")
+	require.NotContains(t, hp.Actions[0].Desc, "e2")
 }
 
 // A crashed (failed) instance is started even when nothing changed.
@@ -154,10 +245,46 @@ func TestBuild_FailedInstanceIsStarted(t *testing.T) {
 	d := desired()
 	a := converged(d)
 	a.Units["openim-api@0.service"] = UnitState{Failed: true, Enabled: true}
-	hp := Build(d, a, waves)
+	hp := build(d, a)
 	require.Equal(t, []string{"openim-api@0.service"}, startNames(hp))
 	require.False(t, hp.Starts[0].Restart)
 	require.Equal(t, "failed", hp.Starts[0].Reason)
+}
+
+// What the tool installed and the playbook no longer places is removed:
+// an instance beyond a lowered count, a removed service's template and
+// instances. Files the tool did not install are never candidates.
+func TestBuild_OrphansAreRemoved(t *testing.T) {
+	d := desired()
+	a := converged(d)
+	a.Owned = append(a.Owned, "openim-rpc-user@2.service.d/release.conf", "old@.service", "old@0.service.d/release.conf")
+	a.Wants = append(a.Wants, "openim-rpc-user@2.service", "old@0.service", "old@1.service", "foreign.service")
+	hp := build(d, a)
+	require.Equal(t, []string{"old@0.service", "old@1.service", "openim-rpc-user@2.service"}, hp.Orphans)
+	require.Equal(t, []string{"openim-rpc-user@2.service.d/release.conf", "old@.service", "old@0.service.d/release.conf"}, hp.OrphanFiles)
+	require.Empty(t, hp.Starts)
+}
+
+// Daemon state that lags the files on disk is reloaded, with the reason.
+func TestBuild_StaleSystemdIsReloaded(t *testing.T) {
+	d := desired()
+	a := converged(d)
+	st := a.Units["openim-api@0.service"]
+	st.NeedReload = true
+	a.Units["openim-api@0.service"] = st
+	hp := build(d, a)
+	require.Equal(t, []Kind{KindReload}, kinds(hp))
+	require.Contains(t, hp.Actions[0].Desc, "has not loaded")
+}
+
+// Partial releases of interrupted runs are removed even when nothing else changes.
+func TestBuild_PartialsAreCleaned(t *testing.T) {
+	d := desired()
+	a := converged(d)
+	a.Partials = 2
+	hp := build(d, a)
+	require.True(t, hp.CleanPartials)
+	require.Equal(t, []Kind{KindClean}, kinds(hp))
 }
 
 // BenchmarkBuild measures planning one host of the OpenIM shape (28
@@ -169,6 +296,6 @@ func BenchmarkBuild(b *testing.B) {
 	}
 	a := converged(d)
 	for b.Loop() {
-		_ = Build(d, a, waves)
+		_ = Build(d, a, waves, new)
 	}
 }

@@ -2,6 +2,11 @@
 // (Actual, gathered read-only) into an ordered list of actions. It is pure:
 // no I/O, no clock, no map-order output, so `plan` and `apply` agree exactly
 // and the same inputs always print the same plan.
+//
+// The plan compares what *runs*, not what is on disk: every instance is
+// pinned to a release, and the release its process runs (its working
+// directory, read on the host) is compared with the release it should run.
+// An interrupted apply therefore leaves nothing the next plan cannot see.
 package plan
 
 import (
@@ -9,7 +14,8 @@ import (
 )
 
 // Artifact is one file of a release, addressed by its path inside the
-// release directory ("bin/openim-api", "config/share.yml", "env/openim-api.env").
+// release directory ("bin/openim-api", "config/share.yml", "env/openim-api.env",
+// "units/openim-api@.service").
 type Artifact struct {
 	Rel    string
 	SHA256 string
@@ -17,7 +23,7 @@ type Artifact struct {
 	Mode   fs.FileMode
 	// Local is the controller-side source path; empty for generated content.
 	Local string
-	// Content holds generated content (secret environment files).
+	// Content holds generated content (secret environment files, unit text).
 	Content []byte
 	// Secret marks content that must never be printed.
 	Secret bool
@@ -35,15 +41,17 @@ type UnitRef struct {
 	File string
 	Task bool
 	// Uses lists release paths (or directory prefixes ending in "/") whose
-	// change restarts the unit.
+	// change restarts the unit. It includes the unit's own text under units/.
 	Uses []string
+	// DropIn renders the drop-in that pins the unit's instances to a release.
+	DropIn func(release string) []byte
 }
 
 // Desired is what one host should run after apply.
 type Desired struct {
 	Host      string
 	Artifacts []Artifact // sorted by Rel
-	// UnitFiles maps unit file name to its rendered content.
+	// UnitFiles are the unit files to install, rendered.
 	UnitFiles []UnitFile
 	// Units lists placed units in playbook order.
 	Units []UnitRef
@@ -51,7 +59,8 @@ type Desired struct {
 	Target string
 }
 
-// UnitFile is a rendered unit file.
+// UnitFile is a rendered unit file or drop-in; Name is relative to the unit
+// directory ("x@.service", "x@0.service.d/release.conf").
 type UnitFile struct {
 	Name    string
 	Content []byte
@@ -60,19 +69,38 @@ type UnitFile struct {
 // UnitState is the part of systemd's view of a unit the plan needs.
 type UnitState struct {
 	Active  bool // ActiveState=active
-	Enabled bool // UnitFileState=enabled (or static/indirect through the target)
+	Enabled bool // UnitFileState=enabled
 	Failed  bool
+	// Release is the release the unit's main process runs, read from its
+	// working directory on the host; "" when none runs or it is not one of
+	// the app's releases.
+	Release string
+	// NeedReload is systemd's NeedDaemonReload: the files on disk differ
+	// from what systemd loaded.
+	NeedReload bool
 }
 
 // Actual is what a host runs now, gathered without changing anything.
 type Actual struct {
-	// Release is the id current points to; "" when the app was never deployed.
-	Release string
-	// Files maps release-relative paths in the current release to SHA-256.
-	Files map[string]string
-	// UnitFiles maps installed unit file names to their content; absent
-	// files are missing from the map.
+	// Current is the id current points to; "" when the app was never deployed.
+	Current string
+	// Releases maps every completed release on the host to its manifest
+	// (release path -> SHA-256).
+	Releases map[string]map[string]string
+	// Partials counts releases left half built by interrupted runs.
+	Partials int
+	// UnitFiles maps installed unit files and drop-ins (by UnitFile.Name)
+	// to their content; absent files are missing from the map.
 	UnitFiles map[string][]byte
+	// Owned lists every file under the unit directory the tool installed
+	// for this app: anything there that the playbook no longer places is
+	// removed, and nothing else is ever touched.
+	Owned []string
+	// Wants lists units enabled into the app target.
+	Wants []string
+	// TaskRuns maps a task to the record of its last success:
+	// "<release> <fingerprint>".
+	TaskRuns map[string]string
 	// Units maps unit names (instances, tasks, the target) to their state.
 	Units map[string]UnitState
 }

@@ -36,8 +36,13 @@ const (
 	DefaultLimitNOFILE = 65536
 )
 
-// header marks every file as generated, for the operator who opens it.
-const header = "# Managed by openim-deploy: changes here are overwritten by the next apply.\n"
+// Header is the first line of every file the tool installs for app: it
+// tells the operator who opens the file that it is generated, and it is how
+// the tool recognises its own files (for removal of what left the playbook,
+// and uninstall) and never touches anyone else's.
+func Header(app string) string {
+	return "# Managed by openim-deploy (app=" + app + "): changes here are overwritten by the next apply.\n"
+}
 
 const (
 	secUnit    = "Unit"
@@ -55,20 +60,20 @@ func Render(app config.App, hp config.HostPlacement) ([]File, error) {
 		return nil, err
 	}
 	r := renderer{app: app, lay: layout.Layout{Root: app.Root}, deps: localDeps(hp)}
-	files := []File{{Name: TargetName(app.Name), Content: r.target(hp)}}
+	files := []File{{Name: TargetName(app.Name), Content: r.serialize(r.target(hp))}}
 	for _, t := range hp.Tasks {
 		opts, err := r.task(t)
 		if err != nil {
 			return nil, fmt.Errorf("render task %s: %w", t.Name, err)
 		}
-		files = append(files, File{Name: TaskUnitName(t.Name), Content: serialize(opts)})
+		files = append(files, File{Name: TaskUnitName(t.Name), Content: r.serialize(opts)})
 	}
 	for _, s := range hp.Services {
 		opts, err := r.service(s)
 		if err != nil {
 			return nil, fmt.Errorf("render service %s: %w", s.Name, err)
 		}
-		files = append(files, File{Name: TemplateName(s.Name), Content: serialize(opts)})
+		files = append(files, File{Name: TemplateName(s.Name), Content: r.serialize(opts)})
 	}
 	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
 	return files, nil
@@ -99,15 +104,14 @@ func localDeps(hp config.HostPlacement) map[string][]string {
 // target renders <app>.target: it wants every unit on the host, so
 // "systemctl start openim.target" starts them all and, because each unit is
 // PartOf= it, "systemctl stop/restart openim.target" reaches them all too.
-func (r renderer) target(hp config.HostPlacement) []byte {
+func (r renderer) target(hp config.HostPlacement) []*sdunit.UnitOption {
 	opts := []*sdunit.UnitOption{
 		opt(secUnit, "Description", escapePercent(r.app.Name+" (all units managed by openim-deploy)")),
 	}
 	for _, p := range placedUnits(hp) {
 		opts = append(opts, opt(secUnit, "Wants", strings.Join(p.units, " ")))
 	}
-	opts = append(opts, opt(secInstall, "WantedBy", "multi-user.target"))
-	return serialize(opts)
+	return append(opts, opt(secInstall, "WantedBy", "multi-user.target"))
 }
 
 // service renders the template unit of s. Instances differ only in %i.
@@ -183,8 +187,11 @@ func (r renderer) unitSection(u *config.Unit, desc string) []*sdunit.UnitOption 
 		if !ok || d == u.Name {
 			continue // placed on other hosts only: apply orders it
 		}
+		// Wants=, not Requires=: with Requires= systemd restarts every
+		// dependent whenever a dependency restarts, ungated and unplanned.
+		// The hard ordering is the tool's own, health-gated waves.
 		v := strings.Join(units, " ")
-		opts = append(opts, opt(secUnit, "Requires", v), opt(secUnit, "After", v))
+		opts = append(opts, opt(secUnit, "Wants", v), opt(secUnit, "After", v))
 	}
 	return opts
 }
@@ -285,9 +292,9 @@ func opt(section, name, value string) *sdunit.UnitOption {
 }
 
 // serialize writes opts with the generated-file header.
-func serialize(opts []*sdunit.UnitOption) []byte {
+func (r renderer) serialize(opts []*sdunit.UnitOption) []byte {
 	var b bytes.Buffer
-	b.WriteString(header)
+	b.WriteString(Header(r.app.Name))
 	_, _ = io.Copy(&b, sdunit.Serialize(opts)) // reading a bytes.Buffer cannot fail
 	return b.Bytes()
 }

@@ -102,11 +102,14 @@ func TestRender_Dependencies(t *testing.T) {
 		text[f.Name] = string(f.Content)
 	}
 	push := text["openim-push@.service"]
-	require.Contains(t, push, "\nRequires=check-component.service\nAfter=check-component.service\n")
-	require.Contains(t, push, "\nRequires=openim-rpc-user@0.service\nAfter=openim-rpc-user@0.service\n")
+	require.Contains(t, push, "\nWants=check-component.service\nAfter=check-component.service\n")
+	require.Contains(t, push, "\nWants=openim-rpc-user@0.service\nAfter=openim-rpc-user@0.service\n")
+	// Requires= would make systemd restart push whenever rpc-user restarts,
+	// ungated and unplanned.
+	require.NotContains(t, push, "Requires=")
 	gw := text["openim-msggateway@.service"]
 	require.NotContains(t, gw, "openim-rpc-msg")
-	require.Contains(t, gw, "\nRequires=check-component.service\n")
+	require.Contains(t, gw, "\nWants=check-component.service\n")
 	require.Contains(t, text["openim.target"],
 		"\nWants=openim-push@0.service openim-push@1.service openim-push@2.service openim-push@3.service "+
 			"openim-push@4.service openim-push@5.service openim-push@6.service openim-push@7.service\n")
@@ -198,4 +201,28 @@ func TestNames(t *testing.T) {
 	require.Equal(t, "openim-push@.service", TemplateName("openim-push"))
 	require.Equal(t, "seq.service", TaskUnitName("seq"))
 	require.Equal(t, "openim.target", TargetName("openim"))
+}
+
+// TestDropIn pins the per-instance release drop-in: every path names the
+// release, the list settings are reset before they are set, and %i still
+// reaches the instance.
+func TestDropIn(t *testing.T) {
+	p := openimPlacement()
+	var push *config.Service
+	for _, s := range p.Services {
+		if s.Name == "openim-rpc-user" {
+			push = s
+		}
+	}
+	require.NotNil(t, push)
+	got, err := DropIn(openimApp(), &push.Unit, true, "20261201-101500-000-abcd")
+	require.NoError(t, err)
+	text := string(got)
+	require.True(t, strings.HasPrefix(text, Header("openim")))
+	require.Contains(t, text, "\nWorkingDirectory=/opt/openim/releases/20261201-101500-000-abcd\n")
+	require.Contains(t, text, "\nExecStart=\nExecStart=/opt/openim/releases/20261201-101500-000-abcd/bin/openim-rpc-user ")
+	require.Contains(t, text, "\nEnvironmentFile=\nEnvironmentFile=/opt/openim/releases/20261201-101500-000-abcd/env/openim-rpc-user.env\n")
+	require.NotContains(t, text, "/current")
+	_, err = DropIn(openimApp(), &push.Unit, true, "../x")
+	require.Error(t, err)
 }

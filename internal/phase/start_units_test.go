@@ -1,0 +1,166 @@
+package phase
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/openimsdk/openim-deploy/internal/clock"
+	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/lock"
+	"github.com/openimsdk/openim-deploy/internal/plan"
+	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/target/targettest"
+	"github.com/openimsdk/openim-deploy/internal/ui"
+)
+
+// testPlaybook has two services: api depends on rpc, so rpc is wave 0 and
+// api wave 1.
+func testPlaybook() *config.Playbook {
+	rpc := &config.Service{Unit: config.Unit{Name: "rpc", Binary: "/b/rpc", Hosts: []string{"all"}},
+		Instances: []config.Instance{{Name: "0"}}}
+	api := &config.Service{Unit: config.Unit{Name: "api", Binary: "/b/api", Hosts: []string{"all"}, DependsOn: []string{"rpc"}},
+		Instances: []config.Instance{{Name: "0"}}}
+	return &config.Playbook{App: config.App{Name: "demo", Root: "/opt/demo", KeepReleases: 3},
+		Services: []*config.Service{rpc, api}}
+}
+
+// fakeHost answers what StartUnits sends: the drop-in writer, reloads,
+// restarts (failing those named in fail), and "systemctl show" for the
+// health gate, always active and stable.
+func fakeHost(name string, fail ...string) *targettest.Fake {
+	f := targettest.NewFake(name)
+	f.On(targettest.Contains("# install.sh DIR"), targettest.Reply{})
+	f.On(targettest.Equal("systemctl daemon-reload"), targettest.Reply{})
+	f.On(targettest.HasPrefix("systemctl reset-failed"), targettest.Reply{})
+	f.On(targettest.HasPrefix("systemctl restart"), targettest.Reply{})
+	for _, u := range fail {
+		f.On(targettest.Equal("systemctl restart -- "+u), targettest.Reply{Code: 1, Stderr: "Job failed"})
+	}
+	f.OnFunc(targettest.HasPrefix("systemctl show"), func(cmd target.Cmd) (target.Result, error) {
+		var b strings.Builder
+		for i, u := range cmd.Args[5:] {
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			b.WriteString("Id=" + u + "\nLoadState=loaded\nActiveState=active\nSubState=running\nMainPID=42\nNRestarts=0\n")
+		}
+		return target.Result{Stdout: []byte(b.String())}, nil
+	})
+	f.On(targettest.HasPrefix("systemctl status"), targettest.Reply{Stdout: "failed"})
+	f.On(targettest.HasPrefix("journalctl"), targettest.Reply{Stdout: "crash"})
+	return f
+}
+
+// newTestRun builds a run over fake hosts, each planned to restart rpc@0
+// (wave 0) and api@0 (wave 1).
+func newTestRun(t *testing.T, parallel int, keepGoing bool, fakes ...*targettest.Fake) (*Run, *bytes.Buffer) {
+	t.Helper()
+	var out bytes.Buffer
+	r := &Run{
+		Config: &config.Config{Playbook: testPlaybook()},
+		Out:    ui.New(&out, ui.Options{}),
+		Opts:   Options{Parallel: parallel, KeepGoing: keepGoing},
+		Clock:  clock.System{},
+	}
+	for _, f := range fakes {
+		h := &Host{Config: &config.Host{Name: f.Name(), SSH: config.SSH{User: "root"}}, Target: f,
+			Desired: plan.Desired{Target: "demo.target"}, Actual: plan.Actual{UnitFiles: map[string][]byte{}}}
+		h.Plan = &plan.HostPlan{Host: f.Name(), Release: "r2", Starts: []plan.Start{
+			{Name: "rpc@0.service", Unit: "rpc", Restart: true, Reason: "runs release r1, wants r2", Wave: 0, DropIn: []byte("pin rpc r2\n")},
+			{Name: "api@0.service", Unit: "api", Restart: true, Reason: "runs release r1, wants r2", Wave: 1, DropIn: []byte("pin api r2\n")},
+		}}
+		r.Hosts = append(r.Hosts, h)
+	}
+	return r, &out
+}
+
+func restarted(f *targettest.Fake) []string {
+	var out []string
+	for _, c := range f.Commands() {
+		if u, ok := strings.CutPrefix(c, "systemctl restart -- "); ok {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// TestStartUnits_WavesInOrder: every host's wave 0 is restarted and gated
+// before any wave 1 starts, each instance's drop-in is written (and
+// reloaded) just before its own restart.
+func TestStartUnits_WavesInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := fakeHost("h1"), fakeHost("h2")
+		r, _ := newTestRun(t, 2, false, a, b)
+		require.NoError(t, StartUnits{}.Run(t.Context(), r))
+		for _, f := range []*targettest.Fake{a, b} {
+			require.Equal(t, []string{"rpc@0.service", "api@0.service"}, restarted(f))
+			cmds := f.Commands()
+			first := indexOf(cmds, "# install.sh DIR")
+			require.Less(t, first, indexOf(cmds, "systemctl restart -- rpc@0.service"), "pinned before restart")
+			require.Empty(t, f.Unexpected())
+		}
+	})
+}
+
+// TestStartUnits_StopsAtFirstFailureInAWave: with --parallel 1, the first
+// host's failed restart means no further host is restarted, the later wave
+// never starts, and the hosts not reached are named.
+func TestStartUnits_StopsAtFirstFailureInAWave(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b, c := fakeHost("h1", "rpc@0.service"), fakeHost("h2"), fakeHost("h3")
+		r, out := newTestRun(t, 1, false, a, b, c)
+		err := StartUnits{}.Run(t.Context(), r)
+		require.Error(t, err)
+		require.Equal(t, []string{"rpc@0.service"}, restarted(a))
+		require.Empty(t, restarted(b))
+		require.Empty(t, restarted(c))
+		require.Contains(t, out.String(), "not reached after the failure (left as they were): h2, h3")
+		o, _, _ := r.Hosts[0].Result()
+		require.Equal(t, OutcomeFailed, o)
+	})
+}
+
+// TestStartUnits_KeepGoing: --keep-going restarts the other hosts, and
+// starts later waves except what depends on the failed service.
+func TestStartUnits_KeepGoing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := fakeHost("h1", "rpc@0.service"), fakeHost("h2")
+		r, out := newTestRun(t, 1, true, a, b)
+		require.Error(t, StartUnits{}.Run(t.Context(), r))
+		require.Equal(t, []string{"rpc@0.service"}, restarted(a))
+		require.Equal(t, []string{"rpc@0.service"}, restarted(b), "api depends on the failed rpc: not started anywhere")
+		require.Contains(t, out.String(), "not starting api@0.service: a dependency failed its health gate")
+	})
+}
+
+// TestStartUnits_LostLeaseStopsTheRun: a run whose lock was taken over
+// starts nothing more.
+func TestStartUnits_LostLeaseStopsTheRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := fakeHost("h1")
+		r, _ := newTestRun(t, 1, false, a)
+		r.Hosts[0].Lease = lostLease(t)
+		err := StartUnits{}.Run(t.Context(), r)
+		require.ErrorContains(t, err, "lock lost")
+		require.Empty(t, restarted(a))
+	})
+}
+
+func indexOf(cmds []string, sub string) int {
+	for i, c := range cmds {
+		if strings.Contains(c, sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+func lostLease(t *testing.T) *lock.Lease {
+	t.Helper()
+	return lock.LostLease(errors.New("taken over by another run"))
+}

@@ -1,0 +1,272 @@
+// Package release is the on-host release protocol: how a release directory
+// is built, completed, pointed to and pruned, how unit files and per-instance
+// drop-ins are installed, and how one read-only script gathers what a host
+// runs. Every step is one embedded POSIX sh script (scripts/*.sh, checked by
+// shellcheck in make test), run as "sh -c SCRIPT sh ARG...": values arrive as
+// positional parameters and stdin, never spliced into the text.
+//
+// On a host, for an app rooted at <root>:
+//
+//	<root>/releases/<id>/             one complete release: bin/, file sets,
+//	                                  env/ (0600 root), units/ (the unit text
+//	                                  it was rendered with), .manifest
+//	<root>/releases/.<id>.partial/    a release being built; removed under the
+//	                                  lock if a run was interrupted
+//	<root>/current -> releases/<id>   the release every instance on the host runs
+//	/etc/systemd/system/<svc>@<i>.service.d/release.conf
+//	                                  pins one instance to one release
+//	/var/lib/openim-deploy/<app>/ran/<task>
+//	                                  the inputs a task last succeeded with
+//
+// A release is immutable once renamed into place; its manifest (the SHA-256
+// of every file, written by the controller, which already knows them) is
+// what later plans compare against, so no run re-hashes a release.
+package release
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openimsdk/openim-deploy/internal/target"
+)
+
+var (
+	//go:embed scripts/gather.sh
+	gatherScript string
+	//go:embed scripts/prepare.sh
+	prepareScript string
+	//go:embed scripts/finalize.sh
+	finalizeScript string
+	//go:embed scripts/install.sh
+	installScript string
+	//go:embed scripts/switch.sh
+	switchScript string
+	//go:embed scripts/clean.sh
+	cleanScript string
+	//go:embed scripts/record.sh
+	recordScript string
+)
+
+// ManifestName is the file inside a release that lists its files' hashes.
+const ManifestName = ".manifest"
+
+// DropInName is the drop-in, inside "<unit>.d/", that pins a unit to a release.
+const DropInName = "release.conf"
+
+// DropInPath is the path of unit's release drop-in relative to the unit
+// directory: "openim-push@3.service.d/release.conf".
+func DropInPath(unit string) string { return unit + ".d/" + DropInName }
+
+// Manifest maps release-relative paths to their SHA-256 (hex).
+type Manifest map[string]string
+
+// Encode renders m as sha256sum output, sorted by path.
+func (m Manifest) Encode() []byte {
+	paths := make([]string, 0, len(m))
+	for p := range m {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var b bytes.Buffer
+	for _, p := range paths {
+		fmt.Fprintf(&b, "%s  %s\n", m[p], p)
+	}
+	return b.Bytes()
+}
+
+// NewID returns a release id for a release made at now: sortable by time,
+// and unique within a second (milliseconds plus a random suffix), so two
+// applies in one second never write into the same directory.
+func NewID(now time.Time) string {
+	var b [2]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	// The same shape as the ids of earlier versions (20261201T101512Z), so
+	// old and new ids sort by time together.
+	return now.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// validID matches the ids NewID makes and earlier versions made; anything
+// else found under releases/ is not ours to interpret.
+func validID(id string) bool {
+	if id == "" || id[0] == '.' {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Host says how to reach one app on one host.
+type Host struct {
+	T    target.Target
+	Sudo bool   // privileged steps through sudo -n
+	Root string // app root, e.g. /opt/openim
+	App  string // app name
+	// UnitDir is where unit files go: /etc/systemd/system on hosts;
+	// tests point it elsewhere.
+	UnitDir string
+	// StateDir is the tool's state for this app: /var/lib/openim-deploy/<app>.
+	StateDir string
+}
+
+func (h Host) run(ctx context.Context, script string, stdin []byte, readOnly bool, args ...string) (target.Result, error) {
+	cmd := target.Cmd{Args: append([]string{"sh", "-c", script, "sh"}, args...), Sudo: h.Sudo, ReadOnly: readOnly}
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	return h.T.Run(ctx, cmd)
+}
+
+// Link is a file of the new release taken from elsewhere on the host:
+// From is relative to releases/ ("<id>/bin/x") for Prepare, or to the new
+// release for Finalize; To is relative to the new release.
+type Link struct{ From, To string }
+
+// Prepare creates the app user when missing, removes stale partial
+// releases, and starts release id: its directories and the files linked
+// from releases already on the host. owner, when set, is the login user who
+// uploads the rest into PartialDir(id).
+func (h Host) Prepare(ctx context.Context, id, owner, appUser string, dirs []string, links []Link) error {
+	args := []string{h.Root, id, owner, appUser}
+	args = append(args, dirs...)
+	args = append(args, "::link")
+	for _, l := range links {
+		args = append(args, l.From, l.To)
+	}
+	if _, err := h.run(ctx, prepareScript, nil, false, args...); err != nil {
+		return fmt.Errorf("prepare release %s: %w", id, err)
+	}
+	return nil
+}
+
+// PartialDir is where release id is assembled before Finalize.
+func (h Host) PartialDir(id string) string { return path.Join(h.Root, "releases", "."+id+".partial") }
+
+// Dir is the directory of a completed release.
+func (h Host) Dir(id string) string { return path.Join(h.Root, "releases", id) }
+
+// Finalize links duplicate content inside the new release, writes its
+// manifest and renames it into place.
+func (h Host) Finalize(ctx context.Context, id string, dups []Link, m Manifest) error {
+	args := []string{h.Root, id}
+	for _, l := range dups {
+		args = append(args, l.From, l.To)
+	}
+	if _, err := h.run(ctx, finalizeScript, m.Encode(), false, args...); err != nil {
+		return fmt.Errorf("complete release %s: %w", id, err)
+	}
+	return nil
+}
+
+// Clean removes partial releases left by interrupted runs.
+func (h Host) Clean(ctx context.Context) error {
+	if _, err := h.run(ctx, cleanScript, nil, false, h.Root); err != nil {
+		return fmt.Errorf("remove partial releases: %w", err)
+	}
+	return nil
+}
+
+// Switch points current at id and prunes to keep releases, never removing
+// id or a protected one.
+func (h Host) Switch(ctx context.Context, id string, keep int, protect []string) error {
+	args := append([]string{h.Root, id, strconv.Itoa(keep)}, protect...)
+	if _, err := h.run(ctx, switchScript, nil, false, args...); err != nil {
+		return fmt.Errorf("switch current to %s: %w", id, err)
+	}
+	return nil
+}
+
+// RecordTask remembers that task succeeded with inputs fingerprint.
+func (h Host) RecordTask(ctx context.Context, task, fingerprint string) error {
+	if _, err := h.run(ctx, recordScript, nil, false, h.StateDir, task, fingerprint); err != nil {
+		return fmt.Errorf("record task %s: %w", task, err)
+	}
+	return nil
+}
+
+// File is one file Install writes under the unit directory, or removes.
+type File struct {
+	Rel     string // relative to the unit directory: "x@.service", "x@0.service.d/release.conf"
+	Content []byte
+	Mode    fs.FileMode // 0644 when zero
+	Delete  bool
+}
+
+// Install writes and removes files under the unit directory in one round
+// trip. Each file's length and SHA-256 are checked on the host before it is
+// renamed into place.
+func (h Host) Install(ctx context.Context, files []File) error {
+	if len(files) == 0 {
+		return nil
+	}
+	var in bytes.Buffer
+	for _, f := range files {
+		if f.Delete {
+			fmt.Fprintf(&in, "del - - - %s\n", f.Rel)
+			continue
+		}
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		sum := sha256.Sum256(f.Content)
+		fmt.Fprintf(&in, "put %#o %d %s %s\n", mode.Perm(), len(f.Content), hex.EncodeToString(sum[:]), f.Rel)
+		in.Write(f.Content)
+	}
+	if _, err := h.run(ctx, installScript, in.Bytes(), false, h.UnitDir); err != nil {
+		return fmt.Errorf("install unit files: %w", err)
+	}
+	return nil
+}
+
+// Request says what Gather reads.
+type Request struct {
+	// Files are unit files and drop-ins to read, relative to the unit directory.
+	Files []string
+	// Units are the units whose systemd state to read.
+	Units []string
+	// ShowProperties are passed to systemctl show -p.
+	ShowProperties string
+}
+
+// Gather reads, in one read-only round trip, the app's releases and their
+// manifests, the unit files it installed, systemd's view of every unit and
+// the working directory of every main process.
+func (h Host) Gather(ctx context.Context, req Request) (*State, error) {
+	args := []string{h.Root, h.App, h.UnitDir, h.StateDir, req.ShowProperties, strconv.Itoa(len(req.Files))}
+	args = append(args, req.Files...)
+	args = append(args, req.Units...)
+	res, err := h.run(ctx, gatherScript, nil, true, args...)
+	if err != nil {
+		return nil, fmt.Errorf("gather: %w", err)
+	}
+	st, err := ParseGather(res.Stdout)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// ReleaseOf returns the release a process with working directory cwd runs:
+// the id when cwd is <root>/releases/<id>, else "".
+func ReleaseOf(root, cwd string) string {
+	rest, ok := strings.CutPrefix(cwd, path.Join(root, "releases")+"/")
+	if !ok || strings.Contains(rest, "/") || !validID(rest) {
+		return ""
+	}
+	return rest
+}

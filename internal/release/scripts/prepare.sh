@@ -1,0 +1,40 @@
+# shellcheck shell=sh
+# prepare.sh ROOT ID OWNER APPUSER DIR... [::link SRC DST ...]
+#
+# Creates the app user if missing, removes releases left half built by
+# interrupted runs (the caller holds the host's lock, so none is in use),
+# and starts release ID as the hidden directory releases/.ID.partial: its
+# directories, then hard links of files an existing release already has
+# (SRC is relative to releases/, DST to the new release). OWNER, when set,
+# is the login user that uploads the remaining files by SFTP.
+set -eu
+root=$1 id=$2 owner=$3 appuser=$4
+shift 4
+if [ -n "$appuser" ] && ! id -u "$appuser" >/dev/null 2>&1; then
+	if command -v useradd >/dev/null 2>&1; then
+		useradd --system --no-create-home --home-dir "$root" --shell /usr/sbin/nologin "$appuser"
+	else
+		adduser -S -H -h "$root" -s /sbin/nologin "$appuser"
+	fi
+fi
+mkdir -p "$root/releases"
+for p in "$root"/releases/.*.partial; do
+	if [ -e "$p" ]; then rm -rf -- "$p"; fi
+done
+if [ -e "$root/releases/$id" ]; then
+	echo "release $id already exists" >&2
+	exit 1
+fi
+new=$root/releases/.$id.partial
+mkdir -p "$new"
+while [ $# -gt 0 ] && [ "$1" != "::link" ]; do
+	mkdir -p "$new/$1"
+	shift
+done
+[ $# -gt 0 ] && shift
+while [ $# -gt 1 ]; do
+	ln "$root/releases/$1" "$new/$2" 2>/dev/null || cp -p "$root/releases/$1" "$new/$2"
+	shift 2
+done
+if [ -n "$owner" ]; then find "$new" -type d -exec chown "$owner" {} +; fi
+exit 0

@@ -1,0 +1,109 @@
+package release
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/openimsdk/openim-deploy/internal/systemd"
+)
+
+// State is what Gather read from one host.
+type State struct {
+	// Current is the release current points to; "" on a cold host.
+	Current string
+	// Releases maps every completed release to its manifest.
+	Releases map[string]Manifest
+	// Partials are releases left half built ("." + id + ".partial").
+	Partials []string
+	// Owned lists files under the unit directory this tool installed for
+	// the app, relative to it, including drop-ins.
+	Owned []string
+	// Wants lists the units enabled into the app target.
+	Wants []string
+	// TaskRuns maps a task to the fingerprint it last succeeded with.
+	TaskRuns map[string]string
+	// Files maps each requested unit file or drop-in that exists to its content.
+	Files map[string][]byte
+	// Units holds systemd's view of each requested unit, in request order.
+	Units []systemd.UnitState
+	// Cwd maps a main PID to its working directory.
+	Cwd map[int]string
+}
+
+// IDs returns the completed releases, oldest first (ids sort by time).
+func (s *State) IDs() []string {
+	ids := make([]string, 0, len(s.Releases))
+	for id := range s.Releases {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// ParseGather parses the output of the gather script.
+func ParseGather(out []byte) (*State, error) {
+	s := &State{Releases: map[string]Manifest{}, TaskRuns: map[string]string{}, Files: map[string][]byte{}, Cwd: map[int]string{}}
+	var manifest Manifest
+	for len(out) > 0 {
+		line, rest, _ := bytes.Cut(out, []byte("\n"))
+		out = rest
+		word, arg, _ := strings.Cut(string(line), " ")
+		switch word {
+		case "current":
+			s.Current = arg
+		case "manifest":
+			manifest = Manifest{}
+			if validID(arg) {
+				s.Releases[arg] = manifest
+			}
+		case "m":
+			sum, rel, ok := strings.Cut(arg, "  ")
+			if !ok || len(sum) != 64 || manifest == nil || strings.HasPrefix(sum, "\\") {
+				continue // sha256sum escapes odd names with a backslash: not ours
+			}
+			manifest[rel] = sum
+		case "partial":
+			s.Partials = append(s.Partials, arg)
+		case "owned":
+			s.Owned = append(s.Owned, arg)
+		case "wants":
+			s.Wants = append(s.Wants, arg)
+		case "ran":
+			task, fp, _ := strings.Cut(arg, " ")
+			s.TaskRuns[task] = fp
+		case "file":
+			name, size, ok := strings.Cut(arg, " ")
+			n, err := strconv.Atoi(size)
+			if !ok || err != nil || n < 0 || n > len(out) {
+				return nil, fmt.Errorf("gather: bad file header %q", line)
+			}
+			s.Files[name] = append([]byte(nil), out[:n]...)
+			out = out[n:]
+		case "show":
+			end := bytes.Index(out, []byte("\nendshow\n"))
+			if end < 0 {
+				return nil, fmt.Errorf("gather: unterminated systemctl show output")
+			}
+			units, err := systemd.ParseShow(out[:end+1])
+			if err != nil {
+				return nil, fmt.Errorf("gather: %w", err)
+			}
+			s.Units = units
+			out = out[end+len("\nendshow\n"):]
+		case "pid":
+			pid, cwd, _ := strings.Cut(arg, " ")
+			n, err := strconv.Atoi(pid)
+			if err != nil {
+				return nil, fmt.Errorf("gather: bad pid line %q", line)
+			}
+			s.Cwd[n] = cwd
+		case "":
+		default:
+			return nil, fmt.Errorf("gather: unexpected line %q", line)
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,60 @@
+package unit
+
+import (
+	"fmt"
+	"path"
+
+	sdunit "github.com/coreos/go-systemd/v22/unit"
+
+	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/layout"
+)
+
+// DropIn renders the drop-in that pins one instance (or task) of u to
+// release id: its working directory, its ExecStart= and its secret
+// environment file all name releases/<id>/ instead of current, so a crashed
+// instance comes back on the release it was running, never on a newer one
+// it was not moved to yet. Empty assignments reset the template's values
+// first (ExecStart= and EnvironmentFile= are lists).
+func DropIn(app config.App, u *config.Unit, instance bool, id string) ([]byte, error) {
+	if !validReleaseID(id) {
+		return nil, fmt.Errorf("release id %q is not safe in a unit file", id)
+	}
+	r := renderer{app: app, lay: layout.Layout{Root: app.Root}}
+	if err := checkApp(app); err != nil {
+		return nil, err
+	}
+	base := path.Base(u.Binary)
+	if !unitWord.MatchString(base) {
+		return nil, fmt.Errorf("binary name %q must match %s", base, unitWord)
+	}
+	exec, err := execLine(r.lay.ReleaseBin(id, u.Binary), u.Args, instance)
+	if err != nil {
+		return nil, err
+	}
+	opts := []*sdunit.UnitOption{
+		opt(secService, "WorkingDirectory", r.lay.Release(id)),
+		opt(secService, "ExecStart", ""),
+		opt(secService, "ExecStart", exec),
+	}
+	if len(u.SecretEnvironment) > 0 {
+		opts = append(opts,
+			opt(secService, "EnvironmentFile", ""),
+			opt(secService, "EnvironmentFile", r.lay.ReleaseEnvFile(id, u.Name)))
+	}
+	return r.serialize(opts), nil
+}
+
+// validReleaseID admits the characters release ids are made of, none of
+// which systemd or a path would interpret.
+func validReleaseID(id string) bool {
+	if id == "" || id[0] == '.' || id[0] == '-' {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
