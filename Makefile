@@ -24,7 +24,7 @@ standin:
 test: lint
 	$(GO) build ./...
 	@if [ "$$(id -u)" = 0 ]; then \
-		$(MAKE) lab && OPENIM_LAB_REQUIRED=1 $(GO) test -race -p 1 -timeout 40m ./... ; \
+		$(MAKE) lab && OPENIM_LAB_REQUIRED=1 OPENIM_REQUIRE_SHELLCHECK=1 $(GO) test -race -p 1 -timeout 40m ./... ; \
 	else \
 		echo "not root: lab tests are skipped (they need systemd-nspawn)"; \
 		$(GO) test -race ./... ; \

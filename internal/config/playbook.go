@@ -33,6 +33,7 @@ type playbookBody struct {
 	FileSets []*filesBlock   `hcl:"files,block"`
 	Tasks    []*taskBlock    `hcl:"task,block"`
 	Services []*serviceBlock `hcl:"service,block"`
+	Rollouts []*rolloutBlock `hcl:"rollout,block"`
 }
 
 type appBlock struct {
@@ -96,8 +97,17 @@ func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext
 		pb.Tasks = append(pb.Tasks, t)
 		src.tasks = append(src.tasks, s)
 	}
+	pb.Rollout = DefaultRollout()
+	for i, b := range raw.Rollouts {
+		if i > 0 {
+			l.errorf(b.DefRange, hcl.Range{}, "Duplicate rollout block", "A playbook has at most one top-level rollout block; a service may have its own.")
+			continue
+		}
+		pb.Rollout = l.rollout(b, pb.Rollout, ctx)
+	}
 	for _, b := range raw.Services {
 		svc, s := l.decodeService(file, b, ctx)
+		svc.Rollout = l.rollout(b.Rollout, pb.Rollout, ctx)
 		pb.Services = append(pb.Services, svc)
 		src.services = append(src.services, s)
 	}

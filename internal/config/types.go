@@ -74,6 +74,9 @@ type Playbook struct {
 	FileSets  []*FileSet
 	Tasks     []*Task
 	Services  []*Service
+	// Rollout is the playbook-wide rollout policy; each service holds its
+	// own, with its rollout block applied over this one.
+	Rollout Rollout
 }
 
 // App names the systemd target (<Name>.target) and the layout on the hosts:
@@ -137,6 +140,8 @@ type Service struct {
 	Unit
 	Instances   []Instance
 	LimitNOFILE int
+	// Rollout is how restarts of this service roll across the fleet.
+	Rollout Rollout
 	// Systemd holds further [Service] keys passed through verbatim, sorted by key.
 	Systemd []KeyValue
 }

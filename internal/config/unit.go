@@ -64,6 +64,7 @@ type serviceBlock struct {
 	Systemd                map[string]string `hcl:"systemd,optional"`
 	SystemdRange           hcl.Range         `hcl:"systemd,attr_range"`
 	Health                 *healthBlock      `hcl:"health,block"`
+	Rollout                *rolloutBlock     `hcl:"rollout,block"`
 	DefRange               hcl.Range         `hcl:",def_range"`
 }
 

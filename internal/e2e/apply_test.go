@@ -129,6 +129,7 @@ func TestApplyFailedGate(t *testing.T) {
 	l := lab.Require(t)
 	d := newDeploy(t, l, "e2egate", 20200, "lab-1")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
+	v1 := d.runningRelease("lab-1", "api@0.service")["api@0.service"]
 
 	d.writeBin("openim-api", "#!/bin/sh\necho \"api starting $*\"\nsleep 2\necho 'fatal: e2e crash' >&2\nexit 1\n")
 	d.playbook = `
@@ -151,6 +152,12 @@ service "edge" {
 	st := d.show("lab-1", "edge@0.service")[0]
 	require.NotEqual(t, "active", st["ActiveState"], "a dependent of a failed gate was started")
 	require.Equal(t, "0", st["MainPID"])
+	// auto_rollback (the default) put the instance back on the release it
+	// ran, through the same gate, and said so.
+	require.Contains(t, res.Out, "auto-rollback of 1 instance(s): lab-1/api@0.service")
+	require.Contains(t, res.Out, "api@0.service runs release "+v1+" after the rollback")
+	require.Equal(t, "active", d.show("lab-1", "api@0.service")[0]["ActiveState"])
+	require.Equal(t, v1, d.runningRelease("lab-1", "api@0.service")["api@0.service"])
 }
 
 func changedStarts(before, after map[string]string) []string {

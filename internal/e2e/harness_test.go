@@ -245,14 +245,28 @@ func (d *deploy) starts(units ...string) map[string]string {
 // next test: units stopped and deleted, root removed, lock removed.
 func (d *deploy) uninstall() {
 	script := `app=$1
+cd /etc/systemd/system || exit 1
 systemctl stop "$app.target" 2>/dev/null
-for u in gate backend@0 backend@1 api@0 cron@0 edge@0; do systemctl disable "$u.service" >/dev/null 2>&1; systemctl stop "$u.service" 2>/dev/null; done
+ours() { [ -f "$1" ] && head -n1 "$1" | grep -qF "(app=$app)"; }
+for w in "$app.target.wants"/*; do
+	[ -e "$w" ] || [ -L "$w" ] || continue
+	systemctl disable "${w##*/}" >/dev/null 2>&1; systemctl stop "${w##*/}" 2>/dev/null
+done
+for f in *.service *.service.d/release.conf; do
+	ours "$f" || continue
+	u=${f%.d/release.conf}
+	case $u in *@.service) ;; *) systemctl disable "$u" >/dev/null 2>&1; systemctl stop "$u" 2>/dev/null ;; esac
+done
+for f in *.service *.target *.service.d/release.conf; do
+	ours "$f" || continue
+	rm -f "$f"
+	case $f in *.d/release.conf) rmdir "${f%/release.conf}" 2>/dev/null ;; esac
+done
 systemctl disable "$app.target" >/dev/null 2>&1
-rm -f /etc/systemd/system/gate.service /etc/systemd/system/backend@.service /etc/systemd/system/api@.service \
-  /etc/systemd/system/cron@.service /etc/systemd/system/edge@.service "/etc/systemd/system/$app.target"
+rm -rf "$app.target.wants"
 systemctl daemon-reload
 systemctl reset-failed 2>/dev/null
-rm -rf "/opt/$app" "/var/lib/openim-deploy/$app.lock"
+rm -rf "/opt/$app" "/var/lib/openim-deploy/$app.lock" "/var/lib/openim-deploy/$app"
 true`
 	for _, h := range d.hosts {
 		if out, err := d.lab.Exec(d.t, h, "sh", "-c", script, "sh", d.app); err != nil {

@@ -53,6 +53,13 @@ type Options struct {
 	KeepGoing bool          // after a failed gate, keep starting units that do not depend on it
 	Command   string        // recorded in the lock as what holds it
 	ReleaseID string        // id for a new release; the CLI derives it from the time
+	// Rollout, when set, overrides every service's rollout policy for this
+	// run (--batch, --canary, --pause).
+	Rollout RolloutOverride
+	// Confirm is called after a canary batch: it returns once the operator
+	// confirmed (a terminal prompt, --confirm) or, in a non-interactive run,
+	// after pause. nil waits pause.
+	Confirm func(ctx context.Context, pause time.Duration) error
 }
 
 // Outcome of a run on one host, for the recap.

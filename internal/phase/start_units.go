@@ -48,8 +48,11 @@ func (StartUnits) Run(ctx context.Context, r *Run) error {
 		}
 		blocked := blockedUnits(r.Config.Playbook, failedUnits)
 		err := r.eachHostUntilFailure(ctx, func(ctx context.Context, h *Host) error {
-			return startWave(ctx, r, h, w, blocked)
+			return startFresh(ctx, r, h, w, blocked)
 		}, func(h *Host) bool { return h.Plan != nil && h.Plan.StartsIn(w) })
+		if err == nil {
+			err = r.rollWave(ctx, w, blocked)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			for _, h := range r.Hosts {
@@ -152,11 +155,14 @@ func allUnitNames(pb *config.Playbook) []string {
 	return names
 }
 
-// startWave starts this host's units of wave w, then gates each of them.
-func startWave(ctx context.Context, r *Run, h *Host, w int, blocked map[string]bool) error {
+// startFresh runs this host's tasks of wave w and starts its instances
+// that are not running: they are unavailable already, so they start at
+// once, together (a quorum cluster's cold start needs every member up).
+// Running instances are rolled in batches by rollService.
+func startFresh(ctx context.Context, r *Run, h *Host, w int, blocked map[string]bool) error {
 	var starts []plan.Start
 	for _, s := range h.Plan.Starts {
-		if s.Wave != w {
+		if s.Wave != w || s.Restart {
 			continue
 		}
 		if blocked[s.Unit] {
@@ -165,13 +171,20 @@ func startWave(ctx context.Context, r *Run, h *Host, w int, blocked map[string]b
 		}
 		starts = append(starts, s)
 	}
+	return startOnHost(ctx, r, h, starts, nil)
+}
+
+// startOnHost pins starts to their release (writing extra files with the
+// drop-ins), runs tasks, (re)starts services one at a time, then gates
+// every service at once.
+func startOnHost(ctx context.Context, r *Run, h *Host, starts []plan.Start, extra []release.File) error {
 	if len(starts) == 0 {
 		return nil
 	}
-	// Pin this wave's instances to the wanted release now, not earlier:
-	// an instance of a later wave that crashes meanwhile must come back on
-	// the release it ran. One write and one reload for the whole wave.
-	if err := pinWave(ctx, r, h, starts); err != nil {
+	// Pin these instances to the wanted release now, not earlier: an
+	// instance that crashes before its turn must come back on the release
+	// it ran. One write and one reload for all of them.
+	if err := pinWave(ctx, r, h, starts, extra); err != nil {
 		h.Fail(OutcomeFailed, err)
 		r.Out.HostError(h.Config.Name, "%v", err)
 		return err
@@ -243,8 +256,8 @@ func startWave(ctx context.Context, r *Run, h *Host, w int, blocked map[string]b
 
 // pinWave writes the drop-ins of the instances about to (re)start and
 // makes systemd load them.
-func pinWave(ctx context.Context, r *Run, h *Host, starts []plan.Start) error {
-	var files []release.File
+func pinWave(ctx context.Context, r *Run, h *Host, starts []plan.Start, extra []release.File) error {
+	files := slices.Clone(extra)
 	for _, s := range starts {
 		rel := release.DropInPath(s.Name)
 		if string(h.Actual.UnitFiles[rel]) != string(s.DropIn) {

@@ -107,35 +107,68 @@ func TestStartUnits_WavesInOrder(t *testing.T) {
 	})
 }
 
-// TestStartUnits_StopsAtFirstFailureInAWave: with --parallel 1, the first
-// host's failed restart means no further host is restarted, the later wave
-// never starts, and the hosts not reached are named.
+// TestStartUnits_StopsAtFirstFailureInAWave: the first batch's failed
+// restart means no further host is restarted, the failed instance is
+// rolled back, the later wave never starts, and what was not reached is
+// named.
 func TestStartUnits_StopsAtFirstFailureInAWave(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a, b, c := fakeHost("h1", "rpc@0.service"), fakeHost("h2"), fakeHost("h3")
 		r, out := newTestRun(t, 1, false, a, b, c)
 		err := StartUnits{}.Run(t.Context(), r)
 		require.Error(t, err)
-		require.Equal(t, []string{"rpc@0.service"}, restarted(a))
+		require.Equal(t, []string{"rpc@0.service", "rpc@0.service"}, restarted(a), "moved, then rolled back")
 		require.Empty(t, restarted(b))
 		require.Empty(t, restarted(c))
-		require.Contains(t, out.String(), "not reached after the failure (left as they were): h2, h3")
+		require.Contains(t, out.String(), "not reached after the failure (left as they were): h2/rpc@0.service, h3/rpc@0.service")
+		require.Contains(t, out.String(), "auto-rollback of 1 instance(s): h1/rpc@0.service")
 		o, _, _ := r.Hosts[0].Result()
 		require.Equal(t, OutcomeFailed, o)
 	})
 }
 
-// TestStartUnits_KeepGoing: --keep-going restarts the other hosts, and
-// starts later waves except what depends on the failed service.
+// TestStartUnits_KeepGoing: --keep-going goes on to later waves, but
+// never to what depends on the failed service, and a failed rollout of a
+// service does not go on to its next batch.
 func TestStartUnits_KeepGoing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a, b := fakeHost("h1", "rpc@0.service"), fakeHost("h2")
 		r, out := newTestRun(t, 1, true, a, b)
 		require.Error(t, StartUnits{}.Run(t.Context(), r))
-		require.Equal(t, []string{"rpc@0.service"}, restarted(a))
-		require.Equal(t, []string{"rpc@0.service"}, restarted(b), "api depends on the failed rpc: not started anywhere")
-		require.Contains(t, out.String(), "not starting api@0.service: a dependency failed its health gate")
+		require.Equal(t, []string{"rpc@0.service", "rpc@0.service"}, restarted(a))
+		require.Empty(t, restarted(b), "the rollout of rpc stopped at its failed batch; api depends on it")
+		require.Contains(t, out.String(), "not restarting api@0.service: a dependency failed its health gate")
 	})
+}
+
+// TestStartUnits_BatchesSpreadOverHosts: with batch 2 over three hosts of
+// two instances each, batches take instances from different hosts first,
+// and each batch's gates pass before the next batch restarts anything.
+func TestStartUnits_BatchesSpreadOverHosts(t *testing.T) {
+	items := []rollItem{}
+	var hosts []*Host
+	for _, n := range []string{"h1", "h2", "h3"} {
+		h := &Host{Config: &config.Host{Name: n}}
+		hosts = append(hosts, h)
+		for _, i := range []string{"0", "1"} {
+			items = append(items, rollItem{h, plan.Start{Name: "svc@" + i + ".service"}})
+		}
+	}
+	got := batches(spread(items), 1, 2)
+	var names [][]string
+	for _, b := range got {
+		var ns []string
+		for _, it := range b {
+			ns = append(ns, it.String())
+		}
+		names = append(names, ns)
+	}
+	require.Equal(t, [][]string{
+		{"h1/svc@0.service"},
+		{"h2/svc@0.service", "h3/svc@0.service"},
+		{"h1/svc@1.service", "h2/svc@1.service"},
+		{"h3/svc@1.service"},
+	}, names, "a canary of 1, then batches of 2 spread over hosts")
 }
 
 // TestStartUnits_LostLeaseStopsTheRun: a run whose lock was taken over

@@ -1,0 +1,267 @@
+package phase
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/plan"
+	"github.com/openimsdk/openim-deploy/internal/release"
+	"github.com/openimsdk/openim-deploy/internal/ui"
+)
+
+// RolloutOverride adjusts a service's rollout policy for one run (the
+// --batch, --canary and --pause flags); nil keeps the playbook's.
+type RolloutOverride func(config.Rollout) config.Rollout
+
+// rollItem is one running instance to restart onto a new release.
+type rollItem struct {
+	h *Host
+	s plan.Start
+}
+
+func (it rollItem) String() string { return it.h.Config.Name + "/" + it.s.Name }
+
+// rollWave restarts, service by service in playbook order, the running
+// instances of wave w that must move to a new release, in batches.
+func (r *Run) rollWave(ctx context.Context, w int, blocked map[string]bool) error {
+	for _, svc := range r.Config.Playbook.Services {
+		var items []rollItem
+		for _, h := range r.Usable() {
+			if h.Plan == nil {
+				continue
+			}
+			for _, s := range h.Plan.Starts {
+				if s.Unit == svc.Name && s.Wave == w && s.Restart {
+					items = append(items, rollItem{h, s})
+				}
+			}
+		}
+		if len(items) == 0 {
+			continue
+		}
+		if blocked[svc.Name] {
+			for _, it := range items {
+				r.Out.HostWarn(it.h.Config.Name, "not restarting %s: a dependency failed its health gate", it.s.Name)
+			}
+			continue
+		}
+		if err := r.rollService(ctx, svc, items); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// policy is svc's rollout policy for this run.
+func (r *Run) policy(svc *config.Service) config.Rollout {
+	pol := svc.Rollout
+	if pol.Batch == 0 && pol.BatchPercent == 0 {
+		pol = config.DefaultRollout()
+	}
+	if r.Opts.Rollout != nil {
+		pol = r.Opts.Rollout(pol)
+	}
+	return pol
+}
+
+// spread orders items so that consecutive ones are on different hosts
+// where possible: the first instance of every host, then the second of
+// every host, and so on, hosts in inventory order.
+func spread(items []rollItem) []rollItem {
+	var hosts []*Host
+	per := map[*Host][]rollItem{}
+	for _, it := range items {
+		if _, ok := per[it.h]; !ok {
+			hosts = append(hosts, it.h)
+		}
+		per[it.h] = append(per[it.h], it)
+	}
+	out := make([]rollItem, 0, len(items))
+	for i := 0; len(out) < len(items); i++ {
+		for _, h := range hosts {
+			if i < len(per[h]) {
+				out = append(out, per[h][i])
+			}
+		}
+	}
+	return out
+}
+
+// batches cuts items into the canary batch (when set) and batches of size.
+func batches(items []rollItem, canary, size int) [][]rollItem {
+	var out [][]rollItem
+	if canary > 0 && canary < len(items) {
+		out = append(out, items[:canary])
+		items = items[canary:]
+	}
+	for len(items) > 0 {
+		n := min(size, len(items))
+		out = append(out, items[:n])
+		items = items[n:]
+	}
+	return out
+}
+
+// rollService restarts items batch by batch. Each batch spreads over hosts,
+// restarts through the template instances (never the target, which would
+// restart every member at once), and passes its health gate before the
+// next starts. When a batch fails, no further batch starts and, with
+// auto_rollback, every instance this run moved goes back to the release it
+// ran, batch by batch, gated the same way.
+func (r *Run) rollService(ctx context.Context, svc *config.Service, items []rollItem) error {
+	pol := r.policy(svc)
+	items = spread(items)
+	size := min(pol.BatchSize(len(items)), pol.Unavailable(len(items)))
+	bs := batches(items, pol.Canary, size)
+	var moved []rollItem
+	for i, batch := range bs {
+		if err := leasesLost(r); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		start := r.Clock.Now()
+		r.event("batch_start", fmt.Sprintf("rolling %s: batch %d/%d: %s", svc.Name, i+1, len(bs), itemNames(batch)), svc.Name, batch)
+		_, err := r.runBatch(ctx, batch, func(it rollItem) plan.Start { return it.s }, nil)
+		moved = append(moved, batch...)
+		if err != nil {
+			r.event("batch_failed", fmt.Sprintf("rolling %s: batch %d failed its gate; no further batch starts", svc.Name, i+1), svc.Name, batch)
+			if rest := items[len(moved):]; len(rest) > 0 {
+				r.Out.Warn("not reached after the failure (left as they were): %s", strings.Join(strings.Fields(itemNames(rest)), ", "))
+			}
+			if pol.AutoRollback {
+				r.rollBack(context.WithoutCancel(ctx), svc, moved, size)
+			}
+			return err
+		}
+		r.event("batch_done", fmt.Sprintf("rolling %s: %d/%d instances done (batch took %s)", svc.Name, len(moved), len(items),
+			r.Clock.Now().Sub(start).Round(100*time.Millisecond)), svc.Name, batch)
+		if i == len(bs)-1 {
+			break
+		}
+		if err := r.betweenBatches(ctx, svc, pol, i == 0 && pol.Canary > 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// betweenBatches waits between two batches: after a canary, for
+// confirmation (or the pause in a non-interactive run); otherwise the pause.
+func (r *Run) betweenBatches(ctx context.Context, svc *config.Service, pol config.Rollout, canary bool) error {
+	if canary && r.Opts.Confirm != nil {
+		r.Out.Info("rolling %s: canary healthy; waiting for confirmation to continue", svc.Name)
+		return r.Opts.Confirm(ctx, pol.Pause)
+	}
+	if pol.Pause <= 0 {
+		return nil
+	}
+	r.Out.Info("rolling %s: pausing %s before the next batch", svc.Name, pol.Pause)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.Clock.After(pol.Pause):
+		return nil
+	}
+}
+
+// runBatch restarts one batch: its hosts side by side, the instances of a
+// host one at a time, then every gate at once. startOf gives each item's
+// start (the rollout's or the rollback's); extra, per host, are files to
+// write with the drop-ins.
+func (r *Run) runBatch(ctx context.Context, batch []rollItem, startOf func(rollItem) plan.Start, extra func(*Host) []release.File) (map[*Host]error, error) {
+	var hosts []*Host
+	per := map[*Host][]plan.Start{}
+	for _, it := range batch {
+		if _, ok := per[it.h]; !ok {
+			hosts = append(hosts, it.h)
+		}
+		per[it.h] = append(per[it.h], startOf(it))
+	}
+	var mu sync.Mutex
+	failed := map[*Host]error{}
+	err := eachHost(ctx, hosts, r.Opts.Parallel, func(ctx context.Context, h *Host) error {
+		var files []release.File
+		if extra != nil {
+			files = extra(h)
+		}
+		err := startOnHost(ctx, r, h, per[h], files)
+		if err != nil {
+			mu.Lock()
+			failed[h] = err
+			mu.Unlock()
+		}
+		return err
+	})
+	return failed, err
+}
+
+// rollBack moves the instances this run moved back to the release each ran
+// before, restoring the drop-in and the template text it had, and reports
+// which release every one of them runs afterwards.
+func (r *Run) rollBack(ctx context.Context, svc *config.Service, moved []rollItem, size int) {
+	r.Out.Warn("rolling %s: auto-rollback of %d instance(s): %s", svc.Name, len(moved), itemNames(moved))
+	back := func(it rollItem) plan.Start {
+		s := it.s
+		s.Reason = "rollback to release " + orDash(s.From)
+		s.DropIn = it.h.Actual.UnitFiles[release.DropInPath(s.Name)]
+		return s
+	}
+	template := func(h *Host) []release.File {
+		name := svc.Name + "@.service"
+		for _, uf := range h.Plan.UnitFiles {
+			if uf.Name == name {
+				if old, ok := h.Actual.UnitFiles[name]; ok {
+					return []release.File{{Rel: name, Content: old}}
+				}
+			}
+		}
+		return nil
+	}
+	result := map[string]string{}
+	for i, batch := range batches(moved, 0, size) {
+		r.event("rollback", fmt.Sprintf("rolling back %s: batch %d: %s", svc.Name, i+1, itemNames(batch)), svc.Name, batch)
+		failed, _ := r.runBatch(ctx, batch, back, template)
+		for _, it := range batch {
+			if failed[it.h] != nil {
+				result[it.String()] = "unknown: the rollback failed too"
+			} else {
+				result[it.String()] = orDash(it.s.From)
+			}
+		}
+	}
+	for _, it := range moved {
+		r.Out.HostWarn(it.h.Config.Name, "%s runs release %s after the rollback", it.s.Name, result[it.String()])
+	}
+}
+
+// event prints a rollout event: a plain line, or with --output json an
+// event carrying the service and its instances.
+func (r *Run) event(kind, text, service string, items []rollItem) {
+	names := make([]string, len(items))
+	for i, it := range items {
+		names[i] = it.String()
+	}
+	r.Out.Event(ui.Event{Type: kind, Msg: text, Fields: map[string]any{"service": service, "instances": names}}, text)
+}
+
+func itemNames(items []rollItem) string {
+	names := make([]string, len(items))
+	for i, it := range items {
+		names[i] = it.String()
+	}
+	return strings.Join(names, " ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
