@@ -17,7 +17,8 @@
 // for a test: STANDIN_PORTS, STANDIN_METRICS_PORTS (comma-separated),
 // STANDIN_START_DELAY (wait before listening), STANDIN_CRASH_AFTER (exit 1
 // after that long), STANDIN_DRAIN (wait after SIGTERM), STANDIN_HOST
-// (listen address, default all interfaces) and STANDIN_FAIL. It logs to
+// (listen address, default all interfaces), STANDIN_FAIL and STANDIN_PEERS
+// (host:port of quorum peers; /healthz is 503 until all answer). It logs to
 // stdout, which systemd sends to the journal. See docs/standin.md.
 package main
 
@@ -56,6 +57,10 @@ type Spec struct {
 	CrashAfter string `json:"crash_after,omitempty"`
 	Drain      string `json:"drain,omitempty"`
 	Fail       bool   `json:"fail,omitempty"`
+	// Peers are host:port addresses of the other members of a quorum
+	// cluster: /healthz answers 503 until every one accepts a connection,
+	// as etcd or ZooKeeper stay unhealthy until they have a quorum.
+	Peers []string `json:"peers,omitempty"`
 }
 
 // ConfigFile is the name of the stand-in's config inside the -c directory.
@@ -126,6 +131,9 @@ func loadSpec(dir, name string, getenv func(string) string) (Spec, error) {
 	}
 	if getenv("STANDIN_FAIL") == "1" {
 		spec.Fail = true
+	}
+	if v := getenv("STANDIN_PEERS"); v != "" {
+		spec.Peers = strings.Split(v, ",")
 	}
 	return spec, err
 }
@@ -205,7 +213,18 @@ func serve(ctx context.Context, name string, index int, spec Spec, host string, 
 		}
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		for _, p := range spec.Peers {
+			c, err := net.DialTimeout("tcp", p, 500*time.Millisecond)
+			if err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintf(w, "waiting for peer %s\n", p)
+				return
+			}
+			_ = c.Close()
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "# HELP standin_up The stand-in is up.\n# TYPE standin_up gauge\nstandin_up{name=%q,index=\"%d\"} 1\n", name, index)
 	})

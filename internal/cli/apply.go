@@ -12,6 +12,7 @@ func newApplyCommand(g *GlobalOptions, stdio IO) *cobra.Command {
 	var o fleetOptions
 	var lockWait, lockTTL time.Duration
 	var keepGoing, dryRun bool
+	var rf rolloutFlags
 	cmd := &cobra.Command{
 		Use:   "apply",
 		Short: "Push releases and units, and start everything in dependency order with health gates",
@@ -25,7 +26,8 @@ what left the playbook and point current at the new release. A second apply
 with nothing changed does nothing.`,
 		Example: `  openim-deploy apply -i inventory/prod.hcl
   openim-deploy apply -i inventory/prod.hcl -var bin_dir=./_output/bin --limit im-1
-  openim-deploy apply -i inventory/prod.hcl --dry-run`,
+  openim-deploy apply -i inventory/prod.hcl --dry-run
+  openim-deploy apply -i inventory/prod.hcl --batch 25% --canary 1 --pause 30s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := loadFleet(g, stdio, o)
@@ -33,6 +35,10 @@ with nothing changed does nothing.`,
 				return err
 			}
 			r.Opts.LockWait, r.Opts.LockTTL, r.Opts.KeepGoing = lockWait, lockTTL, keepGoing
+			r.Opts.Action = "apply"
+			if err := rf.apply(r, stdio); err != nil {
+				return err
+			}
 			phases := phase.ApplyPhases()
 			if dryRun {
 				phases = phase.PlanPhases()
@@ -46,5 +52,6 @@ with nothing changed does nothing.`,
 	f.DurationVar(&lockTTL, "lock-ttl", 30*time.Second, "lease length of the host lock; refreshed while the run lasts")
 	f.BoolVar(&keepGoing, "keep-going", false, "after a failed health gate, still start units that do not depend on it")
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing (same as plan)")
+	addRolloutFlags(cmd, &rf)
 	return cmd
 }

@@ -3,7 +3,10 @@ package phase
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path"
+	"strings"
+	"time"
 
 	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/lock"
@@ -51,17 +54,68 @@ func (AcquireLock) Run(ctx context.Context, r *Run) error {
 	return nil
 }
 
-// CleanUp releases every lease.
-func (AcquireLock) CleanUp(ctx context.Context, r *Run) { releaseAll(ctx, r) }
+// CleanUp records the run in each changed host's audit log, then releases
+// every lease. Both happen on every host at once, under a deadline, so a
+// dead host cannot hold up the others' unlocking.
+func (AcquireLock) CleanUp(ctx context.Context, r *Run) {
+	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+	defer cancel()
+	_ = eachHost(ctx, r.Hosts, r.Opts.Parallel, func(ctx context.Context, h *Host) error {
+		if h.Lease != nil {
+			r.audit(ctx, h)
+		}
+		return nil
+	})
+	releaseAll(ctx, r)
+}
+
+// cleanupTimeout bounds what a run does after it ended or was interrupted.
+const cleanupTimeout = 20 * time.Second
 
 func releaseAll(ctx context.Context, r *Run) {
+	var hosts []*Host
 	for _, h := range r.Hosts {
-		if h.Lease == nil {
-			continue
+		if h.Lease != nil {
+			hosts = append(hosts, h)
 		}
+	}
+	_ = eachHost(ctx, hosts, r.Opts.Parallel, func(ctx context.Context, h *Host) error {
 		if err := h.Lease.Release(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			r.Out.HostWarn(h.Config.Name, "release lock: %v", err)
 		}
 		h.Lease = nil
+		return nil
+	})
+}
+
+// audit appends one line about this run to the host's audit log when the
+// run changed or failed something there: when, who, from where, what, from
+// which release to which, and how it ended. Values of -var never appear:
+// only the program and its subcommand are recorded.
+func (r *Run) audit(ctx context.Context, h *Host) {
+	if r.Opts.Action == "" || h.Plan == nil || h.Target == nil {
+		return
 	}
+	o, _, n := h.Result()
+	if n == 0 && o < OutcomeFailed {
+		return
+	}
+	holder := lock.CurrentHolder()
+	line := fmt.Sprintf("%s user=%s controller=%s action=%s from=%s to=%s outcome=%s",
+		r.Clock.Now().UTC().Format(time.RFC3339), safeWord(holder.User), safeWord(holder.Host), r.Opts.Action,
+		orDash(h.Plan.PreviousRelease), orDash(h.Plan.Release), o)
+	if err := r.releaseHost(h).Audit(ctx, line); err != nil {
+		r.Out.HostWarn(h.Config.Name, "%v", err)
+	}
+}
+
+// safeWord keeps a value to one word of printable characters.
+func safeWord(s string) string {
+	s = strings.Map(func(c rune) rune {
+		if c <= ' ' || c == 0x7f {
+			return '_'
+		}
+		return c
+	}, s)
+	return orDash(s)
 }

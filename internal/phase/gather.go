@@ -74,7 +74,7 @@ func gatherActual(ctx context.Context, rh release.Host, d plan.Desired) (plan.Ac
 	a := plan.Actual{
 		Current: st.Current, Releases: map[string]map[string]string{}, Partials: len(st.Partials),
 		UnitFiles: st.Files, Owned: st.Owned, Wants: st.Wants, TaskRuns: st.TaskRuns,
-		Units: map[string]plan.UnitState{},
+		Units: map[string]plan.UnitState{}, Audit: st.Audit,
 	}
 	for id, m := range st.Releases {
 		a.Releases[id] = m

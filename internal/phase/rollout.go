@@ -155,6 +155,10 @@ func (r *Run) rollService(ctx context.Context, svc *config.Service, items []roll
 // confirmation (or the pause in a non-interactive run); otherwise the pause.
 func (r *Run) betweenBatches(ctx context.Context, svc *config.Service, pol config.Rollout, canary bool) error {
 	if canary && r.Opts.Confirm != nil {
+		if r.Opts.Confirmed {
+			r.Out.Info("rolling %s: canary healthy; continuing (--confirm)", svc.Name)
+			return nil
+		}
 		r.Out.Info("rolling %s: canary healthy; waiting for confirmation to continue", svc.Name)
 		return r.Opts.Confirm(ctx, pol.Pause)
 	}

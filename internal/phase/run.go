@@ -52,7 +52,10 @@ type Options struct {
 	LockWait  time.Duration // wait this long for a held lock; 0 fails at once
 	KeepGoing bool          // after a failed gate, keep starting units that do not depend on it
 	Command   string        // recorded in the lock as what holds it
-	ReleaseID string        // id for a new release; the CLI derives it from the time
+	// Action names the command in the hosts' audit logs ("apply",
+	// "rollback", "restart"); "" records nothing.
+	Action    string
+	ReleaseID string // id for a new release; the CLI derives it from the time
 	// Rollout, when set, overrides every service's rollout policy for this
 	// run (--batch, --canary, --pause).
 	Rollout RolloutOverride
@@ -60,6 +63,8 @@ type Options struct {
 	// confirmed (a terminal prompt, --confirm) or, in a non-interactive run,
 	// after pause. nil waits pause.
 	Confirm func(ctx context.Context, pause time.Duration) error
+	// Confirmed goes on after a canary without waiting (--confirm).
+	Confirmed bool
 }
 
 // Outcome of a run on one host, for the recap.

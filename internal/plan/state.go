@@ -103,4 +103,6 @@ type Actual struct {
 	TaskRuns map[string]string
 	// Units maps unit names (instances, tasks, the target) to their state.
 	Units map[string]UnitState
+	// Audit holds the last lines of the host's audit log for the app.
+	Audit []string
 }

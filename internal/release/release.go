@@ -56,6 +56,10 @@ var (
 	cleanScript string
 	//go:embed scripts/record.sh
 	recordScript string
+	//go:embed scripts/audit.sh
+	auditScript string
+	//go:embed scripts/units.sh
+	unitsScript string
 )
 
 // ManifestName is the file inside a release that lists its files' hashes.
@@ -198,6 +202,17 @@ func (h Host) RecordTask(ctx context.Context, task, fingerprint string) error {
 	return nil
 }
 
+// Audit appends line to the app's audit log on the host.
+func (h Host) Audit(ctx context.Context, line string) error {
+	if strings.ContainsAny(line, "\n\r") {
+		return fmt.Errorf("audit line must be one line")
+	}
+	if _, err := h.run(ctx, auditScript, nil, false, h.StateDir, line); err != nil {
+		return fmt.Errorf("write audit log: %w", err)
+	}
+	return nil
+}
+
 // File is one file Install writes under the unit directory, or removes.
 type File struct {
 	Rel     string // relative to the unit directory: "x@.service", "x@0.service.d/release.conf"
@@ -259,6 +274,19 @@ func (h Host) Gather(ctx context.Context, req Request) (*State, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// Units returns the unit files kept in release id, by name.
+func (h Host) Units(ctx context.Context, id string) (map[string][]byte, error) {
+	res, err := h.run(ctx, unitsScript, nil, true, h.Root, id)
+	if err != nil {
+		return nil, fmt.Errorf("read units of release %s: %w", id, err)
+	}
+	st, err := ParseGather(res.Stdout)
+	if err != nil {
+		return nil, err
+	}
+	return st.Files, nil
 }
 
 // ReleaseOf returns the release a process with working directory cwd runs:

@@ -31,6 +31,8 @@ type State struct {
 	Units []systemd.UnitState
 	// Cwd maps a main PID to its working directory.
 	Cwd map[int]string
+	// Audit holds the last lines of the app's audit log, oldest first.
+	Audit []string
 }
 
 // IDs returns the completed releases, oldest first (ids sort by time).
@@ -93,6 +95,8 @@ func ParseGather(out []byte) (*State, error) {
 			}
 			s.Units = units
 			out = out[end+len("\nendshow\n"):]
+		case "audit":
+			s.Audit = append(s.Audit, arg)
 		case "pid":
 			pid, cwd, _ := strings.Cut(arg, " ")
 			n, err := strconv.Atoi(pid)

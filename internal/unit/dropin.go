@@ -1,8 +1,10 @@
 package unit
 
 import (
+	"bytes"
 	"fmt"
 	"path"
+	"strings"
 
 	sdunit "github.com/coreos/go-systemd/v22/unit"
 
@@ -57,4 +59,58 @@ func validReleaseID(id string) bool {
 		}
 	}
 	return true
+}
+
+// DropInFromTemplate derives the drop-in pinning an instance to release id
+// from the unit text kept in that release (units/<name>): its
+// WorkingDirectory=, ExecStart= and EnvironmentFile= with <root>/current
+// replaced by <root>/releases/<id>. For the same release it is byte for
+// byte what DropIn renders, so a rollback leaves nothing for the next plan
+// to re-pin.
+func DropInFromTemplate(app config.App, template []byte, id string) ([]byte, error) {
+	if !validReleaseID(id) {
+		return nil, fmt.Errorf("release id %q is not safe in a unit file", id)
+	}
+	opts, err := sdunit.DeserializeOptions(bytes.NewReader(template))
+	if err != nil {
+		return nil, fmt.Errorf("parse unit: %w", err)
+	}
+	lay := layout.Layout{Root: app.Root}
+	cur, rel := lay.Current(), lay.Release(id)
+	repin := func(v string) string {
+		if v == cur {
+			return rel
+		}
+		if rest, ok := strings.CutPrefix(v, cur+"/"); ok {
+			return rel + "/" + rest
+		}
+		return v
+	}
+	var wd, exec, env string
+	for _, o := range opts {
+		if o.Section != secService {
+			continue
+		}
+		switch o.Name {
+		case "WorkingDirectory":
+			wd = repin(o.Value)
+		case "ExecStart":
+			exec = repin(o.Value)
+		case "EnvironmentFile":
+			env = repin(o.Value)
+		}
+	}
+	if wd == "" || exec == "" {
+		return nil, fmt.Errorf("unit has no WorkingDirectory= or ExecStart= to pin")
+	}
+	out := []*sdunit.UnitOption{
+		opt(secService, "WorkingDirectory", wd),
+		opt(secService, "ExecStart", ""),
+		opt(secService, "ExecStart", exec),
+	}
+	if env != "" {
+		out = append(out, opt(secService, "EnvironmentFile", ""), opt(secService, "EnvironmentFile", env))
+	}
+	r := renderer{app: app}
+	return r.serialize(out), nil
 }

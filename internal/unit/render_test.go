@@ -226,3 +226,23 @@ func TestDropIn(t *testing.T) {
 	_, err = DropIn(openimApp(), &push.Unit, true, "../x")
 	require.Error(t, err)
 }
+
+// TestDropInFromTemplate: the drop-in derived from a release's unit text
+// is byte for byte the one DropIn renders for that release.
+func TestDropInFromTemplate(t *testing.T) {
+	files, err := Render(openimApp(), openimPlacement())
+	require.NoError(t, err)
+	for _, s := range openimPlacement().Services {
+		var text []byte
+		for _, f := range files {
+			if f.Name == TemplateName(s.Name) {
+				text = f.Content
+			}
+		}
+		want, err := DropIn(openimApp(), &s.Unit, true, "r-1")
+		require.NoError(t, err)
+		got, err := DropInFromTemplate(openimApp(), text, "r-1")
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got), s.Name)
+	}
+}

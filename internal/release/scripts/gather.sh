@@ -11,6 +11,7 @@
 #   file NAME LENGTH           then LENGTH bytes: an installed unit file or drop-in
 #   show ... endshow           "systemctl show" of every UNIT, in argument order
 #   pid PID CWD                the working directory of each main process
+#   audit LINE                 the last lines of the app's audit log
 # Values arrive as positional parameters, never inside the script text.
 set -u
 LC_ALL=C
@@ -63,6 +64,10 @@ for f in "$statedir/ran"/*; do
 	[ -f "$f" ] || continue
 	printf 'ran %s %s\n' "${f##*/}" "$(cat -- "$f")"
 done
+
+if [ -f "$statedir/audit.log" ]; then
+	tail -n 20 "$statedir/audit.log" | sed 's/^/audit /'
+fi
 
 i=0
 while [ "$i" -lt "$nfiles" ]; do

@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/phase"
+)
+
+func newRollbackCommand(g *GlobalOptions, stdio IO) *cobra.Command {
+	var o fleetOptions
+	var lockWait time.Duration
+	var to string
+	var rf rolloutFlags
+	cmd := &cobra.Command{
+		Use:   "rollback",
+		Short: "Move every instance back to the previous release (or --to one), rolling",
+		Long: `rollback moves every instance on the selected hosts back to the release before
+current, or to the release named with --to, kept on the hosts. A release holds
+the unit text it ran with, so the units are restored from it, not rendered
+from today's playbook. Instances move in batches by the rollout policy, each
+batch health-gated; current then points at the release. The next apply moves
+the fleet to what the playbook says again: fix the playbook first.`,
+		Example: `  openim-deploy rollback -i inventory/prod.hcl
+  openim-deploy rollback -i inventory/prod.hcl --to 20261201T101512.345Z-3f9a
+  openim-deploy releases -i inventory/prod.hcl     # the ids kept on each host`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := loadFleet(g, stdio, o)
+			if err != nil {
+				return err
+			}
+			r.Opts.LockWait, r.Opts.LockTTL, r.Opts.Action = lockWait, 30*time.Second, "rollback"
+			if err := rf.apply(r, stdio); err != nil {
+				return err
+			}
+			// A failed batch of a rollback stops it; moving instances back
+			// to the release being rolled away from is the operator's call.
+			override := r.Opts.Rollout
+			r.Opts.Rollout = func(p config.Rollout) config.Rollout {
+				p = override(p)
+				p.AutoRollback = false
+				return p
+			}
+			return runPhases(cmd.Context(), r, []phase.Phase{
+				phase.Connect{}, phase.Preflight{}, phase.AcquireLock{}, phase.Gather{},
+				phase.PlanRollback{To: to}, phase.InstallUnits{}, phase.StartUnits{}, phase.SwitchCurrent{},
+			})
+		},
+	}
+	addFleetFlags(cmd, &o)
+	cmd.Flags().StringVar(&to, "to", "", "the release to go back to (default: the one before current)")
+	cmd.Flags().DurationVar(&lockWait, "lock-wait", 0, "wait this long for another run's lock instead of failing at once")
+	addRolloutFlags(cmd, &rf)
+	return cmd
+}

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/phase"
+)
+
+// rolloutFlags override the playbook's rollout policy for one run.
+type rolloutFlags struct {
+	batch   string
+	canary  int
+	pause   time.Duration
+	confirm bool
+}
+
+func addRolloutFlags(cmd *cobra.Command, rf *rolloutFlags) {
+	f := cmd.Flags()
+	f.StringVar(&rf.batch, "batch", "", `instances of a service restarted at once across the fleet, a count or a percentage ("25%"); overrides the playbook's rollout`)
+	f.IntVar(&rf.canary, "canary", -1, "size of the first batch, after which the rollout waits for confirmation; 0 for none")
+	f.DurationVar(&rf.pause, "pause", -1, "wait between batches (after a canary: how long a non-interactive run waits before going on)")
+	f.BoolVar(&rf.confirm, "confirm", false, "go on after a canary without asking")
+}
+
+// apply sets the overrides and the canary confirmation on r.
+func (rf rolloutFlags) apply(r *phase.Run, stdio IO) error {
+	var n, pct int
+	if rf.batch != "" {
+		s, isPct := strings.CutSuffix(strings.TrimSpace(rf.batch), "%")
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 || (isPct && v > 100) {
+			return fmt.Errorf("--batch %q: want a count of at least 1 or a percentage such as 25%%", rf.batch)
+		}
+		if isPct {
+			pct = v
+		} else {
+			n = v
+		}
+	}
+	r.Opts.Rollout = func(p config.Rollout) config.Rollout {
+		if rf.batch != "" {
+			p.Batch, p.BatchPercent = n, pct
+		}
+		if rf.canary >= 0 {
+			p.Canary = rf.canary
+		}
+		if rf.pause >= 0 {
+			p.Pause = rf.pause
+		}
+		return p
+	}
+	r.Opts.Confirmed = rf.confirm
+	r.Opts.Confirm = func(ctx context.Context, pause time.Duration) error {
+		return confirmCanary(ctx, rf.confirm, pause, stdio)
+	}
+	return nil
+}
+
+// confirmCanary waits after a canary batch: not at all with --confirm; on
+// a terminal until the operator answers; otherwise for pause.
+func confirmCanary(ctx context.Context, confirmed bool, pause time.Duration, stdio IO) error {
+	if confirmed {
+		return nil
+	}
+	if in, ok := stdio.In.(*os.File); ok && term.IsTerminal(int(in.Fd())) {
+		fmt.Fprint(stdio.Err, "Canary healthy. Continue the rollout? [y/N] ")
+		answer := make(chan string, 1)
+		go func() { // ends with the process: a read from a terminal cannot be cancelled
+			line, _ := bufio.NewReader(in).ReadString('\n')
+			answer <- strings.TrimSpace(strings.ToLower(line))
+		}()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case a := <-answer:
+			if a == "y" || a == "yes" {
+				return nil
+			}
+			return errors.New("rollout stopped after the canary by the operator")
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(pause):
+		return nil
+	}
+}
