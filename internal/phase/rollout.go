@@ -268,4 +268,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-
