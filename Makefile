@@ -4,7 +4,7 @@
 
 GO        ?= go
 BIN       := _output/bin
-LAB_HOSTS ?= 3
+LAB_HOSTS ?= 6
 export LAB_HOSTS
 
 .PHONY: all build standin test test-unit lab lab-down lab-status demo golden lint bench clean
