@@ -53,6 +53,7 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 	if err := r.releaseHost(h).Install(ctx, files); err != nil {
 		return err
 	}
+	h.wroteUnitFiles(files)
 	for _, uf := range hp.UnitFiles {
 		r.Out.Host(h.Config.Name, "installed %s", uf.Name)
 	}

@@ -98,6 +98,9 @@ type Host struct {
 	err     error
 	changes int
 	failed  []string // playbook units with a failed instance here
+	// written holds unit files and drop-ins this run wrote, so later steps
+	// compare against what the host holds now, not what gather read.
+	written map[string][]byte
 }
 
 func (h *Host) String() string { return h.Config.Name }

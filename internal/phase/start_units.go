@@ -1,6 +1,7 @@
 package phase
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -260,7 +261,7 @@ func pinWave(ctx context.Context, r *Run, h *Host, starts []plan.Start, extra []
 	files := slices.Clone(extra)
 	for _, s := range starts {
 		rel := release.DropInPath(s.Name)
-		if string(h.Actual.UnitFiles[rel]) != string(s.DropIn) {
+		if !bytes.Equal(h.unitFile(rel), s.DropIn) {
 			files = append(files, release.File{Rel: rel, Content: s.DropIn})
 		}
 	}
@@ -270,7 +271,31 @@ func pinWave(ctx context.Context, r *Run, h *Host, starts []plan.Start, extra []
 	if err := r.releaseHost(h).Install(ctx, files); err != nil {
 		return err
 	}
+	h.wroteUnitFiles(files)
 	return systemd.DaemonReload(ctx, h.Target)
+}
+
+// unitFile is what the host's unit directory holds at rel now: what this
+// run wrote there, else what gather read.
+func (h *Host) unitFile(rel string) []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if b, ok := h.written[rel]; ok {
+		return b
+	}
+	return h.Actual.UnitFiles[rel]
+}
+
+// wroteUnitFiles records files this run wrote to the unit directory.
+func (h *Host) wroteUnitFiles(files []release.File) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.written == nil {
+		h.written = map[string][]byte{}
+	}
+	for _, f := range files {
+		h.written[f.Rel] = f.Content
+	}
 }
 
 // gate waits until instance s is healthy by its playbook health policy.

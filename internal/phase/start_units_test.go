@@ -197,3 +197,24 @@ func lostLease(t *testing.T) *lock.Lease {
 	t.Helper()
 	return lock.LostLease(errors.New("taken over by another run"))
 }
+
+// TestStartUnits_RollbackRestoresThePreviousPin: the auto-rollback of a
+// failed batch writes back the drop-in the instance had before the run
+// (not the one this run wrote), then restarts it.
+func TestStartUnits_RollbackRestoresThePreviousPin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := fakeHost("h1", "rpc@0.service")
+		r, _ := newTestRun(t, 1, false, a)
+		r.Hosts[0].Actual.UnitFiles["rpc@0.service.d/release.conf"] = []byte("pin rpc r1\n")
+		require.Error(t, StartUnits{}.Run(t.Context(), r))
+		var writes []string
+		for _, c := range a.Calls() {
+			if strings.Contains(c.Line, "# install.sh DIR") {
+				writes = append(writes, string(c.Stdin))
+			}
+		}
+		require.Len(t, writes, 2)
+		require.Contains(t, writes[0], "pin rpc r2\n")
+		require.Contains(t, writes[1], "pin rpc r1\n", "the rollback restores the pin the instance had")
+	})
+}
