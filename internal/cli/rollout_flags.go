@@ -61,6 +61,10 @@ func (rf rolloutFlags) apply(r *phase.Run, stdio IO) error {
 		return p
 	}
 	r.Opts.Confirmed = rf.confirm
+	// Every command that rolls restarts stops at a settled point on the
+	// first Ctrl-C.
+	stdio.Interrupts.Soften()
+	r.Opts.Interrupt = stdio.Interrupts.First()
 	r.Opts.Confirm = func(ctx context.Context, pause time.Duration) error {
 		return confirmCanary(ctx, rf.confirm, pause, stdio)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
@@ -26,6 +27,9 @@ type IO struct {
 	In       io.Reader
 	Out, Err io.Writer
 	Environ  []string
+	// Interrupts, when set, lets commands that restart processes stop at a
+	// settled point on the first Ctrl-C.
+	Interrupts *Interrupts
 }
 
 // GlobalOptions are the flags every subcommand shares.
@@ -42,10 +46,59 @@ type GlobalOptions struct {
 
 // Main runs the command line and returns the process exit code.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	stdio := IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Environ: os.Environ()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	intr := newInterrupts()
+	go intr.watch(ctx, sigs, cancel, os.Stderr)
+	stdio := IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Environ: os.Environ(), Interrupts: intr}
 	return Run(ctx, os.Args[1:], stdio)
+}
+
+// Interrupts turns Ctrl-C into a two-stage stop for commands that restart
+// processes: the first signal asks the run to stop once the current step
+// has settled (a rollout batch passed or failed its gate), the second
+// cancels it at once. Other commands stop at the first signal.
+type Interrupts struct {
+	first chan struct{}
+	soft  atomic.Bool
+}
+
+func newInterrupts() *Interrupts { return &Interrupts{first: make(chan struct{})} }
+
+// First is closed at the first signal.
+func (i *Interrupts) First() <-chan struct{} {
+	if i == nil {
+		return nil
+	}
+	return i.first
+}
+
+// Soften makes the first signal a request to stop at a settled point.
+func (i *Interrupts) Soften() {
+	if i != nil {
+		i.soft.Store(true)
+	}
+}
+
+// watch handles signals until ctx ends: bounded by the process's life.
+func (i *Interrupts) watch(ctx context.Context, sigs <-chan os.Signal, cancel context.CancelFunc, w io.Writer) {
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sigs:
+		}
+		if n == 0 && i.soft.Load() {
+			close(i.first)
+			fmt.Fprintln(w, "interrupt: stopping once the current step settles; press Ctrl-C again to stop at once")
+			continue
+		}
+		cancel()
+		return
+	}
 }
 
 // Run executes args (without the program name) and returns the exit code.

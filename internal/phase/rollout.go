@@ -122,7 +122,10 @@ func (r *Run) rollService(ctx context.Context, svc *config.Service, items []roll
 		if err := leasesLost(r); err != nil {
 			return err
 		}
-		if err := ctx.Err(); err != nil {
+		if err := r.interrupted(ctx); err != nil {
+			if len(moved) > 0 {
+				r.Out.Warn("rolling %s: stopped after batch %d of %d; the rest are left as they were (a re-run goes on)", svc.Name, i, len(bs))
+			}
 			return err
 		}
 		start := r.Clock.Now()

@@ -65,6 +65,28 @@ type Options struct {
 	Confirm func(ctx context.Context, pause time.Duration) error
 	// Confirmed goes on after a canary without waiting (--confirm).
 	Confirmed bool
+	// Interrupt is closed at the first Ctrl-C: the run stops at the next
+	// point where every host is settled (between phases, waves and rollout
+	// batches) instead of in the middle of a restart. The second Ctrl-C
+	// cancels the run's context and stops it at once. nil: never.
+	Interrupt <-chan struct{}
+}
+
+// ErrInterrupted is returned when a run stopped at a settled point after Ctrl-C.
+var ErrInterrupted = errors.New("interrupted: stopped after the current step settled")
+
+// interrupted returns ErrInterrupted (wrapping context.Canceled, so the
+// exit code says interrupted) once the first Ctrl-C came, or ctx's error.
+func (r *Run) interrupted(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case <-r.Opts.Interrupt:
+		return fmt.Errorf("%w: %w", ErrInterrupted, context.Canceled)
+	default:
+		return nil
+	}
 }
 
 // Outcome of a run on one host, for the recap.
@@ -214,7 +236,7 @@ func (rn Runner) Execute(ctx context.Context, r *Run) (err error) {
 		}
 	}()
 	for _, p := range rn.Phases {
-		if err := ctx.Err(); err != nil {
+		if err := r.interrupted(ctx); err != nil {
 			return err
 		}
 		if s, ok := p.(Skipper); ok {

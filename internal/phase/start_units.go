@@ -47,6 +47,9 @@ func (StartUnits) Run(ctx context.Context, r *Run) error {
 		if err := leasesLost(r); err != nil {
 			return err
 		}
+		if err := r.interrupted(ctx); err != nil {
+			return err
+		}
 		blocked := blockedUnits(r.Config.Playbook, failedUnits)
 		err := r.eachHostUntilFailure(ctx, func(ctx context.Context, h *Host) error {
 			return startFresh(ctx, r, h, w, blocked)

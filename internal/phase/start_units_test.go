@@ -2,8 +2,10 @@ package phase
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 
@@ -216,5 +218,26 @@ func TestStartUnits_RollbackRestoresThePreviousPin(t *testing.T) {
 		require.Len(t, writes, 2)
 		require.Contains(t, writes[0], "pin rpc r2\n")
 		require.Contains(t, writes[1], "pin rpc r1\n", "the rollback restores the pin the instance had")
+	})
+}
+
+// TestStartUnits_FirstCtrlCStopsAfterTheBatch: a Ctrl-C during a batch
+// lets it settle (restart and gate), then no further batch starts.
+func TestStartUnits_FirstCtrlCStopsAfterTheBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := fakeHost("h1"), fakeHost("h2")
+		intr := make(chan struct{})
+		var once sync.Once
+		a.OnFunc(targettest.HasPrefix("systemctl restart"), func(target.Cmd) (target.Result, error) {
+			once.Do(func() { close(intr) }) // Ctrl-C while h1 restarts
+			return target.Result{}, nil
+		})
+		r, out := newTestRun(t, 2, false, a, b)
+		r.Opts.Interrupt = intr
+		err := StartUnits{}.Run(t.Context(), r)
+		require.ErrorIs(t, err, context.Canceled)
+		require.Equal(t, []string{"rpc@0.service"}, restarted(a), "the batch under way settled")
+		require.Empty(t, restarted(b), "no batch started after the Ctrl-C")
+		require.Contains(t, out.String(), "stopped after batch 1 of 2")
 	})
 }
