@@ -90,11 +90,18 @@ func recap(r *phase.Run, started time.Time, runErr error) error {
 	for _, h := range r.Hosts {
 		o, err, changes := h.Result()
 		line := fmt.Sprintf("%-20s %-11s changed=%d", h.Config.Name, o, changes)
+		// A host that converged runs the wanted release (instances whose
+		// files are identical in an older one keep running it, pinned).
+		rel := ""
+		if h.Plan != nil && err == nil && runErr == nil && h.Plan.Release != "" {
+			rel = h.Plan.Release
+			line += " release=" + rel
+		}
 		if err != nil {
 			line += "  " + oneLine(err.Error())
 		}
 		r.Out.Event(ui.Event{Type: "recap", Host: h.Config.Name, Msg: o.String(),
-			Fields: map[string]any{"changed": changes, "error": errString(err)}}, line)
+			Fields: map[string]any{"changed": changes, "error": errString(err), "release": rel}}, line)
 		switch o {
 		case phase.OutcomeUnreachable:
 			unreachable++
