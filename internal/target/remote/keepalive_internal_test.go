@@ -3,6 +3,9 @@ package remote
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,11 +83,32 @@ func TestParseProxyJump(t *testing.T) {
 func TestCommandLine(t *testing.T) {
 	tg := &Target{user: "deploy", become: true}
 	cmd := target.Cmd{Args: []string{"systemctl", "restart", "openim api"}, Sudo: true, Env: []string{"X=1"}}
-	if got, _ := tg.commandLine(cmd); got != "sudo -n -- env X=1 systemctl restart 'openim api'" {
+	if got, _, _ := tg.commandLine(cmd); got != "sudo -n -- env X=1 systemctl restart 'openim api'" {
 		t.Errorf("commandLine = %q", got)
 	}
 	tg.become = false
-	if got, sudo := tg.commandLine(cmd); sudo || got != "env X=1 systemctl restart 'openim api'" {
+	if got, _, sudo := tg.commandLine(cmd); sudo || got != "env X=1 systemctl restart 'openim api'" {
 		t.Errorf("without become: %q", got)
+	}
+}
+
+// TestCommandLineScript pins that a "sh -c" script never reaches the
+// command line: the login shell sees only the fixed wrapper and $0, and
+// the script with its arguments comes first on stdin.
+func TestCommandLineScript(t *testing.T) {
+	tg := &Target{user: "root"}
+	script := "set -e\nprintf '%s\\n' \"$@\"\n"
+	cmd := target.Cmd{Args: []string{"sh", "-c", script, "probe", "a b", "$(id)"}, Stdin: strings.NewReader("payload")}
+	line, stdin, _ := tg.commandLine(cmd)
+	if want := "sh -c " + target.Quote(target.ScriptWrapper) + " probe"; line != want {
+		t.Errorf("commandLine = %q, want %q", line, want)
+	}
+	got, err := io.ReadAll(stdin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := "set -- 'a b' '$(id)'\n" + script
+	if want := fmt.Sprintf("%d\n%spayload", len(body), body); string(got) != want {
+		t.Errorf("stdin = %q, want %q", got, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/openimsdk/openim-deploy/internal/target"
@@ -13,7 +14,12 @@ import (
 
 // commandLine renders cmd for the remote shell: every word quoted by
 // target.Quote, sudo and env as argv prefixes (never shell syntax).
-func (t *Target) commandLine(cmd target.Cmd) (line string, sudo bool) {
+//
+// A "sh -c SCRIPT" command goes through target.WrapScript: the script and
+// its arguments travel on stdin, so the line the login shell parses is
+// short and the same for every login shell (sh, dash, bash, tcsh).
+func (t *Target) commandLine(cmd target.Cmd) (line string, stdin io.Reader, sudo bool) {
+	args, stdin, _ := target.WrapScript(cmd)
 	var argv []string
 	if cmd.Sudo && t.become && t.user != "root" {
 		argv = append(argv, "sudo", "-n", "--")
@@ -23,8 +29,8 @@ func (t *Target) commandLine(cmd target.Cmd) (line string, sudo bool) {
 		argv = append(argv, "env")
 		argv = append(argv, cmd.Env...)
 	}
-	argv = append(argv, cmd.Args...)
-	return target.QuoteArgs(argv), sudo
+	argv = append(argv, args...)
+	return target.QuoteArgs(argv), stdin, sudo
 }
 
 // Run runs cmd in a new session. See target.Target.
@@ -35,7 +41,7 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 	if err := ctx.Err(); err != nil {
 		return target.Result{}, fmt.Errorf("run %s: %w", cmd, err)
 	}
-	line, sudo := t.commandLine(cmd)
+	line, stdin, sudo := t.commandLine(cmd)
 	if err := t.acquire(ctx); err != nil {
 		return target.Result{}, fmt.Errorf("run %s: %w", cmd, err)
 	}
@@ -47,7 +53,7 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 	}
 	defer sess.Close()
 	var stdout, stderr bytes.Buffer
-	sess.Stdout, sess.Stderr, sess.Stdin = &stdout, &stderr, cmd.Stdin
+	sess.Stdout, sess.Stderr, sess.Stdin = &stdout, &stderr, stdin
 	if err := sess.Start(line); err != nil {
 		// The exec request was refused or never answered: nothing ran.
 		return target.Result{}, unreachable(fmt.Errorf("run %s on %s: %w", cmd, t, err))
