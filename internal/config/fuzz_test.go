@@ -32,7 +32,7 @@ func FuzzLoad(f *testing.F) {
 		f.Add(inv, pb)
 	}
 	f.Add([]byte(`host "a" { address = "${var.x}" }`), []byte(`app "x" { root = "/opt/../etc" }`))
-	f.Add([]byte("playbook = \"playbook.hcl\"\nhost \"; touch /tmp/pwned\" {\n address = \"$(id)\"\n}\n"), []byte(`service "a` + "`id`" + `" {}`))
+	f.Add([]byte("playbook = \"playbook.hcl\"\nhost \"; touch /tmp/pwned\" {\n address = \"$(id)\"\n}\n"), []byte(`service "a`+"`id`"+`" {}`))
 	f.Fuzz(func(t *testing.T, inventory, playbook []byte) {
 		dir := t.TempDir()
 		inv := filepath.Join(dir, "inventory.hcl")

@@ -81,6 +81,9 @@ func GatherFacts(ctx context.Context, t target.Target, root string) (osinfo.Fact
 }
 
 func reportProblems(r *Run, h *Host, ps []preflight.Problem) {
+	if r.Opts.Strict {
+		ps = preflight.Strict(ps)
+	}
 	for _, p := range ps {
 		if p.Severity == preflight.SeverityError {
 			r.Out.HostError(h.Config.Name, "refused: %s: %s", p.Check, p.Message)

@@ -53,6 +53,7 @@ type Options struct {
 	KeepGoing bool          // after a failed gate, keep starting units that do not depend on it
 	Command   string        // recorded in the lock as what holds it
 	ReleaseID string        // id for a new release; the CLI derives it from the time
+	Strict    bool          // pre-flight warnings refuse the host too (--strict)
 }
 
 // Outcome of a run on one host, for the recap.
