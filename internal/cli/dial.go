@@ -38,6 +38,7 @@ func remoteConfig(name, address string, s config.SSH, opts ConnectOptions) remot
 		Address:        address,
 		Port:           s.Port,
 		User:           s.User,
+		FallbackUser:   config.DefaultUser,
 		Identity:       s.Identity,
 		KnownHosts:     s.KnownHosts,
 		AcceptNew:      opts.AcceptNew,

@@ -107,7 +107,7 @@ mv -f "$tmp" "$1"
 // it uses the verified SFTP path; otherwise the content goes through
 // "sudo -n sh" on stdin, never on a command line.
 func writeRootFile(ctx context.Context, h *Host, path string, content []byte) error {
-	if h.Config.User == "root" || !h.Config.Become {
+	if !target.UsesSudo(h.Target, h.Config.User, h.Config.Become) {
 		return h.Target.WriteFile(ctx, path, bytes.NewReader(content), 0o644)
 	}
 	_, err := h.Target.Run(ctx, target.Cmd{

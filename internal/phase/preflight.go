@@ -120,7 +120,7 @@ func requirements(ctx context.Context, r *Run, h *Host, bins *binaryCache) (pref
 	hp := h.Placement
 	req := preflight.Requirements{
 		Root:       r.Config.Playbook.App.Root,
-		NeedSudo:   h.Config.Become && h.Config.User != "root",
+		NeedSudo:   target.UsesSudo(h.Target, h.Config.User, h.Config.Become),
 		OwnedPorts: map[int]bool{},
 	}
 	seen := map[string]bool{}

@@ -141,3 +141,19 @@ func TailString(b []byte) string {
 	}
 	return string(b)
 }
+
+// NeedsSudo is the one rule for privilege: a host reached as user, with
+// become set, runs privileged commands through "sudo -n" unless user is
+// root. Transports apply it to Cmd.Sudo; phases ask it (through
+// UsesSudo) when they plan for a sudo-less path, so both always agree.
+func NeedsSudo(user string, become bool) bool { return become && user != "root" }
+
+// UsesSudo reports whether privileged commands on t go through sudo: t's
+// own answer when it knows its login user (remote targets), else
+// NeedsSudo(user, become) from the inventory.
+func UsesSudo(t Target, user string, become bool) bool {
+	if s, ok := t.(interface{ UsesSudo() bool }); ok {
+		return s.UsesSudo()
+	}
+	return NeedsSudo(user, become)
+}

@@ -59,7 +59,7 @@ func connect(ctx context.Context, h *hop) (*ssh.Client, []*ssh.Client, error) {
 // TCP dial, so the conn is closed when the budget runs out: a host that
 // accepts TCP and never speaks fails in bounded time.
 func connectHop(ctx context.Context, h *hop, proxy *ssh.Client) (*ssh.Client, error) {
-	keys, err := newHostKeyChecker(h.knownHosts, h.acceptNew)
+	keys, err := newHostKeyChecker(h.knownHosts, h.globalKnownHosts, h.acceptNew)
 	if err != nil {
 		return nil, unreachable(err)
 	}

@@ -87,6 +87,14 @@ func (t *Target) String() string { return describe(t.name, t.addr) }
 // Name is the inventory name.
 func (t *Target) Name() string { return t.name }
 
+// User is the login user the connection was made as, after ssh_config and
+// defaults were applied.
+func (t *Target) User() string { return t.user }
+
+// UsesSudo reports whether commands with Cmd.Sudo run through "sudo -n"
+// on this host (see target.NeedsSudo).
+func (t *Target) UsesSudo() bool { return target.NeedsSudo(t.user, t.become) }
+
 // Close closes the SFTP client, the connection and any jump connections.
 func (t *Target) Close() error {
 	var err error

@@ -21,7 +21,7 @@ import (
 func (t *Target) commandLine(cmd target.Cmd) (line string, stdin io.Reader, sudo bool) {
 	args, stdin, _ := target.WrapScript(cmd)
 	var argv []string
-	if cmd.Sudo && t.become && t.user != "root" {
+	if cmd.Sudo && t.UsesSudo() {
 		argv = append(argv, "sudo", "-n", "--")
 		sudo = true
 	}
