@@ -32,7 +32,9 @@ type Target struct {
 
 	client *ssh.Client
 	via    []*ssh.Client // jump hosts, innermost first
-	sem    chan struct{}
+	// sessions bounds concurrent command sessions and learns the host's
+	// MaxSessions from its refusals.
+	sessions *sessionLimiter
 
 	sftpMu sync.Mutex
 	sftp   *sftp.Client
@@ -59,15 +61,15 @@ func Dial(ctx context.Context, cfg Config) (*Target, error) {
 		return nil, unreachable(fmt.Errorf("connect %s: %w", describe(h.name, h.addr), err))
 	}
 	t := &Target{
-		name:   h.name,
-		addr:   h.addr,
-		user:   h.user,
-		become: h.become,
-		client: client,
-		via:    via,
-		sem:    make(chan struct{}, maxSessions),
-		done:   make(chan struct{}),
-		lostc:  make(chan struct{}),
+		name:     h.name,
+		addr:     h.addr,
+		user:     h.user,
+		become:   h.become,
+		client:   client,
+		via:      via,
+		sessions: newSessionLimiter(maxSessions),
+		done:     make(chan struct{}),
+		lostc:    make(chan struct{}),
 	}
 	go func() { _ = client.Wait(); close(t.lostc) }()
 	go t.keepalive(h.kaInterval, h.kaMax)
@@ -182,15 +184,3 @@ func (t *Target) connErr(err error) error {
 	}
 	return err
 }
-
-// acquire takes a session slot.
-func (t *Target) acquire(ctx context.Context) error {
-	select {
-	case t.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (t *Target) release() { <-t.sem }

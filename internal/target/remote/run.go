@@ -42,15 +42,11 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 		return target.Result{}, fmt.Errorf("run %s: %w", cmd, err)
 	}
 	line, stdin, sudo := t.commandLine(cmd)
-	if err := t.acquire(ctx); err != nil {
-		return target.Result{}, fmt.Errorf("run %s: %w", cmd, err)
-	}
-	defer t.release()
-
-	sess, err := t.client.NewSession()
+	sess, err := t.openSession(ctx)
 	if err != nil {
-		return target.Result{}, unreachable(fmt.Errorf("run %s on %s: open session: %w", cmd, t, err))
+		return target.Result{}, fmt.Errorf("run %s on %s: %w", cmd, t, err)
 	}
+	defer t.sessions.release()
 	defer sess.Close()
 	var stdout, stderr bytes.Buffer
 	sess.Stdout, sess.Stderr, sess.Stdin = &stdout, &stderr, stdin
