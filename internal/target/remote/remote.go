@@ -31,7 +31,9 @@ type Target struct {
 	become bool
 
 	client *ssh.Client
-	via    []*ssh.Client // jump hosts, innermost first
+	// releaseVia gives back the bastion connections (shared through a
+	// Pool) this target was reached through.
+	releaseVia func()
 	// sessions bounds concurrent command sessions and learns the host's
 	// MaxSessions from its refusals.
 	sessions *sessionLimiter
@@ -51,25 +53,31 @@ var _ target.Target = (*Target)(nil)
 // Dial connects to the host cfg describes and returns it as a Target. Every
 // failure satisfies errors.Is(err, target.ErrUnreachable); a refused host
 // key also satisfies target.ErrHostKeyMismatch or target.ErrHostKeyUnknown.
+//
+// Dial shares nothing with other Targets; Pool.Dial shares bastions.
 func Dial(ctx context.Context, cfg Config) (*Target, error) {
+	return dialWith(ctx, cfg, NewPool())
+}
+
+func dialWith(ctx context.Context, cfg Config, pool *Pool) (*Target, error) {
 	h, err := cfg.resolve()
 	if err != nil {
 		return nil, &unreachableError{fmt.Errorf("connect %s: %w", cfg.Address, err)}
 	}
-	client, via, err := connect(ctx, h)
+	client, releaseVia, err := pool.connect(ctx, h)
 	if err != nil {
 		return nil, unreachable(fmt.Errorf("connect %s: %w", describe(h.name, h.addr), err))
 	}
 	t := &Target{
-		name:     h.name,
-		addr:     h.addr,
-		user:     h.user,
-		become:   h.become,
-		client:   client,
-		via:      via,
-		sessions: newSessionLimiter(maxSessions),
-		done:     make(chan struct{}),
-		lostc:    make(chan struct{}),
+		name:       h.name,
+		addr:       h.addr,
+		user:       h.user,
+		become:     h.become,
+		client:     client,
+		releaseVia: releaseVia,
+		sessions:   newSessionLimiter(maxSessions),
+		done:       make(chan struct{}),
+		lostc:      make(chan struct{}),
 	}
 	go func() { _ = client.Wait(); close(t.lostc) }()
 	go t.keepalive(h.kaInterval, h.kaMax)
@@ -108,9 +116,7 @@ func (t *Target) Close() error {
 		}
 		t.sftpMu.Unlock()
 		err = t.client.Close()
-		for _, v := range t.via {
-			v.Close()
-		}
+		t.releaseVia()
 	})
 	return err
 }

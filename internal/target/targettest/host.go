@@ -50,6 +50,14 @@ type Host struct {
 	peakSessions int  // most sessions open at once on one connection
 	refusals     int  // sessions refused for MaxSessions
 	refusedc     chan struct{}
+	accepted     int // TCP connections accepted so far
+}
+
+// Connections returns how many TCP connections the host has accepted.
+func (h *Host) Connections() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.accepted
 }
 
 // Refused receives once per session refused for WithMaxSessions (up to
@@ -247,6 +255,7 @@ func (h *Host) serve() {
 			return
 		}
 		h.conns[nc] = true
+		h.accepted++
 		stall := h.stall
 		h.mu.Unlock()
 		if stall {
