@@ -77,6 +77,13 @@ func GatherFacts(ctx context.Context, t target.Target, root string) (osinfo.Fact
 	if _, err := ro.Stat(ctx, "/"); err != nil {
 		f.SFTPError = err.Error()
 	}
+	// Only SSH targets can be asked; opening a channel writes nothing.
+	if fw, ok := t.(interface{ TCPForwarding(context.Context) error }); ok {
+		f.ForwardingChecked = true
+		if err := fw.TCPForwarding(ctx); err != nil {
+			f.ForwardingError = err.Error()
+		}
+	}
 	return f, nil
 }
 
@@ -152,6 +159,7 @@ func requirements(ctx context.Context, r *Run, h *Host, bins *binaryCache) (pref
 			name := unit.InstanceName(s.Name, in.Name)
 			names = append(names, name)
 			portsOf[name] = in.Health.Ports
+			req.NetworkProbes = req.NetworkProbes || in.Health.TCP != "" || in.Health.HTTP != ""
 			req.Ports = append(req.Ports, in.Health.Ports...)
 		}
 	}

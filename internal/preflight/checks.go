@@ -184,6 +184,16 @@ func (c *checker) sftp() {
 	}
 }
 
+// forwarding warns when sshd refuses TCP forwarding and the host has tcp or
+// http probes: they still work, through a relay the transport runs on the
+// host (bash's /dev/tcp), so the operator should know where they run.
+func (c *checker) forwarding() {
+	if !c.f.ForwardingChecked || c.f.ForwardingError == "" || !c.req.NetworkProbes {
+		return
+	}
+	c.add(CheckForward, SeverityWarning, "%s: tcp/http health probes will run through a relay on the host (needs bash)", c.f.ForwardingError)
+}
+
 func (c *checker) ports() {
 	if len(c.req.Ports) == 0 || c.unknown("listen", CheckPorts, "ports") {
 		return

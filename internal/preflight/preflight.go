@@ -50,6 +50,7 @@ const (
 	CheckClock     = "clock"
 	CheckNofile    = "nofile"
 	CheckMachineID = "machine-id"
+	CheckForward   = "forwarding"
 )
 
 // Defaults used when a Requirements field is zero.
@@ -100,6 +101,9 @@ type Requirements struct {
 	MinSystemd int
 	// MaxClockSkew: 0 means DefaultMaxClockSkew.
 	MaxClockSkew time.Duration
+	// NetworkProbes says a service on this host has a tcp or http health
+	// probe, which needs TCP forwarding or the relay that replaces it.
+	NetworkProbes bool
 }
 
 // Problem is one failed or doubtful check on one host.
@@ -155,7 +159,7 @@ func Err(ps []Problem) error {
 // Check runs every per-host check of req against f. now is the controller
 // clock, used for the clock check only when f has no Sent/Received times.
 // Problems come out in a fixed order: facts, os, init, systemd, arch, disk,
-// memory, sudo, sftp, ports, clock, nofile.
+// memory, sudo, sftp, forwarding, ports, clock, nofile.
 func Check(f osinfo.Facts, req Requirements, now time.Time) []Problem {
 	c := checker{f: f, req: req}
 	c.facts()
@@ -167,6 +171,7 @@ func Check(f osinfo.Facts, req Requirements, now time.Time) []Problem {
 	c.memory()
 	c.sudo()
 	c.sftp()
+	c.forwarding()
 	c.ports()
 	c.clock(now)
 	c.nofile()

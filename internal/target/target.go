@@ -128,6 +128,10 @@ var (
 	// ErrUnreachable wraps every failure to establish a connection, so the CLI
 	// can report unreachable hosts apart from failed ones.
 	ErrUnreachable = errors.New("unreachable")
+	// ErrForwardingDisabled: the host's sshd refuses TCP forwarding
+	// (AllowTcpForwarding no), so connections from the host's point of
+	// view need a relay run on the host.
+	ErrForwardingDisabled = errors.New("sshd refuses TCP forwarding (AllowTcpForwarding no)")
 	// ErrSudoPassword: sudo -n refused because it wants a password.
 	ErrSudoPassword = errors.New("sudo requires a password; configure NOPASSWD for the deploy user or set become = false")
 )

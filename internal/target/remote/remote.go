@@ -41,7 +41,8 @@ type Target struct {
 	sftpMu sync.Mutex
 	sftp   *sftp.Client
 
-	lacksSum atomic.Bool // the host has no sha256sum: verify by reading back
+	lacksSum  atomic.Bool // the host has no sha256sum: verify by reading back
+	noForward atomic.Bool // sshd refused direct-tcpip by policy: relay instead
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close
@@ -123,8 +124,19 @@ func (t *Target) Close() error {
 
 // DialContext opens a direct-tcpip channel: addr is resolved and dialled by
 // the host, so "127.0.0.1:10002" is the host's own loopback.
+//
+// When the host's sshd refuses forwarding (AllowTcpForwarding no), the
+// connection is relayed by a small script run on the host instead (see
+// relayScript), and every later dial goes there directly.
 func (t *Target) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if t.noForward.Load() {
+		return t.dialRelay(ctx, network, addr)
+	}
 	c, err := t.client.DialContext(ctx, network, addr)
+	if isForwardingRefusal(err) {
+		t.noForward.Store(true)
+		return t.dialRelay(ctx, network, addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dial %s from %s: %w", addr, t, err)
 	}

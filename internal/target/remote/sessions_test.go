@@ -87,3 +87,26 @@ func TestSessionRefusedWithNoneOpen(t *testing.T) {
 		t.Fatalf("err = %v, want a session refusal that names MaxSessions and is not unreachable", err)
 	}
 }
+
+// TestForwardingDisabled pins that a host refusing direct-tcpip
+// (AllowTcpForwarding no) is detected as such for pre-flight, and that a
+// probe dial goes to the host-side relay and fails fast with that reason
+// when the relay cannot run (this fake host has no bash).
+func TestForwardingDisabled(t *testing.T) {
+	h := targettest.NewHost(t, targettest.WithoutTCPForwarding())
+	tg := dial(t, config(h))
+	defer tg.Close()
+	if err := tg.TCPForwarding(ctxT(t)); !errors.Is(err, target.ErrForwardingDisabled) {
+		t.Fatalf("TCPForwarding = %v, want ErrForwardingDisabled", err)
+	}
+	_, err := tg.DialContext(ctxT(t), "tcp", "127.0.0.1:10002")
+	if !errors.Is(err, target.ErrForwardingDisabled) || errors.Is(err, target.ErrUnreachable) {
+		t.Fatalf("dial = %v, want a relay failure naming ErrForwardingDisabled", err)
+	}
+	ok := targettest.NewHost(t)
+	tg2 := dial(t, config(ok))
+	defer tg2.Close()
+	if err := tg2.TCPForwarding(ctxT(t)); err != nil {
+		t.Fatalf("TCPForwarding on a forwarding host = %v", err)
+	}
+}
