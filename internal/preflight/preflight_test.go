@@ -123,7 +123,9 @@ func TestCheck(t *testing.T) {
 		{"sudo not needed", func(f *osinfo.Facts) { f.Sudo = osinfo.SudoPassword }, func(r *Requirements) { r.NeedSudo = false }, nil},
 		{"root needs no sudo", func(f *osinfo.Facts) { f.UID, f.User, f.Sudo = 0, "root", osinfo.SudoRoot }, nil, nil},
 		{"sftp missing", func(f *osinfo.Facts) { f.SFTPChecked, f.SFTPError = true, "subsystem request failed" }, nil, []string{"sftp error SFTP subsystem unavailable: subsystem request failed"}},
-		{"forwarding refused", func(f *osinfo.Facts) { f.ForwardingChecked, f.ForwardingError = true, "im-1: sshd refuses TCP forwarding" },
+		{"forwarding refused", func(f *osinfo.Facts) {
+			f.ForwardingChecked, f.ForwardingError = true, "im-1: sshd refuses TCP forwarding"
+		},
 			func(r *Requirements) { r.NetworkProbes = true }, []string{"forwarding warning im-1: sshd refuses TCP forwarding: tcp/http health probes will run through a relay"}},
 		{"forwarding refused, no probes", func(f *osinfo.Facts) { f.ForwardingChecked, f.ForwardingError = true, "refused" }, nil, nil},
 		{"sftp not probed", func(f *osinfo.Facts) { f.SFTPError = "ignored" }, nil, nil},

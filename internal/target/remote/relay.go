@@ -128,10 +128,10 @@ func orDefaultString(s, def string) string {
 // Deadlines are not supported, as on SSH channels; callers bound their
 // use with a context, which closes the conn.
 type relayConn struct {
-	t      *Target
-	sess   *ssh.Session
-	r      io.Reader
-	w      io.WriteCloser
+	t    *Target
+	sess *ssh.Session
+	r    io.Reader
+	w    io.WriteCloser
 	addr string
 	once sync.Once
 }
