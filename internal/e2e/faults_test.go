@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -363,4 +365,93 @@ service "edge" {
 		}
 		_, _ = l.Exec(t, h, "rm", "-f", "/root/fltcanary")
 	}
+}
+
+// TestFltNetworkCut cuts a host's link in the middle of a command (its
+// veth down inside its namespace): keepalives notice the dead peer, the
+// command's outcome is reported as unknown and the host as unreachable,
+// and nothing hangs. The link is restored in a cleanup; a new connection
+// then works.
+func TestFltNetworkCut(t *testing.T) {
+	l := lab.Require(t)
+	h := l.Host(t, "lab-6")
+	link := func(state string) error {
+		out, err := exec.Command("ip", "netns", "exec", h.Netns, "ip", "link", "set", "eth0", state).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip link set eth0 %s in %s: %w: %s", state, h.Netns, err, out)
+		}
+		return nil
+	}
+	tg, err := dialLab(t, l, h.Name, func(c *remote.Config) { c.KeepaliveInterval, c.KeepaliveMax = 2*time.Second, 3 })
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if err := link("up"); err != nil {
+			t.Error(err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := tg.Run(ctx, target.Cmd{Args: []string{"sh", "-c", "echo started; exec sleep 300"}, Stdin: nil})
+		done <- err
+	}()
+	// The command is running once sleep shows up on the host.
+	go func() {
+		defer close(started)
+		for i := 0; i < 200; i++ {
+			if out, _ := l.Exec(t, h.Name, "pgrep", "-x", "-f", "sleep 300"); strings.TrimSpace(out) != "" {
+				return
+			}
+		}
+	}()
+	<-started
+	require.NoError(t, link("down"))
+	err = <-done
+	require.Error(t, err)
+	require.NotErrorIs(t, err, context.DeadlineExceeded, "the run waited for its own deadline: keepalives did not notice")
+	require.ErrorIs(t, err, target.ErrUnknownOutcome)
+	require.ErrorIs(t, err, target.ErrUnreachable)
+	_, _ = l.Exec(t, h.Name, "pkill", "-x", "-f", "sleep 300")
+
+	require.NoError(t, link("up"))
+	tg2, err := dialLab(t, l, h.Name, nil)
+	require.NoError(t, err, "a new connection after the link came back")
+	_, err = tg2.Run(t.Context(), target.Cmd{Args: []string{"true"}})
+	require.NoError(t, err)
+}
+
+// TestFltSilentHost puts a host that accepts TCP and never speaks SSH in an
+// inventory with a real one: pre-flight reports it unreachable with the
+// handshake budget named, and the real host is still checked.
+func TestFltSilentHost(t *testing.T) {
+	l := lab.Require(t)
+	d := newDeploy(t, l, "fltsil", 32600, "lab-1")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		var held []net.Conn // accepted and never answered; closed with ln's test
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	inv := d.inventory() + fmt.Sprintf("host \"silent\" {\n  address = \"127.0.0.1\"\n  port = %d\n  groups = [\"app\"]\n  connect_timeout = \"3s\"\n}\n", port)
+	require.NoError(t, os.WriteFile(filepath.Join(d.dir, "inventory.hcl"), []byte(inv), 0o644))
+	res := d.run("preflight")
+	require.Equal(t, cli.ExitUnreachable, res.Code)
+	require.Contains(t, res.Out, "no SSH handshake within 3s")
+	require.Contains(t, res.Out, "Debian GNU/Linux 12", "the real host was still checked")
 }
