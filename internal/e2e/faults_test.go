@@ -86,15 +86,26 @@ func installTcsh(t *testing.T, l *lab.Lab, host string) {
 	b, err := os.ReadFile(debs[0])
 	require.NoError(t, err)
 	h := l.Host(t, host)
-	dst := filepath.Join(h.Rootfs, "tmp", "oimtest-tcsh.deb")
+	// Not /tmp: the host mounts its own tmpfs over the overlay's /tmp.
+	dst := filepath.Join(h.Rootfs, "root", "oimtest-tcsh.deb")
 	require.NoError(t, os.WriteFile(dst, b, 0o644))
-	out, err := l.Exec(t, host, "sh", "-c", "dpkg -i /tmp/oimtest-tcsh.deb && rm -f /tmp/oimtest-tcsh.deb")
+	out, err := l.Exec(t, host, "sh", "-c", "dpkg -i /root/oimtest-tcsh.deb; s=$?; rm -f /root/oimtest-tcsh.deb; exit $s")
 	require.NoError(t, err, out)
 	t.Cleanup(func() {
 		if out, err := l.Exec(t, host, "dpkg", "-r", "tcsh"); err != nil {
 			t.Errorf("remove tcsh on %s: %v\n%s", host, err, out)
 		}
 	})
+}
+
+// fresh is newDeploy after clearing what earlier tests may have left on the
+// hosts (units of the shared names, their drop-ins): a stale drop-in from
+// another app would fail this test for reasons of its own.
+func fresh(t *testing.T, l *lab.Lab, app string, base int, hosts ...string) *deploy {
+	t.Helper()
+	d := newDeploy(t, l, app, base, hosts...)
+	d.uninstall()
+	return d
 }
 
 // asUser rewrites d's inventory to log in as user with become.
@@ -121,7 +132,7 @@ func TestFltLoginShells(t *testing.T) {
 			}
 			labUser(t, l, "lab-4", tc.user, tc.shell, "")
 			app := fmt.Sprintf("fltsh%d", i)
-			d := newDeploy(t, l, app, 32000+100*i, "lab-4")
+			d := fresh(t, l, app, 32000+100*i, "lab-4")
 			d.asUser(tc.user)
 			require.Equal(t, cli.ExitOK, d.run("apply").Code)
 			for _, st := range d.show("lab-4", d.units()...) {
@@ -152,7 +163,7 @@ func TestFltLoginShells(t *testing.T) {
 func TestFltSessionLimitAndNoForwarding(t *testing.T) {
 	l := lab.Require(t)
 	labUser(t, l, "lab-5", "fltlim", "/bin/bash", "\tMaxSessions 2\n\tAllowTcpForwarding no")
-	d := newDeploy(t, l, "fltlim", 32200, "lab-5")
+	d := fresh(t, l, "fltlim", 32200, "lab-5")
 	d.asUser("fltlim")
 	res := d.run("preflight")
 	require.Equal(t, cli.ExitOK, res.Code)
@@ -182,7 +193,7 @@ func TestFltBastionFanout(t *testing.T) {
 		t.Skip("needs at least two systemd lab hosts")
 	}
 	bastion := l.Host(t, names[0])
-	d := newDeploy(t, l, "fltfan", 32300, names[0])
+	d := fresh(t, l, "fltfan", 32300, names[0])
 
 	var sc, inv strings.Builder
 	fmt.Fprintf(&inv, "defaults {\n  user = \"root\"\n  identity = %q\n  known_hosts = %q\n}\n", l.KeyPath, l.KnownHostsPath)
@@ -235,11 +246,11 @@ var injections = []string{
 func TestFltInjection(t *testing.T) {
 	l := lab.Require(t)
 	hosts := []string{"lab-1", "lab-2"}
-	d := newDeploy(t, l, "fltinj", 32400, hosts...)
+	d := fresh(t, l, "fltinj", 32400, hosts...)
 
 	// Rejected at validation: a service name, the app user, an instance
 	// name and a relative app root, each with an injection.
-	bad := newDeploy(t, l, "fltinjbad", 32450, hosts...)
+	bad := fresh(t, l, "fltinjbad", 32450, hosts...)
 	bad.playbook = `
 service "x; touch /tmp/fltpwned-name" {
   binary = "bin/openim-push"
@@ -247,7 +258,7 @@ service "x; touch /tmp/fltpwned-name" {
 }
 `
 	bad.writePlaybook()
-	res := bad.run("validate")
+	res := bad.runRaw("validate", "-i", filepath.Join(bad.dir, "inventory.hcl"), "-p", filepath.Join(bad.dir, "playbook.hcl"))
 	require.NotEqual(t, cli.ExitOK, res.Code)
 	require.Contains(t, res.Out, "Invalid service name")
 	res = bad.run("apply")
@@ -304,7 +315,7 @@ const canary = `fltS3cr"et\'<&>$(id)`
 func TestFltSecrets(t *testing.T) {
 	l := lab.Require(t)
 	hosts := []string{"lab-2", "lab-3"}
-	d := newDeploy(t, l, "fltsec", 32500, hosts...)
+	d := fresh(t, l, "fltsec", 32500, hosts...)
 	d.playbook = `
 variable "token" { sensitive = true }
 service "edge" {
@@ -334,7 +345,7 @@ service "edge" {
 					return
 				default:
 				}
-				out, _ := l.Exec(t, h, "sh", "-c", `for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' < "$f" 2>/dev/null; echo; done | grep -F -f /root/fltcanary || true`)
+				out, _ := l.Exec(t, h, "sh", "-c", `for f in /proc/[0-9]*/cmdline; do { tr '\0' ' ' < "$f"; } 2>/dev/null; echo; done | grep -F -f /root/fltcanary || true`)
 				found.WriteString(out)
 			}
 			hits <- found.String()
@@ -427,7 +438,7 @@ func TestFltNetworkCut(t *testing.T) {
 // handshake budget named, and the real host is still checked.
 func TestFltSilentHost(t *testing.T) {
 	l := lab.Require(t)
-	d := newDeploy(t, l, "fltsil", 32600, "lab-1")
+	d := fresh(t, l, "fltsil", 32600, "lab-1")
 	var lc net.ListenConfig
 	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -250,6 +250,10 @@ for u in gate backend@0 backend@1 api@0 cron@0 edge@0; do systemctl disable "$u.
 systemctl disable "$app.target" >/dev/null 2>&1
 rm -f /etc/systemd/system/gate.service /etc/systemd/system/backend@.service /etc/systemd/system/api@.service \
   /etc/systemd/system/cron@.service /etc/systemd/system/edge@.service "/etc/systemd/system/$app.target"
+# Drop-ins (release.conf) too: a stale one pins the next app's unit to a
+# release that no longer exists.
+rm -rf /etc/systemd/system/gate.service.d /etc/systemd/system/backend@*.service.d /etc/systemd/system/api@*.service.d \
+  /etc/systemd/system/cron@*.service.d /etc/systemd/system/edge@*.service.d
 systemctl daemon-reload
 systemctl reset-failed 2>/dev/null
 rm -rf "/opt/$app" "/var/lib/openim-deploy/$app.lock"

@@ -112,3 +112,26 @@ func TestCommandLineScript(t *testing.T) {
 		t.Errorf("stdin = %q, want %q", got, want)
 	}
 }
+
+// TestKeepaliveMidCommand pins the outcome of a peer that goes silent
+// while a command runs: the command returns once keepalives give up, its
+// outcome unknown and the host unreachable, never a plain failure.
+func TestKeepaliveMidCommand(t *testing.T) {
+	h := targettest.NewHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tg, err := Dial(ctx, Config{
+		Address: "127.0.0.1", Port: h.Port, User: "root",
+		Identity: h.KeyPath, KnownHosts: h.KnownHostsPath, SSHConfigFile: "none",
+		KeepaliveInterval: 20 * time.Millisecond, KeepaliveMax: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	h.MuteKeepalives()
+	_, err = tg.Run(ctx, target.Cmd{Args: []string{"sleep", "15"}})
+	if !errors.Is(err, target.ErrUnknownOutcome) || !errors.Is(err, target.ErrUnreachable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want unknown outcome on an unreachable host", err)
+	}
+}

@@ -43,6 +43,7 @@ type Target struct {
 
 	lacksSum  atomic.Bool // the host has no sha256sum: verify by reading back
 	noForward atomic.Bool // sshd refused direct-tcpip by policy: relay instead
+	dead      atomic.Bool // keepalives gave up on the peer
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close
@@ -166,7 +167,7 @@ func (t *Target) keepalive(interval time.Duration, max int) {
 		case err := <-reply:
 			if err != nil { // the connection is gone
 				timer.Stop()
-				t.client.Close()
+				t.giveUp()
 				return
 			}
 			misses = 0
@@ -178,14 +179,26 @@ func (t *Target) keepalive(interval time.Duration, max int) {
 		}
 		timer.Stop()
 		if misses >= max {
-			t.client.Close()
+			t.giveUp()
 			return
 		}
 	}
 }
 
+// giveUp closes a connection keepalives found dead. The flag is set
+// first: closing makes every open session end without an exit status, and
+// those sessions must see the connection as lost (unreachable), which the
+// client's own Wait may report a moment later.
+func (t *Target) giveUp() {
+	t.dead.Store(true)
+	t.client.Close()
+}
+
 // lost reports whether the connection has ended.
 func (t *Target) lost() bool {
+	if t.dead.Load() {
+		return true
+	}
 	select {
 	case <-t.lostc:
 		return true

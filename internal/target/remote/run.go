@@ -84,7 +84,9 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 		}
 		return res, ee
 	case errors.As(err, &missing):
-		return res, fmt.Errorf("run %s on %s: %w", cmd, t, target.ErrUnknownOutcome)
+		// Also what a session sees when keepalives close a dead
+		// connection under it: then the host is unreachable too.
+		return res, t.connErr(fmt.Errorf("run %s on %s: %w", cmd, t, target.ErrUnknownOutcome))
 	default:
 		// The connection dropped while the command ran.
 		return res, t.connErr(fmt.Errorf("run %s on %s: %w (%w)", cmd, t, target.ErrUnknownOutcome, err))
