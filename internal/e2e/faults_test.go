@@ -305,8 +305,12 @@ service "edge" {
 }
 
 // canary is a secret with every character JSON escapes and the shell
-// treats specially.
-const canary = `fltS3cr"et\'<&>$(id)`
+// treats specially. canaryMark is its prefix, which no escaping (JSON,
+// systemd environment files) changes: any leak, in any encoding, holds it.
+const (
+	canary     = `fltS3cr"et\'<&>$(id)`
+	canaryMark = "fltS3cr"
+)
 
 // TestFltSecrets pins where a secret may appear: only in the 0600
 // root-owned environment file. It is absent from the terminal output at
@@ -335,7 +339,7 @@ service "edge" {
 	hits := make(chan string, len(hosts))
 	for _, h := range hosts {
 		host := l.Host(t, h)
-		require.NoError(t, os.WriteFile(filepath.Join(host.Rootfs, "root", "fltcanary"), []byte(canary[:12]+"\n"), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(host.Rootfs, "root", "fltcanary"), []byte(canaryMark+"\n"), 0o600))
 		go func() {
 			var found strings.Builder
 			for i := 0; i < 2000; i++ { // bounded: ~2 minutes at most
@@ -359,8 +363,7 @@ service "edge" {
 	}
 	require.Equal(t, cli.ExitOK, res.Code)
 	for _, out := range []string{res.Out, resPlan.Out} {
-		require.NotContains(t, out, canary[:12])
-		require.NotContains(t, out, `fltS3cr\"et`)
+		require.NotContains(t, out, canaryMark)
 	}
 	for _, h := range hosts {
 		out, err := l.Exec(t, h, "sh", "-c", `grep -rlF -f /root/fltcanary /etc/systemd/system /opt/fltsec /var/lib/openim-deploy 2>/dev/null | sort`)
@@ -374,6 +377,11 @@ service "edge" {
 			require.NotContains(t, f, "/etc/systemd/system/", "a unit file holds the secret")
 			require.NotContains(t, f, ".lock", "the lock holds the secret")
 		}
+		// systemd hands the service the exact value.
+		env, err := l.Exec(t, h, "sh", "-c", `pid=$(systemctl show -p MainPID --value edge@0.service); tr '\0' '\n' < /proc/$pid/environ`)
+		require.NoError(t, err)
+		require.Contains(t, env, "TOKEN="+canary+"\n")
+		require.Contains(t, env, "LITERAL="+canary+"-lit\n")
 		_, _ = l.Exec(t, h, "rm", "-f", "/root/fltcanary")
 	}
 }
