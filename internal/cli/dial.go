@@ -21,14 +21,18 @@ type ConnectOptions struct {
 
 // sshDialer returns the production dialer: SSH with strict host keys,
 // through the host's bastion when it names one.
+//
+// One Pool per run: every host behind one bastion shares one connection to
+// it (see remote.Pool).
 func sshDialer(opts ConnectOptions) phase.Dialer {
+	pool := remote.NewPool()
 	return func(ctx context.Context, h *config.Host, b *config.Bastion) (target.Target, error) {
 		cfg := remoteConfig(h.Name, h.Address, h.SSH, opts)
 		if b != nil {
 			jump := remoteConfig(b.Name, b.Address, b.SSH, opts)
 			cfg.Jump = &jump
 		}
-		return remote.Dial(ctx, cfg)
+		return pool.Dial(ctx, cfg)
 	}
 }
 
@@ -38,6 +42,7 @@ func remoteConfig(name, address string, s config.SSH, opts ConnectOptions) remot
 		Address:        address,
 		Port:           s.Port,
 		User:           s.User,
+		FallbackUser:   config.DefaultUser,
 		Identity:       s.Identity,
 		KnownHosts:     s.KnownHosts,
 		AcceptNew:      opts.AcceptNew,

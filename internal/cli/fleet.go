@@ -21,7 +21,35 @@ import (
 // fleetOptions are the flags of every command that acts on hosts.
 type fleetOptions struct {
 	ConnectOptions
-	Limit []string
+	Limit  []string
+	Strict bool // pre-flight warnings refuse hosts
+}
+
+// RedactCommandLine returns args with the value of every -var/--var
+// replaced by "<redacted>" (the name stays): the command line is recorded
+// in each host's lock, and a variable may be a secret.
+func RedactCommandLine(args []string) []string {
+	out := make([]string, len(args))
+	redactNext := false
+	for i, a := range args {
+		switch {
+		case redactNext:
+			a = redactVar(a)
+			redactNext = false
+		case a == "-var" || a == "--var":
+			redactNext = true
+		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
+			flag, val, _ := strings.Cut(a, "=")
+			a = flag + "=" + redactVar(val)
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func redactVar(nameValue string) string {
+	name, _, _ := strings.Cut(nameValue, "=")
+	return name + "=<redacted>"
 }
 
 func addFleetFlags(cmd *cobra.Command, o *fleetOptions) {
@@ -30,6 +58,7 @@ func addFleetFlags(cmd *cobra.Command, o *fleetOptions) {
 	f.IntVar(&o.Parallel, "parallel", 20, "hosts handled at once")
 	f.StringVar(&o.SSHConfigFile, "ssh-config", "", "ssh_config file for HostName, User, Port, IdentityFile, ProxyJump (default ~/.ssh/config; \"none\" to ignore)")
 	f.StringSliceVar(&o.Limit, "limit", nil, "only these hosts or groups (comma-separated)")
+	f.BoolVar(&o.Strict, "strict", false, "refuse hosts with pre-flight warnings too (duplicate machine-id, clock skew under a minute, low nofile ceiling)")
 }
 
 // loadFleet loads the configuration and builds the run state: what every
@@ -53,7 +82,8 @@ func newFleetRun(cfg *config.Config, o fleetOptions, out *ui.Printer) (*phase.Ru
 		Out:    out,
 		// The id a new release gets on any host that needs one; plan shows
 		// it, apply uses it.
-		Opts:  phase.Options{Parallel: o.Parallel, Command: strings.Join(os.Args, " "), ReleaseID: release.NewID(time.Now())},
+		Opts: phase.Options{Parallel: o.Parallel, Command: strings.Join(RedactCommandLine(os.Args), " "),
+			Strict: o.Strict, ReleaseID: release.NewID(time.Now())},
 		Dial:  sshDialer(o.ConnectOptions),
 		Clock: clock.System{},
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -10,8 +11,12 @@ import (
 
 // Built-in SSH defaults, used where neither the host nor defaults{} says.
 const (
-	defaultUser           = "root"
-	defaultPort           = 22
+	// DefaultUser is the login user when neither the inventory nor
+	// ssh_config names one.
+	DefaultUser = "root"
+	// DefaultPort is the SSH port when neither the inventory nor
+	// ssh_config names one.
+	DefaultPort           = 22
 	defaultKnownHosts     = "~/.ssh/known_hosts"
 	defaultConnectTimeout = 10 * time.Second
 )
@@ -118,7 +123,10 @@ func (l *loader) decodeInventory(f *hcl.File) *Inventory {
 	inv := &Inventory{Filename: name, Playbook: l.localPath(name, raw.Playbook)}
 	l.playbookRange = raw.PlaybookRange
 
-	base := SSH{User: defaultUser, Port: defaultPort, ConnectTimeout: defaultConnectTimeout,
+	// User and Port stay unset unless the inventory sets them, so the
+	// transport can take them from ssh_config first; it falls back to
+	// DefaultUser and DefaultPort.
+	base := SSH{ConnectTimeout: defaultConnectTimeout,
 		KnownHosts: l.localPath(name, defaultKnownHosts)}
 	for i, d := range raw.Defaults {
 		if i > 0 {
@@ -154,7 +162,7 @@ func (l *loader) decodeInventory(f *hcl.File) *Inventory {
 			continue
 		}
 		hosts[b.Name] = b
-		key := fmt.Sprintf("%s:%d", h.Address, h.Port)
+		key := fmt.Sprintf("%s:%d", h.Address, cmp.Or(h.Port, DefaultPort))
 		if prev, dup := addrs[key]; dup && h.Address != "" {
 			l.errorf(b.AddressRange, b.DefRange, "Duplicate host address",
 				"Host %q connects to %s, as host %q does (%s). Each host must be a different machine.",

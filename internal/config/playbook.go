@@ -119,9 +119,12 @@ func (l *loader) decodeApp(b *appBlock) App {
 	l.checkName(b.NameRange, b.DefRange, "app", b.Name)
 	if l.has(b.RootRange) {
 		app.Root = b.Root
-		if !rootRE.MatchString(b.Root) || path.Clean(b.Root) == "/" {
+		// ".." segments are refused rather than cleaned away: the root
+		// is created, owned and pruned by the tool, and "/opt/../etc"
+		// would quietly make that /etc.
+		if !rootRE.MatchString(b.Root) || path.Clean(b.Root) == "/" || slices.Contains(strings.Split(b.Root, "/"), "..") {
 			l.errorf(b.RootRange, b.DefRange, "Invalid app root",
-				"root = %q must be an absolute path other than \"/\", made of letters, digits, \"_\", \".\", \"-\" and \"/\".", b.Root)
+				"root = %q must be an absolute path other than \"/\", without \"..\", made of letters, digits, \"_\", \".\", \"-\" and \"/\".", b.Root)
 		}
 		app.Root = path.Clean(b.Root)
 	}

@@ -33,7 +33,10 @@ type Inventory struct {
 
 // SSH holds connection settings shared by hosts and bastions.
 type SSH struct {
+	// User is the login user; "" means ssh_config's User, else
+	// DefaultUser. After Connect it holds the user actually logged in as.
 	User string
+	// Port is the SSH port; 0 means ssh_config's Port, else DefaultPort.
 	Port int
 	// Identity is a private key path with ~ expanded; "" means agent and
 	// ~/.ssh/config only.

@@ -264,6 +264,9 @@ for f in *.service *.target *.service.d/release.conf; do
 done
 systemctl disable "$app.target" >/dev/null 2>&1
 rm -rf "$app.target.wants"
+# Drop-ins of the harness's shared unit names too, whoever left them: a
+# stale one pins the next app's unit to a release that no longer exists.
+rm -rf gate.service.d backend@*.service.d api@*.service.d cron@*.service.d edge@*.service.d
 systemctl daemon-reload
 systemctl reset-failed 2>/dev/null
 rm -rf "/opt/$app" "/var/lib/openim-deploy/$app.lock" "/var/lib/openim-deploy/$app"

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/openimsdk/openim-deploy/internal/systemd"
 	"github.com/openimsdk/openim-deploy/internal/target"
@@ -17,6 +16,13 @@ import (
 // TestPoller pins that twenty gates polling side by side share a few
 // "systemctl show" calls instead of one SSH session each, and still each
 // get their own unit's state.
+//
+// The fake show waits (synctest.Wait) until every other goroutine of the
+// bubble is blocked before it answers, so every gate that is due at this
+// instant has queued its request by then. That makes the count exact
+// rather than dependent on goroutine scheduling: at most two batches per
+// poll round (the one already running when the others arrived, and the
+// one they all join), whatever GOMAXPROCS is.
 func TestPoller(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := targettest.NewFake("im-1")
@@ -27,6 +33,7 @@ func TestPoller(t *testing.T) {
 			inFlight++
 			maxInFlight = max(maxInFlight, inFlight)
 			mu.Unlock()
+			synctest.Wait() // every due gate is now queued, or answered
 			var out strings.Builder
 			for _, u := range cmd.Args[5:] { // systemctl show -p PROPS -- units...
 				pid := strings.TrimSuffix(strings.TrimPrefix(u, "s@"), ".service")
@@ -60,9 +67,10 @@ func TestPoller(t *testing.T) {
 			}
 		}
 		polls := len(f.Commands())
-		// 20 gates x 6 polls (0 s to 5 s) = 120 requests. With an instant
-		// fake some batches hold one request; over SSH they fill up more.
-		if requests := 20 * int(DefaultStable/time.Second+1); maxInFlight != 1 || polls > requests/2 {
+		// 20 gates x 6 polls (0 s to 5 s) = 120 requests, in 6 rounds of
+		// at most two batches each.
+		rounds := int(DefaultStable/DefaultInterval + 1)
+		if requests := 20 * rounds; maxInFlight != 1 || polls > 2*rounds {
 			t.Errorf("%d show calls for %d requests, at most %d at once; want one at a time, well under one per request",
 				polls, requests, maxInFlight)
 		}

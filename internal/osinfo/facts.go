@@ -83,6 +83,11 @@ type Facts struct {
 	// whether the SFTP subsystem was probed, and why it failed if it did.
 	SFTPChecked bool
 	SFTPError   string
+	// ForwardingChecked and ForwardingError are filled by the transport
+	// too: ForwardingError is set when sshd refuses TCP forwarding
+	// (AllowTcpForwarding no).
+	ForwardingChecked bool
+	ForwardingError   string
 
 	Listeners []Listener // in /proc/net/tcp then tcp6 order
 

@@ -30,6 +30,12 @@ func (Connect) Run(ctx context.Context, r *Run) error {
 			return nil
 		}
 		h.Target = t
+		// The transport resolved the login user (inventory, then
+		// ssh_config, then root): record it so every later decision
+		// (sudo, file ownership) is about the user actually logged in as.
+		if u, ok := t.(interface{ User() string }); ok && u.User() != "" {
+			h.Config.User = u.User()
+		}
 		r.Out.Verbose("[%s] connected to %s", h.Config.Name, t)
 		return nil
 	})

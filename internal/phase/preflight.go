@@ -77,10 +77,20 @@ func GatherFacts(ctx context.Context, t target.Target, root string) (osinfo.Fact
 	if _, err := ro.Stat(ctx, "/"); err != nil {
 		f.SFTPError = err.Error()
 	}
+	// Only SSH targets can be asked; opening a channel writes nothing.
+	if fw, ok := t.(interface{ TCPForwarding(context.Context) error }); ok {
+		f.ForwardingChecked = true
+		if err := fw.TCPForwarding(ctx); err != nil {
+			f.ForwardingError = err.Error()
+		}
+	}
 	return f, nil
 }
 
 func reportProblems(r *Run, h *Host, ps []preflight.Problem) {
+	if r.Opts.Strict {
+		ps = preflight.Strict(ps)
+	}
 	for _, p := range ps {
 		if p.Severity == preflight.SeverityError {
 			r.Out.HostError(h.Config.Name, "refused: %s: %s", p.Check, p.Message)
@@ -117,7 +127,7 @@ func requirements(ctx context.Context, r *Run, h *Host, bins *binaryCache) (pref
 	hp := h.Placement
 	req := preflight.Requirements{
 		Root:       r.Config.Playbook.App.Root,
-		NeedSudo:   h.Config.Become && h.Config.User != "root",
+		NeedSudo:   target.UsesSudo(h.Target, h.Config.User, h.Config.Become),
 		OwnedPorts: map[int]bool{},
 	}
 	seen := map[string]bool{}
@@ -149,6 +159,7 @@ func requirements(ctx context.Context, r *Run, h *Host, bins *binaryCache) (pref
 			name := unit.InstanceName(s.Name, in.Name)
 			names = append(names, name)
 			portsOf[name] = in.Health.Ports
+			req.NetworkProbes = req.NetworkProbes || in.Health.TCP != "" || in.Health.HTTP != ""
 			req.Ports = append(req.Ports, in.Health.Ports...)
 		}
 	}

@@ -65,6 +65,8 @@ type Options struct {
 	Confirm func(ctx context.Context, pause time.Duration) error
 	// Confirmed goes on after a canary without waiting (--confirm).
 	Confirmed bool
+	// Strict makes pre-flight warnings refuse the host too (--strict).
+	Strict bool
 	// Interrupt is closed at the first Ctrl-C: the run stops at the next
 	// point where every host is settled (between phases, waves and rollout
 	// batches) instead of in the middle of a restart. The second Ctrl-C

@@ -184,6 +184,16 @@ func (c *checker) sftp() {
 	}
 }
 
+// forwarding warns when sshd refuses TCP forwarding and the host has tcp or
+// http probes: they still work, through a relay the transport runs on the
+// host (bash's /dev/tcp), so the operator should know where they run.
+func (c *checker) forwarding() {
+	if !c.f.ForwardingChecked || c.f.ForwardingError == "" || !c.req.NetworkProbes {
+		return
+	}
+	c.add(CheckForward, SeverityWarning, "%s: tcp/http health probes will run through a relay on the host (needs bash)", c.f.ForwardingError)
+}
+
 func (c *checker) ports() {
 	if len(c.req.Ports) == 0 || c.unknown("listen", CheckPorts, "ports") {
 		return
@@ -221,8 +231,16 @@ func (c *checker) clock(now time.Time) {
 		if skew < 0 {
 			dir, d = "behind", -skew
 		}
-		c.add(CheckClock, SeverityError, "clock is at least %s %s the controller's (host says %s); allowed: %s; enable NTP (timedatectl set-ntp true)",
-			d.Round(time.Second), dir, c.f.HostTime.UTC().Format(time.RFC3339), limit)
+		// Under RefuseClockSkew the deploy itself works (leases are timed
+		// on the host's own clock); logs and certificates are the
+		// operator's concern, so it warns. Past it, lock expiry and TLS
+		// start to misbehave: refuse.
+		sev, allowed := SeverityWarning, fmt.Sprintf("warned above %s, refused from %s", limit, RefuseClockSkew)
+		if d >= RefuseClockSkew {
+			sev = SeverityError
+		}
+		c.add(CheckClock, sev, "clock is at least %s %s the controller's (host says %s); %s; enable NTP (timedatectl set-ntp true)",
+			d.Round(time.Second), dir, c.f.HostTime.UTC().Format(time.RFC3339), allowed)
 	}
 }
 
@@ -254,7 +272,9 @@ func (c *checker) nofile() {
 		return
 	}
 	if c.f.NrOpen < int64(c.req.MinNofile) {
-		c.add(CheckNofile, SeverityError, "services need LimitNOFILE=%d but fs.nr_open is %d, the most any process may have; raise it (sysctl fs.nr_open=%d)",
+		// A warning, as the severity table says: the limit is
+		// the operator's to raise, and --strict refuses it.
+		c.add(CheckNofile, SeverityWarning, "services need LimitNOFILE=%d but fs.nr_open is %d, the most any process may have; raise it (sysctl fs.nr_open=%d)",
 			c.req.MinNofile, c.f.NrOpen, c.req.MinNofile)
 	}
 }

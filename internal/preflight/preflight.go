@@ -8,7 +8,11 @@
 //	im-3: error: init: init system is sysvinit; openim-deploy needs systemd (no /run/systemd/system; PID 1 is init; /etc/inittab present)
 //
 // A host with any SeverityError problem must be refused; warnings are shown
-// and the run goes on.
+// and the run goes on (Strict turns them into refusals). Errors are what
+// makes the deploy itself fail: no systemd, a binary for another
+// architecture, no space, no sudo, no SFTP, a taken port, a clock a minute
+// or more off. Warnings concern the operator: duplicate machine-ids from a
+// cloned image, a clock skew under a minute, a low nofile ceiling.
 package preflight
 
 import (
@@ -46,6 +50,7 @@ const (
 	CheckClock     = "clock"
 	CheckNofile    = "nofile"
 	CheckMachineID = "machine-id"
+	CheckForward   = "forwarding"
 )
 
 // Defaults used when a Requirements field is zero.
@@ -58,8 +63,11 @@ const (
 	// RecommendedSystemd: older versions may ignore start-limit settings in
 	// [Unit] (StartLimitIntervalSec=), so they get a warning.
 	RecommendedSystemd = 230
-	// DefaultMaxClockSkew is how far a host's clock may be from the controller's.
+	// DefaultMaxClockSkew is how far a host's clock may be from the
+	// controller's before pre-flight warns.
 	DefaultMaxClockSkew = 5 * time.Second
+	// RefuseClockSkew is the skew from which pre-flight refuses the host.
+	RefuseClockSkew = time.Minute
 	// DiskMargin is added to what a release needs on disk.
 	DiskMargin = 64 << 20
 )
@@ -93,6 +101,9 @@ type Requirements struct {
 	MinSystemd int
 	// MaxClockSkew: 0 means DefaultMaxClockSkew.
 	MaxClockSkew time.Duration
+	// NetworkProbes says a service on this host has a tcp or http health
+	// probe, which needs TCP forwarding or the relay that replaces it.
+	NetworkProbes bool
 }
 
 // Problem is one failed or doubtful check on one host.
@@ -111,6 +122,20 @@ func (p Problem) String() string {
 // HasErrors reports whether any problem has SeverityError.
 func HasErrors(ps []Problem) bool {
 	return slices.ContainsFunc(ps, func(p Problem) bool { return p.Severity == SeverityError })
+}
+
+// Strict returns ps with every warning raised to an error, for --strict:
+// an operator who wants a clean fleet refuses what would otherwise only
+// be shown. Messages say the warning was made fatal.
+func Strict(ps []Problem) []Problem {
+	out := slices.Clone(ps)
+	for i := range out {
+		if out[i].Severity == SeverityWarning {
+			out[i].Severity = SeverityError
+			out[i].Message += " (a warning, refused by --strict)"
+		}
+	}
+	return out
 }
 
 // ErrRefused is wrapped by the error Err returns.
@@ -134,7 +159,7 @@ func Err(ps []Problem) error {
 // Check runs every per-host check of req against f. now is the controller
 // clock, used for the clock check only when f has no Sent/Received times.
 // Problems come out in a fixed order: facts, os, init, systemd, arch, disk,
-// memory, sudo, sftp, ports, clock, nofile.
+// memory, sudo, sftp, forwarding, ports, clock, nofile.
 func Check(f osinfo.Facts, req Requirements, now time.Time) []Problem {
 	c := checker{f: f, req: req}
 	c.facts()
@@ -146,6 +171,7 @@ func Check(f osinfo.Facts, req Requirements, now time.Time) []Problem {
 	c.memory()
 	c.sudo()
 	c.sftp()
+	c.forwarding()
 	c.ports()
 	c.clock(now)
 	c.nofile()
@@ -175,7 +201,10 @@ func CheckFleet(facts map[string]osinfo.Facts) []Problem {
 			continue
 		}
 		others := slices.DeleteFunc(slices.Clone(same), func(o string) bool { return o == h })
-		out = append(out, Problem{h, CheckMachineID, SeverityError, fmt.Sprintf(
+		// A warning: a fleet cloned from one VM image often shares one,
+		// and the deploy works; journald and D-Bus confusion is the
+		// operator's to fix (--strict refuses it).
+		out = append(out, Problem{h, CheckMachineID, SeverityWarning, fmt.Sprintf(
 			"machine-id %s is also the machine-id of %s (cloned image?); give each host its own: rm /etc/machine-id && systemd-machine-id-setup",
 			id, strings.Join(others, ", "))})
 	}

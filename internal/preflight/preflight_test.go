@@ -123,17 +123,25 @@ func TestCheck(t *testing.T) {
 		{"sudo not needed", func(f *osinfo.Facts) { f.Sudo = osinfo.SudoPassword }, func(r *Requirements) { r.NeedSudo = false }, nil},
 		{"root needs no sudo", func(f *osinfo.Facts) { f.UID, f.User, f.Sudo = 0, "root", osinfo.SudoRoot }, nil, nil},
 		{"sftp missing", func(f *osinfo.Facts) { f.SFTPChecked, f.SFTPError = true, "subsystem request failed" }, nil, []string{"sftp error SFTP subsystem unavailable: subsystem request failed"}},
+		{"forwarding refused", func(f *osinfo.Facts) {
+			f.ForwardingChecked, f.ForwardingError = true, "im-1: sshd refuses TCP forwarding"
+		},
+			func(r *Requirements) { r.NetworkProbes = true }, []string{"forwarding warning im-1: sshd refuses TCP forwarding: tcp/http health probes will run through a relay"}},
+		{"forwarding refused, no probes", func(f *osinfo.Facts) { f.ForwardingChecked, f.ForwardingError = true, "refused" }, nil, nil},
 		{"sftp not probed", func(f *osinfo.Facts) { f.SFTPError = "ignored" }, nil, nil},
 		{"port taken", nil, func(r *Requirements) { r.Ports = []int{10001, 10002, 10002, 22} }, []string{
 			"ports error port 10002 is already in use (listening on 127.0.0.1:10002, [::]:10002)", "ports error port 22 is already in use (listening on 0.0.0.0:22)"}},
 		{"port owned", nil, func(r *Requirements) { r.Ports, r.OwnedPorts = []int{10002}, map[int]bool{10002: true} }, nil},
 		{"ports unknown", func(f *osinfo.Facts) { f.Unknown["listen"] = "bad" }, nil, []string{"ports warning ports not checked"}},
-		{"clock ahead", func(f *osinfo.Facts) { f.HostTime = t0.Add(10 * time.Second) }, nil, []string{"clock error clock is at least 10s ahead of the controller's (host says 2023-11-14T22:13:30Z)"}},
-		{"clock behind", func(f *osinfo.Facts) { f.HostTime = t0.Add(-10 * time.Second) }, nil, []string{"clock error clock is at least 9s behind"}},
+		{"clock ahead", func(f *osinfo.Facts) { f.HostTime = t0.Add(10 * time.Second) }, nil, []string{"clock warning clock is at least 10s ahead of the controller's (host says 2023-11-14T22:13:30Z)"}},
+		{"clock behind", func(f *osinfo.Facts) { f.HostTime = t0.Add(-10 * time.Second) }, nil, []string{"clock warning clock is at least 9s behind"}},
+		{"clock just under a minute", func(f *osinfo.Facts) { f.HostTime = t0.Add(59 * time.Second) }, nil, []string{"clock warning clock is at least 5"}},
+		{"clock a minute ahead", func(f *osinfo.Facts) { f.HostTime = t0.Add(62 * time.Second) }, nil, []string{"clock error clock is at least 1m"}},
+		{"clock minutes behind", func(f *osinfo.Facts) { f.HostTime = t0.Add(-5 * time.Minute) }, nil, []string{"clock error clock is at least 4m59s behind"}},
 		{"clock within", func(f *osinfo.Facts) { f.HostTime = t0.Add(5 * time.Second) }, nil, nil},
-		{"clock custom", func(f *osinfo.Facts) { f.HostTime = t0.Add(3 * time.Second) }, func(r *Requirements) { r.MaxClockSkew = time.Second }, []string{"clock error"}},
+		{"clock custom", func(f *osinfo.Facts) { f.HostTime = t0.Add(3 * time.Second) }, func(r *Requirements) { r.MaxClockSkew = time.Second }, []string{"clock warning"}},
 		{"clock unknown", func(f *osinfo.Facts) { f.Unknown["clock"] = "no output" }, nil, []string{"clock warning clock not checked"}},
-		{"nofile", func(f *osinfo.Facts) { f.NrOpen = 65536 }, nil, []string{"nofile error services need LimitNOFILE=500000 but fs.nr_open is 65536"}},
+		{"nofile", func(f *osinfo.Facts) { f.NrOpen = 65536 }, nil, []string{"nofile warning services need LimitNOFILE=500000 but fs.nr_open is 65536"}},
 		{"nofile off", func(f *osinfo.Facts) { f.NrOpen = 1 }, func(r *Requirements) { r.MinNofile = 0 }, nil},
 		{"cut short", func(f *osinfo.Facts) { f.Unknown["end"] = "cut" }, nil, []string{"facts warning fact gathering output was cut short"}},
 	}
@@ -215,9 +223,9 @@ func TestCheckFleet(t *testing.T) {
 	got := CheckFleet(facts)
 	want := []string{
 		"im-0: warning: machine-id: machine-id unknown (/etc/machine-id is uninitialized); uniqueness not checked",
-		"im-1: error: machine-id: machine-id aaaa is also the machine-id of im-2, im-3 (cloned image?)",
-		"im-2: error: machine-id: machine-id aaaa is also the machine-id of im-1, im-3",
-		"im-3: error: machine-id: machine-id aaaa is also the machine-id of im-1, im-2",
+		"im-1: warning: machine-id: machine-id aaaa is also the machine-id of im-2, im-3 (cloned image?)",
+		"im-2: warning: machine-id: machine-id aaaa is also the machine-id of im-1, im-3",
+		"im-3: warning: machine-id: machine-id aaaa is also the machine-id of im-1, im-2",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got:\n%s", render(got))
@@ -230,10 +238,61 @@ func TestCheckFleet(t *testing.T) {
 	if ps := CheckFleet(map[string]osinfo.Facts{"a": mk("a", "1"), "b": mk("b", "2")}); len(ps) != 0 {
 		t.Errorf("unique fleet: %v", ps)
 	}
-	if err := Err(got); !errors.Is(err, ErrRefused) || strings.Contains(err.Error(), "warning") {
-		t.Errorf("Err = %v", err)
+	// A fleet cloned from one image is deployable: warnings only.
+	if err := Err(got); err != nil {
+		t.Errorf("Err of duplicate machine-ids = %v, want nil (a warning)", err)
 	}
-	if Err(got[:1]) != nil {
-		t.Error("Err of warnings only is not nil")
+	// --strict refuses the same fleet, every warning named.
+	strict := Strict(got)
+	err := Err(strict)
+	if !errors.Is(err, ErrRefused) || strings.Count(err.Error(), "refused by --strict") != len(want) {
+		t.Errorf("strict Err = %v", err)
+	}
+	if got[1].Severity != SeverityWarning {
+		t.Error("Strict changed its input")
+	}
+}
+
+// TestSeverities pins the table: what makes the deploy fail
+// refuses the host, what only concerns the operator warns, and --strict
+// refuses both.
+func TestSeverities(t *testing.T) {
+	for name, tc := range map[string]struct {
+		facts func(*osinfo.Facts)
+		req   func(*Requirements)
+		sev   Severity
+	}{
+		"no systemd": {func(f *osinfo.Facts) {
+			f.Init, f.InitEvidence, f.SystemdVersion = osinfo.InitSysV, "no /run/systemd/system", 0
+			f.Unknown["systemd"] = "systemctl --version printed nothing"
+		}, nil, SeverityError},
+		"wrong arch":         {func(f *osinfo.Facts) { f.Arch, f.Machine = "arm64", "aarch64" }, nil, SeverityError},
+		"no space":           {func(f *osinfo.Facts) { f.DiskAvailable = 1 << 20 }, nil, SeverityError},
+		"no sudo":            {func(f *osinfo.Facts) { f.Sudo, f.SudoDetail = osinfo.SudoMissing, "sudo is not installed" }, nil, SeverityError},
+		"clock skew 30s":     {func(f *osinfo.Facts) { f.HostTime = t0.Add(30 * time.Second) }, nil, SeverityWarning},
+		"low nofile ceiling": {func(f *osinfo.Facts) { f.NrOpen = 1024 }, nil, SeverityWarning},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, req := goodFacts(), goodReq()
+			tc.facts(&f)
+			if tc.req != nil {
+				tc.req(&req)
+			}
+			got := Check(f, req, time.Time{})
+			if len(got) == 0 {
+				t.Fatal("no problem found")
+			}
+			for _, p := range got {
+				if p.Severity != tc.sev {
+					t.Errorf("%s, want severity %s", p, tc.sev)
+				}
+			}
+			if (Err(got) != nil) != (tc.sev == SeverityError) {
+				t.Errorf("Err = %v for severity %s", Err(got), tc.sev)
+			}
+			if Err(Strict(got)) == nil {
+				t.Error("--strict did not refuse")
+			}
+		})
 	}
 }

@@ -128,6 +128,10 @@ var (
 	// ErrUnreachable wraps every failure to establish a connection, so the CLI
 	// can report unreachable hosts apart from failed ones.
 	ErrUnreachable = errors.New("unreachable")
+	// ErrForwardingDisabled: the host's sshd refuses TCP forwarding
+	// (AllowTcpForwarding no), so connections from the host's point of
+	// view need a relay run on the host.
+	ErrForwardingDisabled = errors.New("sshd refuses TCP forwarding (AllowTcpForwarding no)")
 	// ErrSudoPassword: sudo -n refused because it wants a password.
 	ErrSudoPassword = errors.New("sudo requires a password; configure NOPASSWD for the deploy user or set become = false")
 )
@@ -140,4 +144,20 @@ func TailString(b []byte) string {
 		b = b[len(b)-stderrTail:]
 	}
 	return string(b)
+}
+
+// NeedsSudo is the one rule for privilege: a host reached as user, with
+// become set, runs privileged commands through "sudo -n" unless user is
+// root. Transports apply it to Cmd.Sudo; phases ask it (through
+// UsesSudo) when they plan for a sudo-less path, so both always agree.
+func NeedsSudo(user string, become bool) bool { return become && user != "root" }
+
+// UsesSudo reports whether privileged commands on t go through sudo: t's
+// own answer when it knows its login user (remote targets), else
+// NeedsSudo(user, become) from the inventory.
+func UsesSudo(t Target, user string, become bool) bool {
+	if s, ok := t.(interface{ UsesSudo() bool }); ok {
+		return s.UsesSudo()
+	}
+	return NeedsSudo(user, become)
 }

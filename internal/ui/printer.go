@@ -62,7 +62,12 @@ func (p *Printer) emit(ev Event, text string) {
 	defer p.mu.Unlock()
 	if p.json {
 		ev.Time = p.now().UTC()
+		// Redact before encoding: json.Marshal escapes '"', '\\', '<', '>'
+		// and '&', so a secret holding any of them no longer matches
+		// itself once encoded. The pass after encoding stays as a net.
+		ev.Host = p.redact(ev.Host)
 		ev.Msg = p.redact(ev.Msg)
+		ev.Fields = RedactFields(ev.Fields, p.redact)
 		b, _ := json.Marshal(ev)
 		b = []byte(p.redact(string(b)))
 		_, _ = p.out.Write(append(b, '\n'))
@@ -156,4 +161,51 @@ func (p *Printer) paint(code, s string) string {
 		return s
 	}
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+// RedactFields returns fields with redact applied to every string inside
+// them, map keys included, at any depth. Values that are not plain JSON
+// (structs such as plan actions) are first turned into their JSON form, so
+// the strings they hold are redacted as the encoder would print them.
+func RedactFields(fields map[string]any, redact func(string) string) map[string]any {
+	if len(fields) == 0 {
+		return fields
+	}
+	out := make(map[string]any, len(fields))
+	for k, v := range fields {
+		out[redact(k)] = redactValue(v, redact)
+	}
+	return out
+}
+
+func redactValue(v any, redact func(string) string) any {
+	switch v := v.(type) {
+	case nil, bool, float64, int, int64:
+		return v
+	case string:
+		return redact(v)
+	case []string:
+		out := make([]string, len(v))
+		for i, s := range v {
+			out[i] = redact(s)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = redactValue(e, redact)
+		}
+		return out
+	case map[string]any:
+		return RedactFields(v, redact)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return redact(fmt.Sprint(v))
+	}
+	var generic any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		return redact(string(b))
+	}
+	return redactValue(generic, redact)
 }

@@ -64,7 +64,10 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 	if len(cmd.Args) == 0 {
 		return target.Result{}, errors.New("run: empty command")
 	}
-	argv := cmd.Args
+	// The same script framing as over SSH (target.WrapScript), so the
+	// conformance suite holds both to one behaviour and a large script is
+	// not capped by the kernel's 128 KiB limit on one argument.
+	argv, stdin, _ := target.WrapScript(cmd)
 	sudo := cmd.Sudo && t.euid != 0
 	if sudo {
 		argv = append([]string{"sudo", "-n", "--"}, argv...)
@@ -72,7 +75,7 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Dir = t.root
 	c.Env = append(os.Environ(), cmd.Env...)
-	c.Stdin = cmd.Stdin
+	c.Stdin = stdin
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
 	// Own process group, so cancelling kills the whole tree ("sh -c 'sleep

@@ -21,12 +21,21 @@ type Config struct {
 	Name    string // inventory name, for messages ("im-1"); defaults to Address
 	Address string // host name or IP; an ssh_config alias is resolved via HostName
 	Port    int    // default: ssh_config Port, else 22
-	User    string // default: ssh_config User, else the local user
+	User    string // default: ssh_config User, else FallbackUser
+	// FallbackUser is the login user when neither User nor ssh_config
+	// names one; empty means the local user (what ssh does). The CLI sets
+	// "root", the inventory's documented default.
+	FallbackUser string
 
 	Identity   string // private key file, tried before ssh_config IdentityFile and the agent
 	KnownHosts string // default: ssh_config UserKnownHostsFile, else ~/.ssh/known_hosts
-	AcceptNew  bool   // trust and record the key of a host with no key on record
-	Become     bool   // honour Cmd.Sudo with "sudo -n" when User is not root
+	// GlobalKnownHosts are read-only known_hosts files checked as well,
+	// as ssh does. nil means ssh_config GlobalKnownHostsFile, else
+	// /etc/ssh/ssh_known_hosts and /etc/ssh/ssh_known_hosts2; an empty
+	// non-nil slice reads none (hermetic tests).
+	GlobalKnownHosts []string
+	AcceptNew        bool // trust and record the key of a host with no key on record
+	Become           bool // honour Cmd.Sudo with "sudo -n" when User is not root
 
 	// Jump is a bastion to connect through (inventory "via"). When nil,
 	// ssh_config ProxyJump applies. Empty fields of Jump other than Address,
@@ -59,13 +68,15 @@ type hop struct {
 	identities []string // explicit first; missing ssh_config files already dropped
 	explicitID bool     // identities[0] came from Config.Identity: failing to load it is an error
 	knownHosts string
-	acceptNew  bool
-	become     bool
-	agent      bool
-	timeout    time.Duration
-	kaInterval time.Duration
-	kaMax      int
-	jump       *hop
+	// globalKnownHosts are the read-only system files.
+	globalKnownHosts []string
+	acceptNew        bool
+	become           bool
+	agent            bool
+	timeout          time.Duration
+	kaInterval       time.Duration
+	kaMax            int
+	jump             *hop
 }
 
 // resolve fills in defaults and ssh_config values, recursively for jumps.
@@ -129,6 +140,9 @@ func (c Config) resolveDepth(depth int) (*hop, error) {
 		h.user = get("User")
 	}
 	if h.user == "" {
+		h.user = c.FallbackUser
+	}
+	if h.user == "" {
 		if u, err := user.Current(); err == nil {
 			h.user = u.Username
 		}
@@ -162,6 +176,16 @@ func (c Config) resolveDepth(depth int) (*hop, error) {
 	if h.knownHosts == "" {
 		h.knownHosts = expandHome("~/.ssh/known_hosts")
 	}
+	h.globalKnownHosts = c.GlobalKnownHosts
+	if h.globalKnownHosts == nil {
+		if f := strings.Fields(get("GlobalKnownHostsFile")); len(f) > 0 {
+			for _, g := range f {
+				h.globalKnownHosts = append(h.globalKnownHosts, expandHome(g))
+			}
+		} else {
+			h.globalKnownHosts = []string{"/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"}
+		}
+	}
 
 	jump := c.Jump
 	if jump == nil {
@@ -187,6 +211,12 @@ func (c Config) inherit(j Config) Config {
 	}
 	if j.KnownHosts == "" {
 		j.KnownHosts = c.KnownHosts
+	}
+	if j.GlobalKnownHosts == nil {
+		j.GlobalKnownHosts = c.GlobalKnownHosts
+	}
+	if j.FallbackUser == "" {
+		j.FallbackUser = c.FallbackUser
 	}
 	j.AcceptNew = j.AcceptNew || c.AcceptNew
 	j.Agent = j.Agent || c.Agent

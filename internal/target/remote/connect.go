@@ -28,38 +28,12 @@ func unreachable(err error) error {
 	return &unreachableError{err}
 }
 
-// connect opens an SSH connection to h: directly, or through its jump
-// hosts. It returns the target's client and, outermost last, the clients
-// of the jump hosts, which the caller must close after the target's.
-func connect(ctx context.Context, h *hop) (*ssh.Client, []*ssh.Client, error) {
-	var (
-		via   []*ssh.Client
-		proxy *ssh.Client
-	)
-	if h.jump != nil {
-		jc, jvia, err := connect(ctx, h.jump)
-		if err != nil {
-			return nil, nil, unreachable(fmt.Errorf("via bastion %s (%s): %w", h.jump.name, h.jump.addr, err))
-		}
-		proxy = jc
-		via = append([]*ssh.Client{jc}, jvia...)
-	}
-	c, err := connectHop(ctx, h, proxy)
-	if err != nil {
-		for _, v := range via {
-			v.Close()
-		}
-		return nil, nil, err
-	}
-	return c, via, nil
-}
-
 // connectHop dials h (through proxy when non-nil) and does the SSH
 // handshake, all within h.timeout. ssh.ClientConfig.Timeout only bounds the
 // TCP dial, so the conn is closed when the budget runs out: a host that
 // accepts TCP and never speaks fails in bounded time.
 func connectHop(ctx context.Context, h *hop, proxy *ssh.Client) (*ssh.Client, error) {
-	keys, err := newHostKeyChecker(h.knownHosts, h.acceptNew)
+	keys, err := newHostKeyChecker(h.knownHosts, h.globalKnownHosts, h.acceptNew)
 	if err != nil {
 		return nil, unreachable(err)
 	}

@@ -18,13 +18,15 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// hostKeyChecker verifies host keys strictly against one known_hosts file
-// in OpenSSH's format (hashed names, [host]:port, wildcards, @revoked), and
-// optionally records the key of a host that has none on record.
+// hostKeyChecker verifies host keys strictly against the user's known_hosts
+// file and the system-wide ones, in OpenSSH's format (hashed names,
+// [host]:port, wildcards, @revoked), and optionally records the key of a
+// host that has none on record (in the user's file only, as ssh does).
 type hostKeyChecker struct {
-	file      string
+	file      string   // the user's file: where accepted keys are appended
+	global    []string // system files that exist, read only
 	acceptNew bool
-	db        ssh.HostKeyCallback // nil when the file does not exist yet
+	db        ssh.HostKeyCallback // nil when no file exists yet
 
 	mu  sync.Mutex
 	err error // the verdict of the last callback, for Dial's error
@@ -33,15 +35,30 @@ type hostKeyChecker struct {
 // appendMu serialises appends within this process; flock covers other processes.
 var appendMu sync.Mutex
 
-func newHostKeyChecker(file string, acceptNew bool) (*hostKeyChecker, error) {
-	db, err := knownhosts.New(file)
-	if errors.Is(err, os.ErrNotExist) {
-		db, err = nil, nil
+// newHostKeyChecker reads file and the global files. Files that do not
+// exist are skipped: a fresh machine has neither ~/.ssh/known_hosts nor
+// /etc/ssh/ssh_known_hosts, and every host is then unknown.
+func newHostKeyChecker(file string, global []string, acceptNew bool) (*hostKeyChecker, error) {
+	k := &hostKeyChecker{file: file, acceptNew: acceptNew}
+	var files []string
+	for _, f := range append([]string{file}, global...) {
+		if _, err := os.Stat(f); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		files = append(files, f)
+		if f != file {
+			k.global = append(k.global, f)
+		}
 	}
+	if len(files) == 0 {
+		return k, nil
+	}
+	db, err := knownhosts.New(files...)
 	if err != nil {
 		return nil, fmt.Errorf("known_hosts: %w", err)
 	}
-	return &hostKeyChecker{file: file, acceptNew: acceptNew, db: db}, nil
+	k.db = db
+	return k, nil
 }
 
 // algorithms returns the host key algorithms to offer for addr: those of
@@ -132,7 +149,7 @@ func (k *hostKeyChecker) verify(addr string, remote net.Addr, key ssh.PublicKey)
 		}
 		return &hostKeyError{kind: target.ErrHostKeyUnknown, msg: fmt.Sprintf(
 			"host key unknown for %s (%s %s): no entry in %s; verify the fingerprint and rerun with --accept-new to record it",
-			addr, key.Type(), ssh.FingerprintSHA256(key), k.file)}
+			addr, key.Type(), ssh.FingerprintSHA256(key), strings.Join(append([]string{k.file}, k.global...), " or "))}
 	default:
 		return fmt.Errorf("known_hosts: %w", err)
 	}
@@ -171,7 +188,7 @@ func (k *hostKeyChecker) appendKey(addr string, remote net.Addr, key ssh.PublicK
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck // released on close anyway
 
-	fresh, err := newHostKeyChecker(k.file, false)
+	fresh, err := newHostKeyChecker(k.file, k.global, false)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -197,5 +198,65 @@ func TestRefusedAndBadKey(t *testing.T) {
 	isUnreachable(t, err)
 	if errors.Is(err, target.ErrHostKeyMismatch) || !strings.Contains(err.Error(), "unable to authenticate") {
 		t.Errorf("auth failure: %v", err)
+	}
+}
+
+// TestGlobalKnownHosts pins that /etc/ssh/ssh_known_hosts-style system
+// files are trusted as ssh trusts them, and that a key found there is
+// not copied into the user's file.
+func TestGlobalKnownHosts(t *testing.T) {
+	h := targettest.NewHost(t)
+	cfg := config(h)
+	cfg.KnownHosts = filepath.Join(t.TempDir(), "absent")
+	cfg.GlobalKnownHosts = []string{filepath.Join(t.TempDir(), "also-absent"), h.KnownHostsPath}
+	cfg.AcceptNew = true
+	tg := dial(t, cfg)
+	tg.Close()
+	if _, err := os.Stat(cfg.KnownHosts); !errors.Is(err, os.ErrNotExist) {
+		t.Error("a key known system-wide was appended to the user's known_hosts")
+	}
+	// Without the system file the host is unknown, and the message names
+	// every file that was looked in.
+	cfg.GlobalKnownHosts = []string{filepath.Join(t.TempDir(), "other")}
+	cfg.AcceptNew = false
+	other := filepath.Join(t.TempDir(), "sys_known_hosts")
+	if err := os.WriteFile(other, []byte("# nothing\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.GlobalKnownHosts = []string{other}
+	_, err := remote.Dial(ctxT(t), cfg)
+	if !errors.Is(err, target.ErrHostKeyUnknown) || !strings.Contains(err.Error(), other) {
+		t.Fatalf("err = %v, want ErrHostKeyUnknown naming %s", err, other)
+	}
+}
+
+// TestSSHConfigUserAndPort pins that ssh_config's User and Port apply when
+// the inventory sets neither, and that the inventory wins when it does.
+func TestSSHConfigUserAndPort(t *testing.T) {
+	h := targettest.NewHost(t)
+	sc := filepath.Join(t.TempDir(), "ssh_config")
+	body := "Host flt-alias\n  HostName 127.0.0.1\n  Port " + strconv.Itoa(h.Port) + "\n  User deploy\n"
+	if err := os.WriteFile(sc, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config(h)
+	cfg.Address, cfg.Port, cfg.User, cfg.FallbackUser, cfg.SSHConfigFile = "flt-alias", 0, "", "root", sc
+	tg := dial(t, cfg)
+	defer tg.Close()
+	if tg.User() != "deploy" || !strings.Contains(tg.String(), strconv.Itoa(h.Port)) {
+		t.Errorf("ssh_config ignored: user %q, %s", tg.User(), tg)
+	}
+	cfg.User = "ops"
+	tg2 := dial(t, cfg)
+	defer tg2.Close()
+	if tg2.User() != "ops" {
+		t.Errorf("inventory user lost to ssh_config: %q", tg2.User())
+	}
+	// Neither sets it: the fallback, not the local user.
+	cfg.User, cfg.SSHConfigFile, cfg.Address, cfg.Port = "", "none", "127.0.0.1", h.Port
+	tg3 := dial(t, cfg)
+	defer tg3.Close()
+	if tg3.User() != "root" {
+		t.Errorf("fallback user = %q, want root", tg3.User())
 	}
 }

@@ -31,13 +31,19 @@ type Target struct {
 	become bool
 
 	client *ssh.Client
-	via    []*ssh.Client // jump hosts, innermost first
-	sem    chan struct{}
+	// releaseVia gives back the bastion connections (shared through a
+	// Pool) this target was reached through.
+	releaseVia func()
+	// sessions bounds concurrent command sessions and learns the host's
+	// MaxSessions from its refusals.
+	sessions *sessionLimiter
 
 	sftpMu sync.Mutex
 	sftp   *sftp.Client
 
-	lacksSum atomic.Bool // the host has no sha256sum: verify by reading back
+	lacksSum  atomic.Bool // the host has no sha256sum: verify by reading back
+	noForward atomic.Bool // sshd refused direct-tcpip by policy: relay instead
+	dead      atomic.Bool // keepalives gave up on the peer
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close
@@ -49,25 +55,31 @@ var _ target.Target = (*Target)(nil)
 // Dial connects to the host cfg describes and returns it as a Target. Every
 // failure satisfies errors.Is(err, target.ErrUnreachable); a refused host
 // key also satisfies target.ErrHostKeyMismatch or target.ErrHostKeyUnknown.
+//
+// Dial shares nothing with other Targets; Pool.Dial shares bastions.
 func Dial(ctx context.Context, cfg Config) (*Target, error) {
+	return dialWith(ctx, cfg, NewPool())
+}
+
+func dialWith(ctx context.Context, cfg Config, pool *Pool) (*Target, error) {
 	h, err := cfg.resolve()
 	if err != nil {
 		return nil, &unreachableError{fmt.Errorf("connect %s: %w", cfg.Address, err)}
 	}
-	client, via, err := connect(ctx, h)
+	client, releaseVia, err := pool.connect(ctx, h)
 	if err != nil {
 		return nil, unreachable(fmt.Errorf("connect %s: %w", describe(h.name, h.addr), err))
 	}
 	t := &Target{
-		name:   h.name,
-		addr:   h.addr,
-		user:   h.user,
-		become: h.become,
-		client: client,
-		via:    via,
-		sem:    make(chan struct{}, maxSessions),
-		done:   make(chan struct{}),
-		lostc:  make(chan struct{}),
+		name:       h.name,
+		addr:       h.addr,
+		user:       h.user,
+		become:     h.become,
+		client:     client,
+		releaseVia: releaseVia,
+		sessions:   newSessionLimiter(maxSessions),
+		done:       make(chan struct{}),
+		lostc:      make(chan struct{}),
 	}
 	go func() { _ = client.Wait(); close(t.lostc) }()
 	go t.keepalive(h.kaInterval, h.kaMax)
@@ -87,6 +99,14 @@ func (t *Target) String() string { return describe(t.name, t.addr) }
 // Name is the inventory name.
 func (t *Target) Name() string { return t.name }
 
+// User is the login user the connection was made as, after ssh_config and
+// defaults were applied.
+func (t *Target) User() string { return t.user }
+
+// UsesSudo reports whether commands with Cmd.Sudo run through "sudo -n"
+// on this host (see target.NeedsSudo).
+func (t *Target) UsesSudo() bool { return target.NeedsSudo(t.user, t.become) }
+
 // Close closes the SFTP client, the connection and any jump connections.
 func (t *Target) Close() error {
 	var err error
@@ -98,17 +118,26 @@ func (t *Target) Close() error {
 		}
 		t.sftpMu.Unlock()
 		err = t.client.Close()
-		for _, v := range t.via {
-			v.Close()
-		}
+		t.releaseVia()
 	})
 	return err
 }
 
 // DialContext opens a direct-tcpip channel: addr is resolved and dialled by
 // the host, so "127.0.0.1:10002" is the host's own loopback.
+//
+// When the host's sshd refuses forwarding (AllowTcpForwarding no), the
+// connection is relayed by a small script run on the host instead (see
+// relayScript), and every later dial goes there directly.
 func (t *Target) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if t.noForward.Load() {
+		return t.dialRelay(ctx, network, addr)
+	}
 	c, err := t.client.DialContext(ctx, network, addr)
+	if isForwardingRefusal(err) {
+		t.noForward.Store(true)
+		return t.dialRelay(ctx, network, addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dial %s from %s: %w", addr, t, err)
 	}
@@ -138,7 +167,7 @@ func (t *Target) keepalive(interval time.Duration, max int) {
 		case err := <-reply:
 			if err != nil { // the connection is gone
 				timer.Stop()
-				t.client.Close()
+				t.giveUp()
 				return
 			}
 			misses = 0
@@ -150,14 +179,26 @@ func (t *Target) keepalive(interval time.Duration, max int) {
 		}
 		timer.Stop()
 		if misses >= max {
-			t.client.Close()
+			t.giveUp()
 			return
 		}
 	}
 }
 
+// giveUp closes a connection keepalives found dead. The flag is set
+// first: closing makes every open session end without an exit status, and
+// those sessions must see the connection as lost (unreachable), which the
+// client's own Wait may report a moment later.
+func (t *Target) giveUp() {
+	t.dead.Store(true)
+	t.client.Close()
+}
+
 // lost reports whether the connection has ended.
 func (t *Target) lost() bool {
+	if t.dead.Load() {
+		return true
+	}
 	select {
 	case <-t.lostc:
 		return true
@@ -174,15 +215,3 @@ func (t *Target) connErr(err error) error {
 	}
 	return err
 }
-
-// acquire takes a session slot.
-func (t *Target) acquire(ctx context.Context) error {
-	select {
-	case t.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (t *Target) release() { <-t.sem }

@@ -23,6 +23,8 @@ func config(h *targettest.Host) remote.Config {
 		KnownHosts:     h.KnownHostsPath,
 		SSHConfigFile:  "none",
 		ConnectTimeout: 5 * time.Second,
+		// Hermetic: the machine's /etc/ssh/ssh_known_hosts is not read.
+		GlobalKnownHosts: []string{},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/openimsdk/openim-deploy/internal/target"
@@ -13,9 +14,14 @@ import (
 
 // commandLine renders cmd for the remote shell: every word quoted by
 // target.Quote, sudo and env as argv prefixes (never shell syntax).
-func (t *Target) commandLine(cmd target.Cmd) (line string, sudo bool) {
+//
+// A "sh -c SCRIPT" command goes through target.WrapScript: the script and
+// its arguments travel on stdin, so the line the login shell parses is
+// short and the same for every login shell (sh, dash, bash, tcsh).
+func (t *Target) commandLine(cmd target.Cmd) (line string, stdin io.Reader, sudo bool) {
+	args, stdin, _ := target.WrapScript(cmd)
 	var argv []string
-	if cmd.Sudo && t.become && t.user != "root" {
+	if cmd.Sudo && t.UsesSudo() {
 		argv = append(argv, "sudo", "-n", "--")
 		sudo = true
 	}
@@ -23,8 +29,8 @@ func (t *Target) commandLine(cmd target.Cmd) (line string, sudo bool) {
 		argv = append(argv, "env")
 		argv = append(argv, cmd.Env...)
 	}
-	argv = append(argv, cmd.Args...)
-	return target.QuoteArgs(argv), sudo
+	argv = append(argv, args...)
+	return target.QuoteArgs(argv), stdin, sudo
 }
 
 // Run runs cmd in a new session. See target.Target.
@@ -35,19 +41,15 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 	if err := ctx.Err(); err != nil {
 		return target.Result{}, fmt.Errorf("run %s: %w", cmd, err)
 	}
-	line, sudo := t.commandLine(cmd)
-	if err := t.acquire(ctx); err != nil {
-		return target.Result{}, fmt.Errorf("run %s: %w", cmd, err)
-	}
-	defer t.release()
-
-	sess, err := t.client.NewSession()
+	line, stdin, sudo := t.commandLine(cmd)
+	sess, err := t.openSession(ctx)
 	if err != nil {
-		return target.Result{}, unreachable(fmt.Errorf("run %s on %s: open session: %w", cmd, t, err))
+		return target.Result{}, fmt.Errorf("run %s on %s: %w", cmd, t, err)
 	}
+	defer t.sessions.release()
 	defer sess.Close()
 	var stdout, stderr bytes.Buffer
-	sess.Stdout, sess.Stderr, sess.Stdin = &stdout, &stderr, cmd.Stdin
+	sess.Stdout, sess.Stderr, sess.Stdin = &stdout, &stderr, stdin
 	if err := sess.Start(line); err != nil {
 		// The exec request was refused or never answered: nothing ran.
 		return target.Result{}, unreachable(fmt.Errorf("run %s on %s: %w", cmd, t, err))
@@ -82,7 +84,9 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 		}
 		return res, ee
 	case errors.As(err, &missing):
-		return res, fmt.Errorf("run %s on %s: %w", cmd, t, target.ErrUnknownOutcome)
+		// Also what a session sees when keepalives close a dead
+		// connection under it: then the host is unreachable too.
+		return res, t.connErr(fmt.Errorf("run %s on %s: %w", cmd, t, target.ErrUnknownOutcome))
 	default:
 		// The connection dropped while the command ran.
 		return res, t.connErr(fmt.Errorf("run %s on %s: %w (%w)", cmd, t, target.ErrUnknownOutcome, err))

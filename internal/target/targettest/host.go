@@ -44,15 +44,56 @@ type Host struct {
 	mute      bool
 	commands  []string
 	closed    bool
+
+	maxSessions  int  // >0: refuse sessions beyond this many per connection
+	noForward    bool // refuse direct-tcpip
+	peakSessions int  // most sessions open at once on one connection
+	refusals     int  // sessions refused for MaxSessions
+	refusedc     chan struct{}
+	accepted     int // TCP connections accepted so far
+}
+
+// Connections returns how many TCP connections the host has accepted.
+func (h *Host) Connections() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.accepted
+}
+
+// Refused receives once per session refused for WithMaxSessions (up to
+// 64 unread), so a test can wait for a refusal instead of polling.
+func (h *Host) Refused() <-chan struct{} { return h.refusedc }
+
+// SessionStats returns the most session channels that were open at once on
+// one connection, and how many were refused for WithMaxSessions.
+func (h *Host) SessionStats() (peak, refused int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.peakSessions, h.refusals
 }
 
 // HostOption configures NewHost.
 type HostOption func(*hostConfig)
 
 type hostConfig struct {
-	interp   Interpreter
-	commands map[string]Interpreter
-	extra    []ssh.Signer
+	interp      Interpreter
+	commands    map[string]Interpreter
+	extra       []ssh.Signer
+	maxSessions int
+	noForward   bool
+}
+
+// WithMaxSessions makes the host refuse a session channel (exec or SFTP)
+// while n are open on the same connection, as sshd's MaxSessions does:
+// an open failure, the connection left healthy.
+func WithMaxSessions(n int) HostOption {
+	return func(c *hostConfig) { c.maxSessions = n }
+}
+
+// WithoutTCPForwarding makes the host refuse direct-tcpip channels, as
+// sshd with "AllowTcpForwarding no" does.
+func WithoutTCPForwarding() HostOption {
+	return func(c *hostConfig) { c.noForward = true }
 }
 
 // WithExtraHostKeys makes the host offer these keys as well as its own
@@ -88,12 +129,15 @@ func NewHost(t testing.TB, opts ...HostOption) *Host {
 		User:  "root",
 		auth:  map[string]bool{},
 		conns: map[net.Conn]bool{},
+
+		refusedc: make(chan struct{}, 64),
 	}
 	if err := os.MkdirAll(h.Root, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	h.hostKey, _ = newKey(t)
 	h.extraKeys = cfg.extra
+	h.maxSessions, h.noForward = cfg.maxSessions, cfg.noForward
 	var clientPriv ed25519.PrivateKey
 	h.ClientKey, clientPriv = newKey(t)
 	h.Authorize(h.ClientKey.PublicKey())
@@ -211,6 +255,7 @@ func (h *Host) serve() {
 			return
 		}
 		h.conns[nc] = true
+		h.accepted++
 		stall := h.stall
 		h.mu.Unlock()
 		if stall {
@@ -264,12 +309,40 @@ func (h *Host) handleConn(nc net.Conn) {
 	go h.globalRequests(reqs)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	open := 0 // sessions open on this connection, under h.mu
 	for nch := range chans {
 		switch nch.ChannelType() {
 		case "session":
+			h.mu.Lock()
+			if h.maxSessions > 0 && open >= h.maxSessions {
+				h.refusals++
+				h.mu.Unlock()
+				select {
+				case h.refusedc <- struct{}{}:
+				default:
+				}
+				_ = nch.Reject(ssh.Prohibited, "open failed") // what sshd says past MaxSessions
+				continue
+			}
+			open++
+			h.peakSessions = max(h.peakSessions, open)
+			h.mu.Unlock()
 			wg.Add(1)
-			go func() { defer wg.Done(); h.session(nc, nch) }()
+			go func() {
+				defer wg.Done()
+				h.session(nc, nch)
+				h.mu.Lock()
+				open--
+				h.mu.Unlock()
+			}()
 		case "direct-tcpip":
+			h.mu.Lock()
+			noForward := h.noForward
+			h.mu.Unlock()
+			if noForward {
+				_ = nch.Reject(ssh.Prohibited, "administratively prohibited")
+				continue
+			}
 			wg.Add(1)
 			go func() { defer wg.Done(); h.directTCPIP(nch) }()
 		default:

@@ -46,6 +46,8 @@ var suiteTests = []struct {
 	{"StdoutAndQuoting", testStdout},
 	{"Stderr", testStderr},
 	{"Stdin", testStdin},
+	{"ScriptWithStdin", testScriptStdin},
+	{"LargeScript", testLargeScript},
 	{"Env", testEnv},
 	{"CancelMidCommand", testCancel},
 	{"ConcurrentRuns", testConcurrent},
@@ -305,3 +307,32 @@ func testSha256(ctx context.Context, t *testing.T, tg target.Target) {
 }
 
 var _ io.Reader = (*failingReader)(nil)
+
+// testScriptStdin pins that a "sh -c" script, which transports send on
+// stdin (target.WrapScript), still hands the caller's stdin to the script.
+func testScriptStdin(ctx context.Context, t *testing.T, tg target.Target) {
+	res, err := tg.Run(ctx, target.Cmd{Args: []string{"sh", "-c", "echo first; cat", "sh", "arg"}, Stdin: strings.NewReader("from stdin\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(res.Stdout); got != "first\nfrom stdin\n" {
+		t.Fatalf("stdout = %q", got)
+	}
+}
+
+// testLargeScript runs a script longer than Linux allows for one argument
+// (128 KiB): transports must not put the script on a command line.
+func testLargeScript(ctx context.Context, t *testing.T, tg target.Target) {
+	var b strings.Builder
+	for b.Len() < 200<<10 {
+		b.WriteString("echo x >&2\n")
+	}
+	b.WriteString("echo done")
+	res, err := run(ctx, tg, "sh", "-c", b.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(res.Stdout); got != "done\n" {
+		t.Fatalf("stdout = %q", got)
+	}
+}
