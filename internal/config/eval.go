@@ -97,6 +97,7 @@ func functions(inv *Inventory, dir string) map[string]function.Function {
 		"jsonencode": stdlib.JSONEncodeFunc, "yamldecode": ctyyaml.YAMLDecodeFunc,
 		"yamlencode": ctyyaml.YAMLEncodeFunc,
 	}
+	fns["coalesce"] = coalesceFunc
 	fns["hosts"] = hostsFunc(inv)
 	fns["file"] = fileFunc(dir)
 	// templatefile sees the functions too, but not itself: a template that
@@ -108,6 +109,27 @@ func functions(inv *Inventory, dir string) map[string]function.Function {
 	fns["templatefile"] = templateFileFunc(dir, inner)
 	return fns
 }
+
+// coalesceFunc is Terraform's coalesce: the first argument that is neither
+// null nor an empty string. go-cty's skips only nulls, which surprises
+// anyone writing coalesce(var.optional, "default").
+var coalesceFunc = function.New(&function.Spec{
+	Description: "The first argument that is neither null nor an empty string.",
+	VarParam:    &function.Parameter{Name: "vals", Type: cty.DynamicPseudoType, AllowNull: true, AllowUnknown: true},
+	Type: func(args []cty.Value) (cty.Type, error) {
+		return stdlib.CoalesceFunc.ReturnTypeForValues(args)
+	},
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		var keep []cty.Value
+		for _, v := range args {
+			if v.IsKnown() && !v.IsNull() && v.Type() == cty.String && v.AsString() == "" {
+				continue
+			}
+			keep = append(keep, v)
+		}
+		return stdlib.Coalesce(keep...)
+	},
+})
 
 // hostsFunc is hosts(SELECTOR): the hosts a selector picks ("all", a
 // group, a host, GROUP[N], GROUP[A:B]) in inventory order.
@@ -125,11 +147,11 @@ func hostsFunc(inv *Inventory) function.Function {
 			hosts, err := sel.Resolve(inv)
 			if err != nil {
 				known := selectorNames(inv)
-				hint := ""
-				if !slices.Contains(known, sel.Name) {
-					hint = suggest(sel.Name, known)
+				// hcl ends the message with a period itself.
+				if hint := suggest(sel.Name, known); hint != "" && !slices.Contains(known, sel.Name) {
+					return cty.NilVal, function.NewArgErrorf(0, "%s; did you mean %s", err, strings.TrimSuffix(strings.TrimPrefix(hint, " Did you mean "), "?"))
 				}
-				return cty.NilVal, function.NewArgErrorf(0, "%s.%s", err, hint)
+				return cty.NilVal, function.NewArgError(0, err)
 			}
 			vals := make([]cty.Value, len(hosts))
 			for i, h := range hosts {

@@ -100,6 +100,7 @@ func (l *loader) decodeTemplate(file string, pb *placedBlock, b *templateBlock, 
 		tpl = l.parseTemplate(b.SourceRange, pb.DefRange, b.Source, t.Source)
 	}
 	vars := map[string]cty.Value{}
+	varsOK := true
 	if set(b.VarsRange) {
 		expr := b.Vars
 		if g, ok := expr.(*guardedExpr); ok {
@@ -109,6 +110,7 @@ func (l *loader) decodeTemplate(file string, pb *placedBlock, b *templateBlock, 
 		l.diags = append(l.diags, diags...)
 		switch {
 		case diags.HasErrors() || !v.IsWhollyKnown():
+			varsOK = false // reported, or unknown until host is known
 		case v.IsNull() || !(v.Type().IsObjectType() || v.Type().IsMapType()):
 			l.errorf(b.VarsRange, pb.DefRange, "Invalid template vars",
 				"vars must be an object of names to values, such as { port = 2379 }.")
@@ -125,7 +127,7 @@ func (l *loader) decodeTemplate(file string, pb *placedBlock, b *templateBlock, 
 			}
 		}
 	}
-	if h == nil || tpl == nil || !tpl.ok {
+	if h == nil || tpl == nil || !tpl.ok || !varsOK {
 		return t
 	}
 	child := ctx.NewChild()
