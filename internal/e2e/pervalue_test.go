@@ -225,6 +225,11 @@ func TestPerHostValues(t *testing.T) {
 	// member list, and every other host stay as they were.
 	zones["lab-2"] = "east"
 	pvInventory(d, zones)
+	res = d.run("plan")
+	require.Equal(t, cli.ExitOK, res.Code)
+	require.Contains(t, res.Out, "[lab-2] template conf/zone.txt\n")
+	require.Contains(t, res.Out, "    -zone=south host=lab-2\n    +zone=east host=lab-2\n", "plan shows the template's text diff")
+	require.NotContains(t, res.Out, "[lab-1] template")
 	res = d.run("apply")
 	require.Equal(t, cli.ExitOK, res.Code)
 	after := d.starts(units...)
