@@ -261,8 +261,6 @@ type guardedBody struct {
 	// allow says whether attribute name (at this nesting level) may hold
 	// sensitive values; nil allows none.
 	allow func(name string) bool
-	// sensitive, when not nil, is set when an allowed attribute held one.
-	sensitive *bool
 }
 
 func (l *loader) guard(b hcl.Body, allow func(string) bool) *guardedBody {
@@ -297,7 +295,7 @@ func (g *guardedBody) Content(s *hcl.BodySchema) (*hcl.BodyContent, hcl.Diagnost
 // PartialContent implements hcl.Body.
 func (g *guardedBody) PartialContent(s *hcl.BodySchema) (*hcl.BodyContent, hcl.Body, hcl.Diagnostics) {
 	c, rest, diags := g.Body.PartialContent(s)
-	return g.wrap(c), &guardedBody{Body: rest, l: g.l, allow: g.allow, sensitive: g.sensitive}, diags
+	return g.wrap(c), &guardedBody{Body: rest, l: g.l, allow: g.allow}, diags
 }
 
 // JustAttributes implements hcl.Body.
@@ -323,9 +321,6 @@ func (e *guardedExpr) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 	}
 	v, _ = v.UnmarkDeep()
 	if e.g.allow != nil && e.g.allow(e.name) {
-		if e.g.sensitive != nil {
-			*e.g.sensitive = true
-		}
 		return v, diags
 	}
 	rng := e.Expression.Range()

@@ -130,6 +130,19 @@ func (l *loader) decodeTemplate(file string, pb *placedBlock, b *templateBlock, 
 	if h == nil || tpl == nil || !tpl.ok || !varsOK {
 		return t
 	}
+	missing := false
+	for _, tr := range tpl.expr.Variables() {
+		if key, ok := hostVarKey(tr); ok {
+			if _, has := h.Vars[key]; !has {
+				missing = true
+				l.errorf(tr.SourceRange(), pb.DefRange, missingHostVar,
+					"host.vars.%s is not set for this host. Set it in the host's vars in the inventory, or give a default with lookup(host.vars, %q, \"...\").", key, key)
+			}
+		}
+	}
+	if missing {
+		return t
+	}
 	child := ctx.NewChild()
 	child.Variables = vars
 	val, diags := tpl.expr.Value(child)
