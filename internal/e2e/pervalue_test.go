@@ -25,6 +25,8 @@ const (
 // 3-member ring whose members know each other only through the rendered
 // member list, and a service placed on app[0] alone.
 const pvPlaybook = `
+variable "pv_secret" { sensitive = true }
+
 app "pvhost" {
   root = "/opt/pvhost"
   user = "openim"
@@ -50,6 +52,14 @@ template "members" {
   destination = "conf/members.txt"
   hosts       = ["ring"]
   vars        = { members = local.members }
+}
+
+template "creds" {
+  source      = "creds.tpl"
+  destination = "conf/creds.txt"
+  hosts       = ["app[0]"]
+  sensitive   = true
+  vars        = { secret = var.pv_secret }
 }
 
 service "pvzone" {
@@ -111,6 +121,7 @@ func newPerValueDeploy(t *testing.T, l *lab.Lab, hosts ...string) *deploy {
 		"config/standin.json": fmt.Sprintf(`{"pvzone": {"ports": [%d]}, "pvring": {"ports": [%d]}, "pvcron": {}}`, pvZonePort, pvRingPort),
 		"zone.tpl":            "zone=${host.vars.zone} host=${host.name}\n",
 		"members.tpl":         "# the ring, as seen by ${host.name}\n%{ for m in members }${m}\n%{ endfor }",
+		"creds.tpl":           "secret=${secret}\n",
 		"playbook.hcl":        fmt.Sprintf(pvPlaybook, pvZonePort, pvRingPort, pvPeerPort),
 	}
 	for name, content := range files {
@@ -162,12 +173,15 @@ func TestPerHostValues(t *testing.T) {
 	d := newPerValueDeploy(t, l, hosts...)
 	zones := map[string]string{"lab-1": "north", "lab-2": "south", "lab-3": "west"}
 	pvInventory(d, zones)
+	const secret = "pv-e2e-secret-1"
+	t.Setenv("OPENIM_DEPLOY_VAR_pv_secret", secret)
 
 	// Cold start: pvring's members can open their service port only once
 	// all three run, so this converges only if the ring's start is not
 	// serialised host by host and every host has the full member list.
 	res := d.run("apply")
 	require.Equal(t, cli.ExitOK, res.Code, res.Out)
+	require.NotContains(t, res.Out, secret)
 
 	var members []string
 	for _, h := range hosts {
@@ -193,13 +207,21 @@ func TestPerHostValues(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, journal, "members: all 3 reachable", "ring member on %s", h)
 
-		// app[0] is lab-1: the only host with pvcron.
+		// app[0] is lab-1: the only host with pvcron and the sensitive
+		// template, which is root-owned 0600.
 		_, err = l.Exec(t, h, "test", "-e", "/etc/systemd/system/pvcron@.service")
+		creds, credsErr := l.Exec(t, h, "stat", "-L", "-c", "%a %U", "/opt/pvhost/current/conf/creds.txt")
 		if h == "lab-1" {
 			require.NoError(t, err, "pvcron on app[0]")
 			require.Equal(t, "active", d.show(h, "pvcron@0.service")[0]["ActiveState"])
+			require.NoError(t, credsErr, creds)
+			require.Equal(t, "600 root", strings.TrimSpace(creds))
+			text, err := l.Exec(t, h, "cat", "/opt/pvhost/current/conf/creds.txt")
+			require.NoError(t, err)
+			require.Equal(t, "secret="+secret+"\n", text)
 		} else {
 			require.Error(t, err, "pvcron must run on app[0] only, found on %s", h)
+			require.Error(t, credsErr, "the sensitive template is placed on app[0] only, found on %s", h)
 		}
 	}
 
@@ -208,6 +230,19 @@ func TestPerHostValues(t *testing.T) {
 	res = d.run("apply")
 	require.Equal(t, cli.ExitOK, res.Code)
 	require.Contains(t, res.Out, "Plan: no changes.")
+
+	// A new secret changes the sensitive template: the plan says so
+	// without its text, and no unit uses it, so nothing restarts.
+	t.Setenv("OPENIM_DEPLOY_VAR_pv_secret", secret+"-rotated")
+	res = d.run("plan")
+	require.Equal(t, cli.ExitOK, res.Code)
+	require.Contains(t, res.Out, "update conf/creds.txt (secret")
+	require.NotContains(t, res.Out, secret)
+	require.NotContains(t, res.Out, "template conf/creds.txt")
+	res = d.run("apply")
+	require.Equal(t, cli.ExitOK, res.Code)
+	require.NotContains(t, res.Out, secret)
+	require.Equal(t, converged, d.starts(units...))
 
 	// --limit one host: the member list it renders still holds all three
 	// (hosts() sees the whole inventory), so nothing changes.
