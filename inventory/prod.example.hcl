@@ -25,7 +25,8 @@ bastion "jump" {
 }
 
 # OpenIM application hosts: every service of the playbook runs on each
-# (hosts = ["app"] there).
+# (hosts = ["app"] there), except openim-crontask, which runs on the first
+# one only (hosts = ["app[0]"]: im-1).
 host "im-1" {
   address = "10.0.1.11"
   groups  = ["app"]
@@ -47,8 +48,11 @@ host "im-3" {
 }
 
 # Infrastructure (etcd, Kafka, Redis, MongoDB, MinIO) is not managed by the
-# OpenIM playbook; these hosts are listed so other playbooks and `facts`
-# can reach them.
+# OpenIM playbook, but it reads their addresses from this group: the
+# addresses in OpenIM's config files (discovery.yml, mongodb.yml, ...) are
+# rendered from the hosts of group "infra". Redis and MinIO use the first.
+# A host's vars may override a port (etcd_port, mongodb_port, redis_port,
+# kafka_port, minio_port).
 host "infra-1" {
   address = "10.0.1.21"
   user    = "root"
@@ -59,4 +63,5 @@ host "infra-2" {
   address = "10.0.1.22"
   user    = "root"
   groups  = ["infra"]
+  vars    = { mongodb_port = "27017" }
 }

@@ -27,9 +27,15 @@ bash lab/lab.sh up
 # Demo-only secrets: real ones come from the environment or a var file.
 export OPENIM_DEPLOY_VAR_mongo_password=demo-mongo-secret
 export OPENIM_DEPLOY_VAR_redis_password=demo-redis-secret
+export OPENIM_DEPLOY_VAR_minio_secret_key=demo-minio-secret
 
 tool=$bin/openim-deploy
-inv=$root/lab/out/inventory.hcl
+# The playbook renders OpenIM's infrastructure addresses from the inventory
+# group "infra". The lab runs no infrastructure (the stand-in needs none), so
+# the first app host of the lab inventory joins that group.
+inv=$demo/inventory.hcl
+awk '!done && /groups *= *\["app"\]/ { sub(/\["app"\]/, "[\"app\", \"infra\"]"); done = 1 } { print }' \
+	"$root/lab/out/inventory.hcl" > "$inv"
 set -x
 "$tool" validate -i "$inv" -p playbooks/openim.hcl -var bin_dir="$demo/bin" -var config_dir="$demo/config" >/dev/null
 "$tool" apply -i "$inv" -p playbooks/openim.hcl -var bin_dir="$demo/bin" -var config_dir="$demo/config"

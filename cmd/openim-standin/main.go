@@ -20,6 +20,11 @@
 // (listen address, default all interfaces), STANDIN_FAIL and STANDIN_PEERS
 // (host:port of quorum peers; /healthz is 503 until all answer). It logs to
 // stdout, which systemd sends to the journal. See docs/standin.md.
+//
+// A clustered service (etcd-like) is "-peer-listen ADDR -members FILE": it
+// listens on its peer address at once, then waits until every member listed
+// in FILE (one host:port a line) accepts a connection before it opens its
+// service ports, so its health probe passes only once the cluster formed.
 package main
 
 import (
@@ -74,6 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.SetOutput(out)
 	index := fs.Int("i", 0, "instance index: selects ports[i] and metrics_ports[i]")
 	dir := fs.String("c", "", "config directory holding "+ConfigFile)
+	peerListen := fs.String("peer-listen", "", "host:port to accept cluster peers on, before anything else")
+	members := fs.String("members", "", "file listing every cluster member's peer host:port, one a line; serve only once all accept")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -93,7 +100,81 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		fmt.Fprintln(out, "ok")
 		return 0
 	}
+	if *peerListen != "" {
+		ln, err := net.Listen("tcp", *peerListen)
+		if err != nil {
+			logf("peer listen: %v", err)
+			return 1
+		}
+		defer func() { _ = ln.Close() }()
+		go acceptPeers(ln)
+		logf("peer port listening on %s", ln.Addr())
+	}
+	if *members != "" {
+		if err := waitMembers(ctx, *members, logf); err != nil {
+			logf("%v", err)
+			if ctx.Err() != nil {
+				return 0 // stopped while waiting: a clean exit
+			}
+			return 1
+		}
+	}
 	return serve(ctx, name, *index, spec, getenv("STANDIN_HOST"), logf)
+}
+
+// acceptPeers accepts and closes peer connections until ln is closed: a
+// connection that succeeds is all a waiting member needs to see.
+func acceptPeers(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_ = c.Close()
+	}
+}
+
+// waitMembers reads the member list and dials every member until all
+// accept, retrying every 200 ms until ctx ends.
+func waitMembers(ctx context.Context, file string, logf func(string, ...any)) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("read members: %w", err)
+	}
+	var addrs []string
+	for line := range strings.SplitSeq(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			addrs = append(addrs, line)
+		}
+	}
+	if len(addrs) == 0 {
+		return fmt.Errorf("read members: %s lists no member", file)
+	}
+	logf("waiting for %d members: %s", len(addrs), strings.Join(addrs, ", "))
+	var d net.Dialer
+	for {
+		missing := 0
+		for _, a := range addrs {
+			dctx, cancel := context.WithTimeout(ctx, time.Second)
+			c, err := d.DialContext(dctx, "tcp", a)
+			cancel()
+			if err != nil {
+				missing++
+				continue
+			}
+			_ = c.Close()
+		}
+		if missing == 0 {
+			logf("members: all %d reachable", len(addrs))
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped while %d of %d members were unreachable", missing, len(addrs))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // loadSpec reads dir/standin.json (when dir is set) and applies the

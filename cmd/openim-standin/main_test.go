@@ -160,3 +160,55 @@ func TestExampleConfig(t *testing.T) {
 		t.Errorf("openim-push has %d instances' ports, want 8", n)
 	}
 }
+
+// TestMembers pins the cluster mode: the peer port is open before the
+// member list is read, and the service ports open only once every member
+// (here itself and one other) accepts.
+func TestMembers(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(`{"ring": {"ports": [`+strconv.Itoa(port)+`]}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = other.Close() }()
+	go acceptPeers(other)
+	self := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	list := filepath.Join(dir, "members.txt")
+	if err := os.WriteFile(list, []byte("# the ring\n"+self+"\n\n"+other.Addr().String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"ring", "-c", dir, "-peer-listen", self, "-members", list}, env(map[string]string{"STANDIN_HOST": "127.0.0.1"}), pw)
+		_ = pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	var log []string
+	for lines.Scan() {
+		log = append(log, lines.Text())
+		if strings.Contains(lines.Text(), "listening on 127.0.0.1:"+strconv.Itoa(port)) {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	want := []string{"peer port listening on " + self, "waiting for 2 members", "members: all 2 reachable", "starting", "listening on"}
+	for i, w := range want {
+		if i >= len(log) || !strings.Contains(log[i], w) {
+			t.Fatalf("log line %d does not contain %q (log %q)", i, w, log)
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit status after SIGTERM = %d, want 0", code)
+	}
+	code, out := runOut(t.Context(), t, []string{"ring", "-c", dir, "-members", filepath.Join(dir, "none")}, nil)
+	if code != 1 || !strings.Contains(out, "read members") {
+		t.Errorf("missing member list = %d %q", code, out)
+	}
+}

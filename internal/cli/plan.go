@@ -17,8 +17,9 @@ func newPlanCommand(g *GlobalOptions, stdio IO) *cobra.Command {
 		Long: `plan connects to every host with read-only access (any write is refused by
 the tool itself), gathers state and prints per host: unit file diffs, binary
 old and new sha256 and size, files that change, units to enable, and the
-instances to start or restart, in the order apply would follow. Secrets are
-never shown.
+instances to start or restart, in the order apply would follow, then a text
+diff of every template whose rendered text changes on a host. Secrets are
+never shown, nor is the text of a sensitive template.
 
 With --detailed-exitcode the exit status is 0 for no changes, 1 for an error
 and 2 when there are changes, as in Terraform.`,
@@ -31,7 +32,10 @@ and 2 when there are changes, as in Terraform.`,
 				return err
 			}
 			started := time.Now()
-			err = phase.Runner{Phases: phase.PlanPhases()}.Execute(cmd.Context(), r)
+			// Template text diffs need the hosts' current text: read it
+			// after the plan, while the connections are still open.
+			phases := append(phase.PlanPhases(), templateDiffs{})
+			err = phase.Runner{Phases: phases}.Execute(cmd.Context(), r)
 			if err != nil || anyHostFailed(r) {
 				return recap(r, started, err)
 			}

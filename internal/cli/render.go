@@ -14,9 +14,12 @@ func newRenderCommand(g *GlobalOptions, stdio IO) *cobra.Command {
 	var outDir string
 	cmd := &cobra.Command{
 		Use:   "render -o DIR",
-		Short: "Write the systemd units apply would install, per host, to a directory",
+		Short: "Write the systemd units and templates apply would install, per host, to a directory",
 		Long: `render writes DIR/<host>/<unit file> for every host: exactly the files apply
-installs under /etc/systemd/system. It never connects to a host.`,
+installs under /etc/systemd/system. Beside them, DIR/<host>/release/<destination>
+holds each template as rendered for that host; the text of a sensitive template
+is written with its secrets replaced by *** (mode 0600). It never connects to a
+host.`,
 		Example: `  openim-deploy render -i inventory/prod.hcl -o ./rendered
   systemd-analyze verify ./rendered/im-1/*.service`,
 		Args: cobra.NoArgs,
@@ -29,7 +32,7 @@ installs under /etc/systemd/system. It never connects to a host.`,
 				return err
 			}
 			for _, hp := range cfg.Placement() {
-				if len(hp.Services)+len(hp.Tasks)+len(hp.FileSets) == 0 {
+				if hp.Empty() {
 					continue // apply skips such hosts, so there is nothing to install
 				}
 				files, err := unit.Render(cfg.Playbook.App, hp)
@@ -45,7 +48,24 @@ installs under /etc/systemd/system. It never connects to a host.`,
 						return err
 					}
 				}
-				fmt.Fprintf(stdio.Out, "%s: %d unit files in %s\n", hp.Host.Name, len(files), dir)
+				for _, t := range hp.Templates {
+					content, mode := t.Content, os.FileMode(0o644)
+					if t.Sensitive {
+						content, mode = []byte(cfg.Redact(string(t.Content))), 0o600
+					}
+					p := filepath.Join(dir, "release", filepath.FromSlash(t.Destination))
+					if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+						return err
+					}
+					if err := os.WriteFile(p, content, mode); err != nil {
+						return err
+					}
+				}
+				msg := fmt.Sprintf("%s: %d unit files", hp.Host.Name, len(files))
+				if n := len(hp.Templates); n > 0 {
+					msg += fmt.Sprintf(" and %s", plural(n, "template"))
+				}
+				fmt.Fprintf(stdio.Out, "%s in %s\n", msg, dir)
 			}
 			return nil
 		},

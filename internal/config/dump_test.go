@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -43,10 +44,16 @@ func dump(c *Config) string {
 				in.Index, in.Name, h.TCP, h.HTTP, h.Exec, h.Ports, h.Interval, h.Timeout, h.Retries, h.Stable)
 		}
 	}
+	for _, t := range pb.Templates {
+		p("template %s source=%s destination=%s hosts=%v mode=%04o sensitive=%v", t.Name, t.Source, t.Destination, t.Hosts, t.Mode, t.Sensitive)
+	}
 	for _, hp := range c.Placement() {
 		var fs, ts, ss []string
 		for _, f := range hp.FileSets {
 			fs = append(fs, f.Name)
+		}
+		for _, t := range hp.Templates {
+			fs = append(fs, "template:"+t.Name)
 		}
 		for _, t := range hp.Tasks {
 			ts = append(ts, t.Name+filesOn(&t.Unit, hp))
@@ -55,6 +62,7 @@ func dump(c *Config) string {
 			ss = append(ss, s.Name+filesOn(&s.Unit, hp))
 		}
 		p("placement %s files=%v tasks=%v services=%v", hp.Host.Name, fs, ts, ss)
+		dumpPerHost(p, c, hp)
 	}
 	p("waves %v", pb.Waves())
 	p("secrets %d", len(c.Secrets))
@@ -80,5 +88,58 @@ func filesOn(u *Unit, hp HostPlacement) string {
 	for _, f := range u.FilesOn(hp) {
 		names = append(names, f.Name)
 	}
+	for _, t := range u.TemplatesOn(hp) {
+		names = append(names, t.Name)
+	}
 	return fmt.Sprintf("%v", names)
+}
+
+// dumpPerHost prints what a host's copies say where it differs from the
+// declaration (so goldens of host-free playbooks stay short), and every
+// rendered template, redacted when sensitive.
+func dumpPerHost(p func(string, ...any), c *Config, hp HostPlacement) {
+	for _, t := range hp.Templates {
+		text := string(t.Content)
+		if t.Sensitive {
+			text = c.Redact(text)
+		}
+		p("  template %s -> %s mode=%04o sensitive=%v content=%q", t.Name, t.Destination, t.Mode, t.Sensitive, text)
+	}
+	unitLine := func(kind string, u, decl *Unit, extra []string) {
+		same := reflect.DeepEqual(u.Args, decl.Args) && reflect.DeepEqual(u.Environment, decl.Environment) &&
+			reflect.DeepEqual(u.SecretEnvironment, decl.SecretEnvironment) && u.Binary == decl.Binary
+		if same && len(extra) == 0 {
+			return
+		}
+		p("  %s %s on %s:", kind, u.Name, hp.Host.Name)
+		if !same {
+			dumpUnit(p, c, u)
+		}
+		for _, e := range extra {
+			p("%s", e)
+		}
+	}
+	for _, t := range hp.Tasks {
+		decl, _ := c.Playbook.UnitByName(t.Name)
+		unitLine("task", &t.Unit, decl, nil)
+	}
+	for _, s := range hp.Services {
+		var decl *Service
+		for _, d := range c.Playbook.Services {
+			if d.Name == s.Name {
+				decl = d
+			}
+		}
+		var extra []string
+		if !reflect.DeepEqual(s.Systemd, decl.Systemd) {
+			extra = append(extra, fmt.Sprintf("    systemd=%v", s.Systemd))
+		}
+		if !reflect.DeepEqual(s.Instances, decl.Instances) {
+			for _, in := range s.Instances {
+				h := in.Health
+				extra = append(extra, fmt.Sprintf("    instance %d %q tcp=%q http=%q exec=%q ports=%v", in.Index, in.Name, h.TCP, h.HTTP, h.Exec, h.Ports))
+			}
+		}
+		unitLine("service", &s.Unit, &decl.Unit, extra)
+	}
 }

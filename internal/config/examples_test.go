@@ -85,8 +85,9 @@ func requireClean(t *testing.T, cfg *Config, diags hcl.Diagnostics) {
 }
 
 // TestExamples_OpenIM pins what the OpenIM playbook means on the example
-// fleet: 12 services and 2 gates on each of the 3 app hosts, v3.8.3 ports,
-// and dependency waves that keep the rpc services free of edges.
+// fleet: 11 services and 2 gates on each of the 3 app hosts plus crontask
+// on the first, v3.8.3 ports, infra addresses rendered from the infra
+// group, and dependency waves that keep the rpc services free of edges.
 func TestExamples_OpenIM(t *testing.T) {
 	pb := "../../playbooks/openim.hcl"
 	cfg, diags := Load(LoadOptions{InventoryPath: "../../inventory/prod.example.hcl",
@@ -96,17 +97,40 @@ func TestExamples_OpenIM(t *testing.T) {
 	require.Equal(t, App{Name: "openim", Root: "/opt/openim", User: "openim", KeepReleases: 5}, cfg.Playbook.App)
 	require.Len(t, cfg.Playbook.Services, 12)
 	require.Len(t, cfg.Playbook.Tasks, 2)
-	require.Equal(t, []string{"test-secret-mongo_password", "test-secret-redis_password"}, cfg.Secrets)
+	require.Equal(t, []string{"test-secret-minio_secret_key", "test-secret-mongo_password", "test-secret-redis_password"}, cfg.Secrets)
 
-	var placed []string
+	var placed, cron []string
 	for _, hp := range cfg.Placement() {
-		if len(hp.Services) > 0 {
-			placed = append(placed, hp.Host.Name)
-			require.Len(t, hp.Services, 12)
-			require.Len(t, hp.Tasks, 2)
+		if len(hp.Services) == 0 {
+			continue
 		}
+		placed = append(placed, hp.Host.Name)
+		require.Len(t, hp.Tasks, 2)
+		if _, ok := hp.ServiceOn("openim-crontask"); ok {
+			cron = append(cron, hp.Host.Name)
+			require.Len(t, hp.Services, 12)
+		} else {
+			require.Len(t, hp.Services, 11)
+		}
+		files := map[string]string{}
+		for _, tpl := range hp.Templates {
+			require.False(t, tpl.Sensitive)
+			files[tpl.Destination] = string(tpl.Content)
+		}
+		require.Contains(t, files["config/discovery.yml"], "address: [ 10.0.1.21:12379, 10.0.1.22:12379 ]")
+		require.Contains(t, files["config/mongodb.yml"], "address: [ 10.0.1.21:37017, 10.0.1.22:27017 ]")
+		require.Contains(t, files["config/redis.yml"], "address: [ 10.0.1.21:16379 ]")
+		require.Contains(t, files["config/kafka.yml"], "address: [ 10.0.1.21:19094, 10.0.1.22:19094 ]")
+		require.Contains(t, files["config/minio.yml"], "internalAddress: 10.0.1.21:10005\nexternalAddress: http://10.0.1.21:10005\n")
+		require.Contains(t, files["config/discovery.yml"], "# "+hp.Host.Name+": the etcd members")
+		for _, text := range files {
+			require.NotContains(t, text, "test-secret")
+		}
+		api, _ := hp.ServiceOn("openim-api")
+		require.Len(t, api.SecretEnvironment, 3)
 	}
 	require.Equal(t, []string{"im-1", "im-2", "im-3"}, placed)
+	require.Equal(t, []string{"im-1"}, cron)
 
 	ports := map[string][]int{}
 	for _, s := range cfg.Playbook.Services {

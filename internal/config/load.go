@@ -47,6 +47,14 @@ type loader struct {
 	syntaxErr bool
 	// playbookRange is the inventory's playbook attribute.
 	playbookRange hcl.Range
+	// templates caches parsed template sources by absolute path, and
+	// templateSrc their bytes, for diagnostics with snippets.
+	templates   map[string]*parsedTemplate
+	templateSrc map[string][]byte
+	// placed collects the per-host evaluated copies of placed blocks.
+	placed map[*Host]*HostPlacement
+	// hostSrc holds the source ranges of the per-host unit copies.
+	hostSrc map[*Unit]unitSrc
 }
 
 // Load parses, decodes and validates the inventory and (unless
@@ -57,13 +65,17 @@ type loader struct {
 // Diagnostics come back sorted by file (inventory, playbook, var files) and
 // position, so output is stable however the checks are ordered internally.
 func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
-	l := &loader{opts: opts, parser: hclparse.NewParser(), home: opts.HomeDir, order: map[string]int{}}
+	l := &loader{opts: opts, parser: hclparse.NewParser(), home: opts.HomeDir, order: map[string]int{},
+		templates: map[string]*parsedTemplate{}, templateSrc: map[string][]byte{}, placed: map[*Host]*HostPlacement{}, hostSrc: map[*Unit]unitSrc{}}
 	if l.home == "" {
 		l.home, _ = os.UserHomeDir()
 	}
 	cfg := &Config{}
 	cfg.Inventory = l.load(cfg)
 	cfg.Files = l.parser.Files()
+	for name, src := range l.templateSrc {
+		cfg.Files[name] = &hcl.File{Bytes: src}
+	}
 	return cfg, l.finish()
 }
 
@@ -104,12 +116,19 @@ func (l *loader) load(cfg *Config) *Inventory {
 		return inv
 	}
 	vars, body, ctx := l.decodeVariables(pbFile, varFiles)
-	l.sensitiveRefs(pbFile, vars)
-	pb, src := l.decodePlaybook(pbPath, body, ctx)
+	pb, src := l.decodePlaybook(pbPath, body, ctx, inv)
 	pb.Variables = vars
-	cfg.Playbook = pb
-	cfg.Secrets = secrets(pb)
-	l.validate(inv, pb, src)
+	cfg.Inventory, cfg.Playbook = inv, pb
+	cfg.placements = make([]HostPlacement, 0, len(inv.Hosts))
+	for _, h := range inv.Hosts {
+		hp := HostPlacement{Host: h}
+		if p, ok := l.placed[h]; ok {
+			hp = *p
+		}
+		cfg.placements = append(cfg.placements, hp)
+	}
+	cfg.Secrets = secrets(pb, cfg.placements)
+	l.validate(cfg, src)
 	return inv
 }
 

@@ -6,34 +6,53 @@ import (
 	"strings"
 )
 
-// HostPlacement is what lands on one host: the file sets pushed to it and
-// the tasks and services run on it, each in playbook order.
+// HostPlacement is what lands on one host: the file sets and templates
+// pushed to it and the tasks and services run on it, each in playbook
+// order. Every entry is evaluated for this host: host.* in args,
+// environment, health, systemd and templates has this host's values.
 type HostPlacement struct {
-	Host     *Host
-	FileSets []*FileSet
-	Tasks    []*Task
-	Services []*Service
+	Host      *Host
+	FileSets  []*FileSet
+	Templates []*Template
+	Tasks     []*Task
+	Services  []*Service
 }
 
-// Placement returns, for every host in inventory order, what runs on it.
-// Hosts with nothing placed are included, with empty lists.
+// Empty reports whether nothing at all is placed on the host.
+func (hp HostPlacement) Empty() bool {
+	return len(hp.FileSets)+len(hp.Templates)+len(hp.Tasks)+len(hp.Services) == 0
+}
+
+// Placement returns, for every host in inventory order, what runs on it,
+// evaluated for that host. Hosts with nothing placed are included, with
+// empty lists. For a Config built by hand (no Load), the declarations are
+// shared by every host they are placed on.
 func (c *Config) Placement() []HostPlacement {
+	if c.placements != nil {
+		return slices.Clone(c.placements)
+	}
 	out := make([]HostPlacement, 0, len(c.Inventory.Hosts))
 	for _, h := range c.Inventory.Hosts {
 		hp := HostPlacement{Host: h}
 		if pb := c.Playbook; pb != nil {
+			on := func(sel []string) bool { return slices.Contains(selectHosts(c.Inventory, sel), h) }
 			for _, fs := range pb.FileSets {
-				if h.Matches(fs.Hosts) {
+				if on(fs.Hosts) {
 					hp.FileSets = append(hp.FileSets, fs)
 				}
 			}
+			for _, t := range pb.Templates {
+				if on(t.Hosts) {
+					hp.Templates = append(hp.Templates, t)
+				}
+			}
 			for _, t := range pb.Tasks {
-				if h.Matches(t.Hosts) {
+				if on(t.Hosts) {
 					hp.Tasks = append(hp.Tasks, t)
 				}
 			}
 			for _, s := range pb.Services {
-				if h.Matches(s.Hosts) {
+				if on(s.Hosts) {
 					hp.Services = append(hp.Services, s)
 				}
 			}
@@ -43,8 +62,9 @@ func (c *Config) Placement() []HostPlacement {
 	return out
 }
 
-// Matches reports whether any selector picks h: "all", h's name, or one
-// of h's groups.
+// Matches reports whether any plain selector picks h: "all", h's name, or
+// one of h's groups. Positional selectors (GROUP[N]) need the inventory:
+// use Config.SelectHosts.
 func (h *Host) Matches(selectors []string) bool {
 	for _, s := range selectors {
 		if s == "all" || s == h.Name || slices.Contains(h.Groups, s) {
@@ -54,16 +74,10 @@ func (h *Host) Matches(selectors []string) bool {
 	return false
 }
 
-// SelectHosts returns the hosts any selector picks, in inventory order and
-// without duplicates.
+// SelectHosts returns the hosts any selector picks ("all", a host, a
+// group, GROUP[N], GROUP[A:B]), in inventory order and without duplicates.
 func (c *Config) SelectHosts(selectors []string) []*Host {
-	var out []*Host
-	for _, h := range c.Inventory.Hosts {
-		if h.Matches(selectors) {
-			out = append(out, h)
-		}
-	}
-	return out
+	return selectHosts(c.Inventory, selectors)
 }
 
 // Redact replaces every secret in s with "***". Secrets are longest first,
@@ -106,6 +120,32 @@ func (u *Unit) FilesOn(hp HostPlacement) []*FileSet {
 		}
 	}
 	return out
+}
+
+// TemplatesOn returns the templates whose change restarts u on hp's host:
+// those named in u's files list, or, when the playbook leaves files unset,
+// every template placed on that host. Playbook order.
+func (u *Unit) TemplatesOn(hp HostPlacement) []*Template {
+	if !u.FilesSet {
+		return slices.Clone(hp.Templates)
+	}
+	var out []*Template
+	for _, t := range hp.Templates {
+		if slices.Contains(u.Files, t.Name) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ServiceOn returns the copy of service name evaluated for hp's host.
+func (hp HostPlacement) ServiceOn(name string) (*Service, bool) {
+	for _, s := range hp.Services {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return nil, false
 }
 
 // units returns tasks and services in declaration order (by source

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -27,13 +28,17 @@ var reservedFileSets = map[string]bool{"bin": true, "env": true}
 // part of remote commands.
 var rootRE = regexp.MustCompile(`^/[A-Za-z0-9_./-]*$`)
 
-// playbookBody is the second decoding pass over a playbook, with var.* set.
+// playbookBody is the second decoding pass over a playbook, with var.*
+// set. Blocks placed on hosts stay undecoded here: place evaluates them
+// once per host.
 type playbookBody struct {
-	Apps     []*appBlock     `hcl:"app,block"`
-	FileSets []*filesBlock   `hcl:"files,block"`
-	Tasks    []*taskBlock    `hcl:"task,block"`
-	Services []*serviceBlock `hcl:"service,block"`
-	Rollouts []*rolloutBlock `hcl:"rollout,block"`
+	Apps      []*appBlock     `hcl:"app,block"`
+	Locals    []*localsBlock  `hcl:"locals,block"`
+	FileSets  []*placedBlock  `hcl:"files,block"`
+	Templates []*placedBlock  `hcl:"template,block"`
+	Tasks     []*placedBlock  `hcl:"task,block"`
+	Services  []*placedBlock  `hcl:"service,block"`
+	Rollouts  []*rolloutBlock `hcl:"rollout,block"`
 }
 
 type appBlock struct {
@@ -61,15 +66,25 @@ type filesBlock struct {
 // playbookSrc keeps the source ranges of the decoded playbook, parallel to
 // the Playbook's slices, for the cross-checks in validate.go.
 type playbookSrc struct {
-	body     hcl.Body
-	app      *appBlock
-	fileSets []*filesBlock
-	tasks    []unitSrc
-	services []unitSrc
+	body      hcl.Body
+	app       *appBlock
+	fileSets  []*filesBlock
+	templates []templateSrc
+	tasks     []unitSrc
+	services  []unitSrc
 }
 
-// decodePlaybook runs the second pass over the playbook body.
-func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext) (*Playbook, *playbookSrc) {
+// templateSrc holds the source ranges of a template block.
+type templateSrc struct {
+	name, hosts, destination hcl.Range
+}
+
+// secretAttrs allows sensitive values in secret_environment only.
+func secretAttrs(name string) bool { return name == "secret_environment" }
+
+// decodePlaybook runs the second pass over the playbook body: locals once,
+// then every placed block once as a declaration and once per host.
+func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext, inv *Inventory) (*Playbook, *playbookSrc) {
 	var raw playbookBody
 	l.diags = append(l.diags, gohcl.DecodeBody(body, ctx, &raw)...)
 	pb := &Playbook{Filename: file}
@@ -88,14 +103,51 @@ func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext
 		pb.App = l.decodeApp(raw.Apps[0])
 	}
 
+	ctx.Functions = functions(inv, filepath.Dir(file))
+	l.evalLocals(raw.Locals, ctx)
+
 	for _, b := range raw.FileSets {
-		pb.FileSets = append(pb.FileSets, l.decodeFileSet(file, b))
-		src.fileSets = append(src.fileSets, b)
+		l.place("files", b, inv, ctx, func(ctx *hcl.EvalContext, h *Host) []string {
+			fb := &filesBlock{Name: b.Name, NameRange: b.NameRange, DefRange: b.DefRange}
+			l.diags = append(l.diags, gohcl.DecodeBody(l.guard(b.Body, nil), ctx, fb)...)
+			fs := l.decodeFileSet(file, fb)
+			if h == nil {
+				pb.FileSets = append(pb.FileSets, fs)
+				src.fileSets = append(src.fileSets, fb)
+			} else {
+				l.hostPlacement(h).FileSets = append(l.hostPlacement(h).FileSets, fs)
+			}
+			return fb.Hosts
+		})
+	}
+	for _, b := range raw.Templates {
+		l.place("template", b, inv, ctx, func(ctx *hcl.EvalContext, h *Host) []string {
+			var tb templateBlock
+			l.diags = append(l.diags, gohcl.DecodeBody(l.guard(b.Body, nil), ctx, &tb)...)
+			t := l.decodeTemplate(file, b, &tb, ctx, h)
+			if h == nil {
+				pb.Templates = append(pb.Templates, t)
+				src.templates = append(src.templates, templateSrc{name: b.NameRange, hosts: tb.HostsRange, destination: tb.DestinationRange})
+			} else {
+				l.hostPlacement(h).Templates = append(l.hostPlacement(h).Templates, t)
+			}
+			return tb.Hosts
+		})
 	}
 	for _, b := range raw.Tasks {
-		t, s := l.decodeTask(file, b)
-		pb.Tasks = append(pb.Tasks, t)
-		src.tasks = append(src.tasks, s)
+		l.place("task", b, inv, ctx, func(ctx *hcl.EvalContext, h *Host) []string {
+			tb := &taskBlock{Name: b.Name, NameRange: b.NameRange, DefRange: b.DefRange}
+			l.diags = append(l.diags, gohcl.DecodeBody(l.guard(b.Body, secretAttrs), ctx, tb)...)
+			t, s := l.decodeTask(file, tb)
+			if h == nil {
+				pb.Tasks = append(pb.Tasks, t)
+				src.tasks = append(src.tasks, s)
+			} else {
+				l.hostPlacement(h).Tasks = append(l.hostPlacement(h).Tasks, t)
+				l.hostSrc[&t.Unit] = s
+			}
+			return tb.Hosts
+		})
 	}
 	pb.Rollout = DefaultRollout()
 	for i, b := range raw.Rollouts {
@@ -106,12 +158,34 @@ func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext
 		pb.Rollout = l.rollout(b, pb.Rollout, ctx)
 	}
 	for _, b := range raw.Services {
-		svc, s := l.decodeService(file, b, ctx)
-		svc.Rollout = l.rollout(b.Rollout, pb.Rollout, ctx)
-		pb.Services = append(pb.Services, svc)
-		src.services = append(src.services, s)
+		l.place("service", b, inv, ctx, func(ctx *hcl.EvalContext, h *Host) []string {
+			sb := &serviceBlock{Name: b.Name, NameRange: b.NameRange, DefRange: b.DefRange}
+			l.diags = append(l.diags, gohcl.DecodeBody(l.guard(b.Body, secretAttrs), ctx, sb)...)
+			svc, s := l.decodeService(file, sb, ctx)
+			if h == nil {
+				svc.Rollout = l.rollout(sb.Rollout, pb.Rollout, ctx)
+				pb.Services = append(pb.Services, svc)
+				src.services = append(src.services, s)
+			} else {
+				// The rollout policy is the declaration's (Playbook.Services):
+				// it does not vary by host, so per-host copies leave it unset.
+				l.hostPlacement(h).Services = append(l.hostPlacement(h).Services, svc)
+				l.hostSrc[&svc.Unit] = s
+			}
+			return sb.Hosts
+		})
 	}
 	return pb, src
+}
+
+// hostPlacement returns the placement being built for h.
+func (l *loader) hostPlacement(h *Host) *HostPlacement {
+	hp, ok := l.placed[h]
+	if !ok {
+		hp = &HostPlacement{Host: h}
+		l.placed[h] = hp
+	}
+	return hp
 }
 
 func (l *loader) decodeApp(b *appBlock) App {
@@ -168,7 +242,16 @@ func (l *loader) decodeFileSet(file string, b *filesBlock) *FileSet {
 // secrets lists the values to redact: sensitive variables and every
 // secret_environment value, deduplicated, longest first so a secret that
 // contains another is replaced whole.
-func secrets(pb *Playbook) []string {
+func secrets(pb *Playbook, placements []HostPlacement) []string {
+	units := pb.units()
+	for _, hp := range placements {
+		for _, t := range hp.Tasks {
+			units = append(units, &t.Unit)
+		}
+		for _, s := range hp.Services {
+			units = append(units, &s.Unit)
+		}
+	}
 	seen := map[string]bool{}
 	var out []string
 	add := func(s string) {
@@ -182,7 +265,7 @@ func secrets(pb *Playbook) []string {
 			add(v.Value)
 		}
 	}
-	for _, u := range pb.units() {
+	for _, u := range units {
 		for _, k := range mapKeys(u.SecretEnvironment) {
 			add(u.SecretEnvironment[k])
 		}

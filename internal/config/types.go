@@ -19,6 +19,10 @@ type Config struct {
 	// Secrets lists every sensitive value (variables marked sensitive and
 	// secret_environment values), longest first, so output can redact them.
 	Secrets []string
+
+	// placements holds, per host in inventory order, the blocks placed on
+	// it evaluated with that host's values; nil for a Config built by hand.
+	placements []HostPlacement
 }
 
 // Inventory says who: hosts, groups, bastions and SSH settings.
@@ -74,7 +78,11 @@ type Playbook struct {
 	Filename  string
 	App       App
 	Variables []*Variable
+	// FileSets, Templates, Tasks and Services are the declarations, in
+	// playbook order. Attributes that use host are zero here (a template's
+	// Content is nil): the values each host gets are in Config.Placement.
 	FileSets  []*FileSet
+	Templates []*Template
 	Tasks     []*Task
 	Services  []*Service
 	// Rollout is the playbook-wide rollout policy; each service holds its

@@ -19,9 +19,12 @@ type checker struct {
 }
 
 // validate runs every check that relates blocks to each other.
-func (l *loader) validate(inv *Inventory, pb *Playbook, src *playbookSrc) {
-	c := &checker{loader: l, cfg: &Config{Inventory: inv, Playbook: pb},
-		src: map[*Unit]unitSrc{}, units: map[string]*Unit{}}
+func (l *loader) validate(cfg *Config, src *playbookSrc) {
+	inv, pb := cfg.Inventory, cfg.Playbook
+	c := &checker{loader: l, cfg: cfg, src: map[*Unit]unitSrc{}, units: map[string]*Unit{}}
+	for u, s := range l.hostSrc {
+		c.src[u] = s
+	}
 	for i, t := range pb.Tasks {
 		c.src[&t.Unit] = src.tasks[i]
 	}
@@ -42,6 +45,10 @@ func (l *loader) validate(inv *Inventory, pb *Playbook, src *playbookSrc) {
 	for i, fs := range pb.FileSets {
 		c.selectors(src.fileSets[i].HostsRange, fs.DeclRange, fs.Hosts)
 	}
+	for i, t := range pb.Templates {
+		c.selectors(src.templates[i].hosts, t.DeclRange, t.Hosts)
+	}
+	c.destinations(src)
 	for _, u := range pb.units() {
 		c.selectors(c.src[u].hosts, u.DeclRange, u.Hosts)
 		c.dependsOn(u)
@@ -52,16 +59,26 @@ func (l *loader) validate(inv *Inventory, pb *Playbook, src *playbookSrc) {
 	c.ports()
 }
 
-// uniqueNames rejects file sets, tasks and services that share a name.
+// uniqueNames rejects file sets and templates, or tasks and services,
+// that share a name. File sets and templates share one namespace: a
+// unit's files list names either.
 func (c *checker) uniqueNames(src *playbookSrc) {
-	fileSets := map[string]*FileSet{}
+	fileSets := map[string]hcl.Range{}
 	for i, fs := range c.cfg.Playbook.FileSets {
 		if prev, dup := fileSets[fs.Name]; dup {
 			c.errorf(src.fileSets[i].NameRange, fs.DeclRange, "Duplicate file set name",
-				"File set %q is already defined at %s.", fs.Name, prev.DeclRange)
+				"File set %q is already defined at %s.", fs.Name, prev)
 			continue
 		}
-		fileSets[fs.Name] = fs
+		fileSets[fs.Name] = fs.DeclRange
+	}
+	for i, t := range c.cfg.Playbook.Templates {
+		if prev, dup := fileSets[t.Name]; dup {
+			c.errorf(src.templates[i].name, t.DeclRange, "Duplicate file set name",
+				"A file set or template %q is already defined at %s; a unit's files list names either, so they share one namespace.", t.Name, prev)
+			continue
+		}
+		fileSets[t.Name] = t.DeclRange
 	}
 	for _, u := range c.cfg.Playbook.units() {
 		if prev, dup := c.units[u.Name]; dup {
@@ -74,15 +91,26 @@ func (c *checker) uniqueNames(src *playbookSrc) {
 	}
 }
 
-// selectors checks that every selector names a host, a group or "all", and
-// warns when a block lands on no host at all.
+// selectors checks that every selector names a host, a group or "all",
+// possibly with a position in range, and warns when a block lands on no
+// host at all.
 func (c *checker) selectors(r, ctx hcl.Range, sel []string) {
 	ok := true
 	for _, s := range sel {
-		if !slices.Contains(c.known, s) {
+		parsed, err := ParseSelector(s)
+		switch {
+		case err != nil:
+			ok = false
+			c.errorf(r, ctx, "Invalid selector", "%s.", err)
+		case !slices.Contains(c.known, parsed.Name):
 			ok = false
 			c.errorf(r, ctx, "Unknown host or group",
-				"No host or group %q is in the inventory.%s", s, suggest(s, c.known))
+				"No host or group %q is in the inventory.%s", parsed.Name, suggest(parsed.Name, c.known))
+		default:
+			if _, err := parsed.Resolve(c.cfg.Inventory); err != nil {
+				ok = false
+				c.errorf(r, ctx, "Selector out of range", "%s.", err)
+			}
 		}
 	}
 	if ok && c.has(r) && len(c.cfg.SelectHosts(sel)) == 0 {
@@ -107,24 +135,30 @@ func (c *checker) dependsOn(u *Unit) {
 	}
 }
 
-// unitFiles checks a unit's explicit files list: each file set must exist
-// and be pushed to every host the unit runs on.
+// unitFiles checks a unit's explicit files list: each file set or
+// template must exist and be pushed to every host the unit runs on.
 func (c *checker) unitFiles(u *Unit) {
 	r := c.src[u].files
 	hosts := c.cfg.SelectHosts(u.Hosts)
 	for _, name := range u.Files {
-		var fs *FileSet
+		var sel []string
+		found := false
 		for _, f := range c.cfg.Playbook.FileSets {
 			if f.Name == name {
-				fs = f
+				sel, found = f.Hosts, true
 				break
 			}
 		}
-		if fs == nil {
-			c.errorf(r, u.DeclRange, "Unknown file set", "No files %q block is defined.%s", name, suggest(name, c.fileSetNames()))
+		for _, t := range c.cfg.Playbook.Templates {
+			if !found && t.Name == name {
+				sel, found = t.Hosts, true
+			}
+		}
+		if !found {
+			c.errorf(r, u.DeclRange, "Unknown file set", "No files or template %q block is defined.%s", name, suggest(name, c.fileSetNames()))
 			continue
 		}
-		on := c.cfg.SelectHosts(fs.Hosts)
+		on := c.cfg.SelectHosts(sel)
 		for _, h := range hosts {
 			if !slices.Contains(on, h) {
 				c.errorf(r, u.DeclRange, "File set not on host",
@@ -140,7 +174,51 @@ func (c *checker) fileSetNames() []string {
 	for _, f := range c.cfg.Playbook.FileSets {
 		out = append(out, f.Name)
 	}
+	for _, t := range c.cfg.Playbook.Templates {
+		out = append(out, t.Name)
+	}
 	return out
+}
+
+// destinations rejects, per host, two templates rendered to one path and a
+// template whose destination collides with a file set: a template may
+// replace a file inside a file set's directory, but not the file set
+// itself, nor a file set that is a single file.
+func (c *checker) destinations(src *playbookSrc) {
+	reported := map[string]bool{}
+	report := func(t *Template, format string, args ...any) {
+		i := slices.IndexFunc(c.cfg.Playbook.Templates, func(d *Template) bool { return d.Name == t.Name })
+		if i < 0 {
+			return
+		}
+		msg := fmt.Sprintf(format, args...)
+		if reported[msg] {
+			return
+		}
+		reported[msg] = true
+		c.errorf(src.templates[i].destination, t.DeclRange, "Destination clash", "%s", msg)
+	}
+	for _, hp := range c.cfg.Placement() {
+		byDest := map[string]*Template{}
+		for _, t := range hp.Templates {
+			if t.Destination == "" {
+				continue
+			}
+			if prev, dup := byDest[t.Destination]; dup {
+				report(t, "On host %q, templates %q and %q are both rendered to %s.", hp.Host.Name, prev.Name, t.Name, t.Destination)
+				continue
+			}
+			byDest[t.Destination] = t
+			for _, fs := range hp.FileSets {
+				switch {
+				case t.Destination == fs.Name:
+					report(t, "On host %q, template %q would replace file set %q as a whole.", hp.Host.Name, t.Name, fs.Name)
+				case strings.HasPrefix(t.Destination, fs.Name+"/") && !fs.IsDir && fs.Source != "":
+					report(t, "On host %q, template %q is rendered inside %s, but file set %q is a single file.", hp.Host.Name, t.Name, fs.Name, fs.Name)
+				}
+			}
+		}
+	}
 }
 
 // cycles reports every dependency cycle once, naming its path.

@@ -92,6 +92,9 @@ func (l *loader) decodeVariables(pb *hcl.File, varFiles []*hcl.File) ([]*Variabl
 				v.Name, v.Name, EnvVarPrefix, v.Name)
 		}
 		obj[v.Name] = cty.StringVal(v.Value)
+		if v.Sensitive {
+			obj[v.Name] = obj[v.Name].Mark(sensitiveMark)
+		}
 	}
 	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(obj)}}
 	return vars, raw.Remain, ctx
@@ -147,42 +150,4 @@ func (l *loader) ctyString(r, ctx hcl.Range, val cty.Value) (string, bool) {
 		return "", false
 	}
 	return s.AsString(), true
-}
-
-// sensitiveRefs rejects references to sensitive variables anywhere but in
-// secret_environment: everywhere else the value would reach unit text,
-// command lines or output. Checking references, not values, avoids false
-// alarms when a secret happens to equal an ordinary word.
-func (l *loader) sensitiveRefs(f *hcl.File, vars []*Variable) {
-	sensitive := map[string]bool{}
-	for _, v := range vars {
-		sensitive[v.Name] = v.Sensitive
-	}
-	body, ok := f.Body.(*hclsyntax.Body)
-	if !ok {
-		return
-	}
-	var walk func(b *hclsyntax.Body, ctx hcl.Range)
-	walk = func(b *hclsyntax.Body, ctx hcl.Range) {
-		for _, a := range b.Attributes {
-			if a.Name == "secret_environment" {
-				continue
-			}
-			for _, tr := range a.Expr.Variables() {
-				if tr.RootName() != "var" || len(tr) < 2 {
-					continue
-				}
-				if step, ok := tr[1].(hcl.TraverseAttr); ok && sensitive[step.Name] {
-					l.errorf(tr.SourceRange(), ctx, "Sensitive variable outside secret_environment",
-						"var.%s is sensitive; it may only be used in secret_environment, so it never reaches unit files, command lines or output.", step.Name)
-				}
-			}
-		}
-		for _, blk := range b.Blocks {
-			if blk.Type != "variable" {
-				walk(blk.Body, blk.DefRange())
-			}
-		}
-	}
-	walk(body, hcl.Range{})
 }

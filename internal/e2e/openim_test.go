@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,12 +42,16 @@ func TestApplyOpenIMPlaybook(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(cfgDir, "standin.json"), ports, 0o644))
 
 	d := &deploy{t: t, lab: l, dir: dir, app: "openim", hosts: []string{"lab-2", "lab-3"}}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "inventory.hcl"), []byte(d.inventory()), 0o644))
+	// The playbook renders the infra addresses from group "infra"; the
+	// stand-in needs no infrastructure, so the first host stands in.
+	inv := strings.Replace(d.inventory(), `groups = ["app"]`, `groups = ["app", "infra"]`, 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "inventory.hcl"), []byte(inv), 0o644))
 	t.Cleanup(func() { uninstallOpenIM(t, l, d.hosts) })
 	args := []string{"-i", filepath.Join(dir, "inventory.hcl"), "-p", repoFile(t, "playbooks/openim.hcl"),
 		"-var", "bin_dir=" + bin, "-var", "config_dir=" + cfgDir, "--ssh-config", "none"}
 	t.Setenv("OPENIM_DEPLOY_VAR_mongo_password", "e2e-mongo-secret")
 	t.Setenv("OPENIM_DEPLOY_VAR_redis_password", "e2e-redis-secret")
+	t.Setenv("OPENIM_DEPLOY_VAR_minio_secret_key", "e2e-minio-secret")
 	run := func(cmd ...string) result { return d.runRaw(append(cmd, args...)...) }
 
 	res := run("apply")
@@ -54,11 +59,20 @@ func TestApplyOpenIMPlaybook(t *testing.T) {
 	require.NotContains(t, res.Out, "e2e-mongo-secret")
 
 	units := openimUnits()
-	for _, h := range d.hosts {
-		for _, st := range d.show(h, units...) {
+	for i, h := range d.hosts {
+		on := units
+		if i > 0 { // openim-crontask runs on app[0] only
+			on = slices.DeleteFunc(slices.Clone(units), func(u string) bool { return u == "openim-crontask@0.service" })
+			_, err := l.Exec(t, h, "test", "!", "-e", "/etc/systemd/system/openim-crontask@.service")
+			require.NoError(t, err, "crontask on %s", h)
+		}
+		for _, st := range d.show(h, on...) {
 			require.Equal(t, "active", st["ActiveState"], "%s on %s", st["Id"], h)
 		}
-		_, err := l.Exec(t, h, "test", "-f", "/etc/systemd/system/openim-push@.service")
+		disc, err := l.Exec(t, h, "cat", "/opt/openim/current/config/discovery.yml")
+		require.NoError(t, err)
+		require.Contains(t, disc, "address: [ "+l.Host(t, "lab-2").Address+":12379 ]")
+		_, err = l.Exec(t, h, "test", "-f", "/etc/systemd/system/openim-push@.service")
 		require.NoError(t, err, "template unit")
 		env, err := l.Exec(t, h, "stat", "-c", "%a %U", "/opt/openim/current/env/openim-rpc-user.env")
 		require.NoError(t, err)

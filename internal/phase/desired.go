@@ -107,9 +107,17 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 			for _, fset := range u.FilesOn(hp) {
 				ref.Uses = append(ref.Uses, fset.Name+"/")
 			}
+			for _, t := range u.TemplatesOn(hp) {
+				ref.Uses = append(ref.Uses, t.Destination)
+			}
 		}
 		d.Units = append(d.Units, ref)
 		return nil
+	}
+	// Templates first: add keeps the first artifact for a path, so a
+	// template rendered inside a file set's directory replaces that file.
+	for _, t := range hp.Templates {
+		add(templateArtifact(t))
 	}
 	for _, fset := range hp.FileSets {
 		arts, err := fileSetArtifacts(fset, local)
@@ -149,6 +157,17 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 	}
 	slices.SortFunc(d.Artifacts, func(a, b plan.Artifact) int { return cmpString(a.Rel, b.Rel) })
 	return d, nil
+}
+
+// templateArtifact is a template's text rendered for one host.
+func templateArtifact(t *config.Template) plan.Artifact {
+	content := t.Content
+	if content == nil {
+		content = []byte{} // an empty file, never "read Local"
+	}
+	sum := sha256.Sum256(content)
+	return plan.Artifact{Rel: t.Destination, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(content)),
+		Mode: t.Mode, Content: content, Secret: t.Sensitive}
 }
 
 // fileSetArtifacts lists a file set's files as release paths under its name.

@@ -303,14 +303,15 @@ func (h *Host) wroteUnitFiles(files []release.File) {
 
 // gate waits until instance s is healthy by its playbook health policy.
 func gate(ctx context.Context, r *Run, h *Host, poller *health.Poller, s plan.Start) error {
-	hc := instanceHealth(r.Config.Playbook, s)
+	hc := instanceHealth(h.Placement, s)
 	probe := health.FromConfig(h.Target, hc)
 	return health.Wait(ctx, r.Clock, poller.State(s.Name), probe, health.PolicyFor(hc))
 }
 
-// instanceHealth finds the health settings of the instance behind a unit name.
-func instanceHealth(pb *config.Playbook, s plan.Start) config.Health {
-	for _, svc := range pb.Services {
+// instanceHealth finds the health settings of the instance behind a unit
+// name, as evaluated for this host (probes may use host.address).
+func instanceHealth(hp config.HostPlacement, s plan.Start) config.Health {
+	for _, svc := range hp.Services {
 		if svc.Name != s.Unit {
 			continue
 		}
