@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/phase"
 )
 
@@ -36,12 +35,7 @@ every service is restarted. A failed batch stops the restart.`,
 			}
 			// There is no release to go back to: a restart keeps each
 			// instance on the release it runs.
-			override := r.Opts.Rollout
-			r.Opts.Rollout = func(p config.Rollout) config.Rollout {
-				p = override(p)
-				p.AutoRollback = false
-				return p
-			}
+			noAutoRollback(r)
 			return runPhases(cmd.Context(), r, []phase.Phase{
 				phase.Connect{}, phase.Preflight{}, phase.AcquireLock{}, phase.Gather{},
 				phase.PlanRestart{Select: args}, phase.StartUnits{},

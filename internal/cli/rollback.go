@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/phase"
 )
 
@@ -38,12 +37,7 @@ the fleet to what the playbook says again: fix the playbook first.`,
 			}
 			// A failed batch of a rollback stops it; moving instances back
 			// to the release being rolled away from is the operator's call.
-			override := r.Opts.Rollout
-			r.Opts.Rollout = func(p config.Rollout) config.Rollout {
-				p = override(p)
-				p.AutoRollback = false
-				return p
-			}
+			noAutoRollback(r)
 			return runPhases(cmd.Context(), r, []phase.Phase{
 				phase.Connect{}, phase.Preflight{}, phase.AcquireLock{}, phase.Gather{},
 				phase.PlanRollback{To: to}, phase.InstallUnits{}, phase.StartUnits{}, phase.SwitchCurrent{},

@@ -101,3 +101,16 @@ func confirmCanary(ctx context.Context, confirmed bool, pause time.Duration, std
 		return nil
 	}
 }
+
+// noAutoRollback turns auto_rollback off for this run, after the flags:
+// restart and rollback have no release of their own to go back to.
+func noAutoRollback(r *phase.Run) {
+	override := r.Opts.Rollout
+	r.Opts.Rollout = func(p config.Rollout) config.Rollout {
+		if override != nil {
+			p = override(p)
+		}
+		p.AutoRollback = false
+		return p
+	}
+}
