@@ -58,14 +58,14 @@ func (d *deploy) requireOneRelease() string {
 }
 
 // requireRuns asserts that every host runs release id for units, read per
-// instance on the host, and that every instance's drop-in pins pinned.
+// instance on the host, and that their drop-ins pin pinned.
 func (d *deploy) requireRuns(id, pinned string, units ...string) {
 	d.t.Helper()
 	for _, h := range d.hosts {
 		for u, rel := range d.runningRelease(h, units...) {
 			require.Equal(d.t, id, rel, "%s on %s", u, h)
 		}
-		for _, u := range d.services() {
+		for _, u := range units {
 			out, err := d.lab.Exec(d.t, h, "cat", "/etc/systemd/system/"+u+".d/release.conf")
 			require.NoError(d.t, err, out)
 			require.Contains(d.t, out, "WorkingDirectory=/opt/"+d.app+"/releases/"+pinned+"\n", "%s on %s", u, h)
