@@ -41,7 +41,7 @@ func (StartUnits) Skip(r *Run) (string, bool) {
 // Run implements Phase.
 func (StartUnits) Run(ctx context.Context, r *Run) error {
 	waves := r.Config.Playbook.Waves()
-	failedUnits := map[string]bool{} // playbook units with a failed instance anywhere
+	failedUnits := r.unitsOnLostHosts() // playbook units with a failed or unknown instance anywhere
 	var errs []error
 	for w := range waves {
 		if err := leasesLost(r); err != nil {
@@ -87,6 +87,33 @@ func (StartUnits) Run(ctx context.Context, r *Run) error {
 		h.Changed(1)
 		return nil
 	})
+}
+
+// unitsOnLostHosts returns the tasks and services placed on hosts that
+// take no part in the run (unreachable, or failed before starting units):
+// their instances there are not known to be healthy, so what depends on
+// them must not start elsewhere as if the dependency were satisfied.
+func (r *Run) unitsOnLostHosts() map[string]bool {
+	lost := map[string]bool{}
+	for _, h := range r.Hosts {
+		if h.Usable() {
+			continue
+		}
+		var names []string
+		for _, t := range h.Placement.Tasks {
+			names = append(names, t.Name)
+		}
+		for _, s := range h.Placement.Services {
+			names = append(names, s.Name)
+		}
+		for _, n := range names {
+			lost[n] = true
+		}
+		if len(names) > 0 {
+			r.Out.HostWarn(h.Config.Name, "takes no part in this run: what depends on %s is not started on any host", strings.Join(names, ", "))
+		}
+	}
+	return lost
 }
 
 // eachHostUntilFailure is EachHost for steps that restart processes: once

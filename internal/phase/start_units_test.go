@@ -241,3 +241,22 @@ func TestStartUnits_FirstCtrlCStopsAfterTheBatch(t *testing.T) {
 		require.Contains(t, out.String(), "stopped after batch 1 of 2")
 	})
 }
+
+// TestStartUnits_UnreachableDependencyHostBlocksDependents: rpc runs on a
+// host that is unreachable, so api, which depends on rpc, is not started
+// anywhere, while rpc itself still rolls where the host answers.
+func TestStartUnits_UnreachableDependencyHostBlocksDependents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := fakeHost("h1"), fakeHost("h2")
+		r, out := newTestRun(t, 2, false, a, b)
+		down := r.Hosts[1]
+		down.Placement.Services = testPlaybook().Services[:1] // rpc
+		down.Fail(OutcomeUnreachable, errors.New("no route to host"))
+		err := StartUnits{}.Run(t.Context(), r)
+		require.NoError(t, err)
+		require.Equal(t, []string{"rpc@0.service"}, restarted(a))
+		require.Empty(t, restarted(b))
+		require.Contains(t, out.String(), "[h2] warning: takes no part in this run: what depends on rpc is not started on any host")
+		require.Contains(t, out.String(), "not restarting api@0.service: a dependency failed its health gate")
+	})
+}
