@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openimsdk/openim-deploy/internal/target"
 )
 
 // Interpreter runs one exec request on a Host: args is the command line
@@ -190,6 +192,9 @@ func (s *shell) exec(ctx context.Context, env map[string]string, args []string, 
 		fmt.Fprintln(stdout, "0")
 		return 0
 	case "sh":
+		if len(rest) >= 3 && rest[0] == "-c" && rest[1] == target.StreamScript {
+			return s.streamed(ctx, env, rest[3:], stdin, stdout, stderr)
+		}
 		if len(rest) < 2 || rest[0] != "-c" {
 			fmt.Fprintln(stderr, "sh: only sh -c SCRIPT is supported")
 			return 2
@@ -360,4 +365,21 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// streamed is the in-process host's version of target.StreamScript: it runs
+// args and cancels them when stdin reaches end of file, as the real script
+// does on a real host.
+func (s *shell) streamed(ctx context.Context, env map[string]string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		_, _ = io.Copy(io.Discard, stdin)
+		cancel()
+	}()
+	code := s.exec(ctx, env, args, strings.NewReader(""), stdout, stderr)
+	if ctx.Err() != nil {
+		return 143 // killed by SIGTERM, as "wait" reports it
+	}
+	return code
 }
