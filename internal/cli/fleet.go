@@ -13,6 +13,7 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/clock"
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/phase"
+	"github.com/openimsdk/openim-deploy/internal/selector"
 	"github.com/openimsdk/openim-deploy/internal/target"
 	"github.com/openimsdk/openim-deploy/internal/ui"
 )
@@ -28,7 +29,8 @@ func addFleetFlags(cmd *cobra.Command, o *fleetOptions) {
 	f.BoolVar(&o.AcceptNew, "accept-new", false, "trust hosts seen for the first time and record their keys in known_hosts (a changed key is always refused)")
 	f.IntVar(&o.Parallel, "parallel", 20, "hosts handled at once")
 	f.StringVar(&o.SSHConfigFile, "ssh-config", "", "ssh_config file for HostName, User, Port, IdentityFile, ProxyJump (default ~/.ssh/config; \"none\" to ignore)")
-	f.StringSliceVar(&o.Limit, "limit", nil, "only these hosts or groups (comma-separated)")
+	f.StringSliceVarP(&o.Limit, "limit", "l", nil, "only these hosts: names, groups, globs (im-*), GROUP[N], GROUP[A:B], !exclusions, &intersections, comma-separated")
+	_ = cmd.RegisterFlagCompletionFunc("limit", completeLimit)
 }
 
 // loadFleet loads the configuration and builds the run state: what every
@@ -54,18 +56,12 @@ func newFleetRun(cfg *config.Config, o fleetOptions, out *ui.Printer) (*phase.Ru
 		Dial:   sshDialer(o.ConnectOptions),
 		Clock:  clock.System{},
 	}
-	selected := map[string]bool{}
-	if len(o.Limit) > 0 {
-		hosts := cfg.SelectHosts(o.Limit)
-		if len(hosts) == 0 {
-			return nil, fmt.Errorf("--limit %s matches no host", strings.Join(o.Limit, ","))
-		}
-		for _, h := range hosts {
-			selected[h.Name] = true
-		}
+	selected, err := limitHosts(cfg, o.Limit)
+	if err != nil {
+		return nil, err
 	}
 	for _, hp := range cfg.Placement() {
-		if len(o.Limit) > 0 && !selected[hp.Host.Name] {
+		if selected != nil && !selected[hp.Host.Name] {
 			continue
 		}
 		if len(hp.Services)+len(hp.Tasks)+len(hp.FileSets) == 0 {
@@ -138,4 +134,25 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// limitHosts resolves --limit to the set of host names it selects, or nil
+// when there is no limit.
+func limitHosts(cfg *config.Config, limit []string) (map[string]bool, error) {
+	if len(limit) == 0 {
+		return nil, nil
+	}
+	hosts := make([]selector.Host, len(cfg.Inventory.Hosts))
+	for i, h := range cfg.Inventory.Hosts {
+		hosts[i] = selector.Host{Name: h.Name, Groups: h.Groups}
+	}
+	picked, err := selector.Select(hosts, strings.Join(limit, ","))
+	if err != nil {
+		return nil, fmt.Errorf("--limit: %w", err)
+	}
+	selected := make(map[string]bool, len(picked))
+	for _, h := range picked {
+		selected[h.Name] = true
+	}
+	return selected, nil
 }
