@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -22,6 +23,9 @@ import (
 type fleetOptions struct {
 	ConnectOptions
 	Limit []string
+	// AllHosts keeps hosts with nothing placed on them (exec works on any
+	// inventory host); other commands only act where the playbook runs.
+	AllHosts bool
 }
 
 func addFleetFlags(cmd *cobra.Command, o *fleetOptions) {
@@ -36,11 +40,85 @@ func addFleetFlags(cmd *cobra.Command, o *fleetOptions) {
 // loadFleet loads the configuration and builds the run state: what every
 // command that acts on hosts starts with.
 func loadFleet(g *GlobalOptions, stdio IO, o fleetOptions) (*phase.Run, error) {
-	cfg, err := loadConfig(g, stdio, false)
+	cfg, err := loadConfig(g, stdio, o.AllHosts)
 	if err != nil {
 		return nil, err
 	}
-	return newFleetRun(cfg, o, newPrinter(g, stdio, cfg))
+	r, err := newFleetRun(cfg, o, newPrinter(g, stdio, cfg))
+	if err != nil {
+		return nil, err
+	}
+	if !g.NoFold {
+		r.Out.SetFold(hostSets(r))
+	}
+	r.Dial = loggedDialer(r.Dial, remoteLogger(g, stdio), cfg.Redact)
+	return r, nil
+}
+
+// hostSets describes the run's hosts and their groups, for folded output.
+func hostSets(r *phase.Run) *ui.HostSets {
+	var order []string
+	var groups []ui.Group
+	at := map[string]int{}
+	for _, h := range r.Hosts {
+		order = append(order, h.Config.Name)
+		for _, g := range h.Config.Groups {
+			i, ok := at[g]
+			if !ok {
+				i = len(groups)
+				at[g] = i
+				groups = append(groups, ui.Group{Name: g})
+			}
+			groups[i].Hosts = append(groups[i].Hosts, h.Config.Name)
+		}
+	}
+	return ui.NewHostSets(order, groups)
+}
+
+// remoteLogger is where every remote command is logged: the debug log, and
+// with -vv stderr too.
+func remoteLogger(g *GlobalOptions, stdio IO) *slog.Logger {
+	if g.Verbose < 2 {
+		return g.log.Logger
+	}
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+	return slog.New(teeHandler{g.log.Logger.Handler(), slog.NewTextHandler(stdio.Err, opts)})
+}
+
+// loggedDialer wraps every target the dialer returns in target.Logged.
+func loggedDialer(dial phase.Dialer, log *slog.Logger, redact func(string) string) phase.Dialer {
+	return func(ctx context.Context, h *config.Host, b *config.Bastion) (target.Target, error) {
+		t, err := dial(ctx, h, b)
+		if err != nil {
+			return nil, err
+		}
+		return target.Logged(t, log, redact), nil
+	}
+}
+
+// teeHandler sends every record to two handlers.
+type teeHandler struct{ a, b slog.Handler }
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return t.a.Enabled(ctx, l) || t.b.Enabled(ctx, l)
+}
+
+func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	var errs []error
+	for _, h := range []slog.Handler{t.a, t.b} {
+		if h.Enabled(ctx, r.Level) {
+			errs = append(errs, h.Handle(ctx, r.Clone()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return teeHandler{t.a.WithAttrs(as), t.b.WithAttrs(as)}
+}
+
+func (t teeHandler) WithGroup(name string) slog.Handler {
+	return teeHandler{t.a.WithGroup(name), t.b.WithGroup(name)}
 }
 
 // newFleetRun builds the run state: the hosts that have something placed on
@@ -64,7 +142,7 @@ func newFleetRun(cfg *config.Config, o fleetOptions, out *ui.Printer) (*phase.Ru
 		if selected != nil && !selected[hp.Host.Name] {
 			continue
 		}
-		if len(hp.Services)+len(hp.Tasks)+len(hp.FileSets) == 0 {
+		if !o.AllHosts && len(hp.Services)+len(hp.Tasks)+len(hp.FileSets) == 0 {
 			continue
 		}
 		r.Hosts = append(r.Hosts, &phase.Host{Config: hp.Host, Placement: hp})

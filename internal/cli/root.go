@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
@@ -36,8 +37,13 @@ type GlobalOptions struct {
 	VarFiles    []string
 	Output      string // text or json
 	Diagnostics string // auto, long or short
-	Verbose     bool
+	Verbose     int    // -v: more detail; -vv: also every remote command
+	Quiet       bool   // -q: only warnings, errors and the recap
 	NoColor     bool
+	NoFold      bool // one line per host instead of folding identical ones
+
+	// log is this run's debug log; never nil once Run has started.
+	log *debugLog
 }
 
 // Main runs the command line and returns the process exit code.
@@ -50,7 +56,11 @@ func Main() int {
 
 // Run executes args (without the program name) and returns the exit code.
 func Run(ctx context.Context, args []string, stdio IO) int {
-	root := newRootCommand(stdio)
+	g := &GlobalOptions{log: discardLog()}
+	if wantsDebugLog(args) {
+		g.log = openDebugLog(stdio.Environ, redactVarArgs(args), time.Now())
+	}
+	root := newRootCommand(g, stdio)
 	root.SetArgs(terraformStyleFlags(args))
 	err := root.ExecuteContext(ctx)
 	if err != nil && !errors.Is(err, ErrChanges) {
@@ -58,8 +68,75 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 		if !errors.As(err, &cfgErr) && !errors.Is(err, errReported) {
 			fmt.Fprintln(stdio.Err, "error:", err)
 		}
+		g.log.Logger.Error("failed", "err", redactVarsIn(err.Error(), args))
 	}
-	return exitCode(err)
+	code := exitCode(err)
+	g.log.Close(code)
+	if code != ExitOK && code != ExitChanges && g.log.Path != "" {
+		fmt.Fprintln(stdio.Err, "debug log:", g.log.Path)
+	}
+	return code
+}
+
+// wantsDebugLog is false for what a shell or a human runs many times a
+// minute and that touches no host: completion, help and version.
+func wantsDebugLog(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "--help", "--version":
+			return false
+		}
+	}
+	if len(args) == 0 {
+		return false
+	}
+	switch args[0] {
+	case "__complete", "__completeNoDesc", "completion", "help", "version", "validate", "render":
+		return false
+	}
+	return true
+}
+
+// redactVarArgs hides the values of -var flags, which may be secrets, from
+// the debug log.
+func redactVarArgs(args []string) []string {
+	out := make([]string, len(args))
+	hideNext := false
+	for i, a := range args {
+		switch {
+		case hideNext:
+			name, _, _ := strings.Cut(a, "=")
+			a, hideNext = name+"=***", false
+		case a == "-var" || a == "--var":
+			hideNext = true
+		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
+			flag, kv, _ := strings.Cut(a, "=")
+			name, _, _ := strings.Cut(kv, "=")
+			a = flag + "=" + name + "=***"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// redactVarsIn hides -var values in an error message before it is logged.
+func redactVarsIn(msg string, args []string) string {
+	hideNext := false
+	for _, a := range args {
+		kv := ""
+		switch {
+		case hideNext:
+			kv, hideNext = a, false
+		case a == "-var" || a == "--var":
+			hideNext = true
+		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
+			_, kv, _ = strings.Cut(a, "=")
+		}
+		if _, v, ok := strings.Cut(kv, "="); ok && v != "" {
+			msg = strings.ReplaceAll(msg, v, "***")
+		}
+	}
+	return msg
 }
 
 // errReported marks an error whose details the command already printed.
@@ -84,8 +161,7 @@ func terraformStyleFlags(args []string) []string {
 	return out
 }
 
-func newRootCommand(stdio IO) *cobra.Command {
-	g := &GlobalOptions{}
+func newRootCommand(g *GlobalOptions, stdio IO) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "openim-deploy",
 		Short: "Deploy multi-process servers to Linux hosts under systemd, over SSH alone",
@@ -99,6 +175,9 @@ healthy before it moves on. Nothing is installed on the hosts but what you deplo
 		SilenceErrors: true,
 		Version:       version(),
 		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if g.Quiet && g.Verbose > 0 {
+				return errors.New("-q and -v contradict each other")
+			}
 			if g.Output != "text" && g.Output != "json" {
 				return fmt.Errorf("--output %q: want text or json", g.Output)
 			}
@@ -119,8 +198,10 @@ healthy before it moves on. Nothing is installed on the hosts but what you deplo
 	pf.StringArrayVar(&g.VarFiles, "var-file", nil, "load playbook variables from an HCL file (repeatable)")
 	pf.StringVar(&g.Output, "output", "text", "output format: text or json (one event per line)")
 	pf.StringVar(&g.Diagnostics, "diagnostics", "auto", "diagnostic format: auto, long (source snippets) or short (file:line:col)")
-	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "print more detail")
+	pf.CountVarP(&g.Verbose, "verbose", "v", "print more detail; -vv also prints every remote command (secrets redacted)")
+	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only warnings, errors and the recap")
 	pf.BoolVar(&g.NoColor, "no-color", false, "never colour output (NO_COLOR is honoured too)")
+	pf.BoolVar(&g.NoFold, "no-fold", false, "one line per host, instead of one line naming every host that printed the same")
 
 	root.AddCommand(
 		newValidateCommand(g, stdio),
@@ -130,6 +211,11 @@ healthy before it moves on. Nothing is installed on the hosts but what you deplo
 		newApplyCommand(g, stdio),
 		newUnlockCommand(g, stdio),
 		newStatusCommand(g, stdio),
+		newLogsCommand(g, stdio),
+		newStartCommand(g, stdio),
+		newStopCommand(g, stdio),
+		newExecCommand(g, stdio),
+		newUninstallCommand(g, stdio),
 		newVersionCommand(stdio),
 	)
 	return root
@@ -185,7 +271,8 @@ func loadConfig(g *GlobalOptions, stdio IO, skipPlaybook bool) (*config.Config, 
 }
 
 func newPrinter(g *GlobalOptions, stdio IO, cfg *config.Config) *ui.Printer {
-	opts := ui.Options{JSON: g.Output == "json", Verbose: g.Verbose, Color: useColor(g, stdio, stdio.Out)}
+	opts := ui.Options{JSON: g.Output == "json", Verbose: g.Verbose > 0, Quiet: g.Quiet,
+		Color: useColor(g, stdio, stdio.Out), Log: g.log.Logger}
 	if cfg != nil {
 		opts.Redact = cfg.Redact
 	}
@@ -199,7 +286,7 @@ func useColor(g *GlobalOptions, stdio IO, w io.Writer) bool {
 	return isTerminal(w)
 }
 
-func isTerminal(w io.Writer) bool {
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
