@@ -167,7 +167,18 @@ func newRootCommand(g *GlobalOptions, stdio IO) *cobra.Command {
 		Short: "Deploy multi-process servers to Linux hosts under systemd, over SSH alone",
 		Long: `openim-deploy pushes binaries, configuration and generated systemd units to a
 fleet over SSH, starts them in dependency order and checks every instance is
-healthy before it moves on. Nothing is installed on the hosts but what you deploy.`,
+healthy before it moves on. Nothing is installed on the hosts but what you deploy.
+
+Exit codes, the same for every command:
+  0    success (status: every instance healthy)
+  1    an error: a failed command, host or health gate, or a usage mistake
+  2    plan --detailed-exitcode: the plan has changes
+  3    the inventory or playbook is invalid; nothing was contacted
+  4    another run holds a host's lock
+  5    a host could not be reached; the others were handled
+  6    a host failed pre-flight and was refused
+  7    status: an instance is not healthy
+  130  interrupted (Ctrl-C)`,
 		Example: `  openim-deploy validate -i inventory/prod.hcl
   openim-deploy plan -i inventory/prod.hcl --detailed-exitcode
   openim-deploy apply -i inventory/prod.hcl -var bin_dir=./_output/bin`,

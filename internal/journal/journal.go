@@ -29,8 +29,8 @@ type Entry struct {
 	Realtime time.Time
 	// Cursor is __CURSOR, for resuming with --after-cursor.
 	Cursor string
-	// Unit is _SYSTEMD_UNIT ("api@0.service"), or "" for entries not
-	// written by a unit's process.
+	// Unit is _SYSTEMD_UNIT ("api@0.service"), or UNIT for systemd's own
+	// lines about a unit; "" for entries about no unit.
 	Unit       string
 	Identifier string // SYSLOG_IDENTIFIER
 	PID        int    // _PID, 0 when absent
@@ -62,6 +62,11 @@ func Parse(line []byte) (Entry, error) {
 	e.Realtime = time.UnixMicro(us).UTC()
 	e.Cursor, _ = field(raw, "__CURSOR")
 	e.Unit, _ = field(raw, "_SYSTEMD_UNIT")
+	if e.Unit == "" {
+		// systemd's own lines about a unit ("Started api@0.service")
+		// carry it in UNIT=; journalctl -u shows them too.
+		e.Unit, _ = field(raw, "UNIT")
+	}
 	e.Identifier, _ = field(raw, "SYSLOG_IDENTIFIER")
 	e.Message, _ = field(raw, "MESSAGE")
 	if v, ok := field(raw, "_PID"); ok {
