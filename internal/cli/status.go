@@ -274,7 +274,10 @@ func writeStatus(w io.Writer, asJSON, color bool, pb *config.Playbook, rows []st
 	sums := summarize(pb, rows)
 	if asJSON {
 		for _, row := range ordered {
-			_ = writeJSONLine(w, map[string]any{"type": "status", "row": row})
+			_ = writeJSONLine(w, struct {
+				Type string `json:"type"`
+				statusRow
+			}{"status", row})
 		}
 		for _, s := range sums {
 			_ = writeJSONLine(w, map[string]any{"type": "summary", "service": s.name, "healthy": s.healthy, "total": s.total})

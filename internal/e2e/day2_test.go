@@ -25,14 +25,11 @@ func statusJSON(t *testing.T, d *deploy, args ...string) (map[string]map[string]
 	res := d.run(append([]string{"status", "--output", "json"}, args...)...)
 	rows := map[string]map[string]any{}
 	for _, line := range strings.Split(res.Out, "\n") {
-		var ev struct {
-			Type string         `json:"type"`
-			Row  map[string]any `json:"row"`
-		}
-		if json.Unmarshal([]byte(line), &ev) != nil || ev.Type != "status" {
+		var row map[string]any
+		if json.Unmarshal([]byte(line), &row) != nil || row["type"] != "status" {
 			continue
 		}
-		rows[fmt.Sprint(ev.Row["host"], "/", ev.Row["unit"])] = ev.Row
+		rows[fmt.Sprint(row["host"], "/", row["unit"])] = row
 	}
 	return rows, res.Code
 }
