@@ -61,11 +61,13 @@ func Parse(line []byte) (Entry, error) {
 	}
 	e.Realtime = time.UnixMicro(us).UTC()
 	e.Cursor, _ = field(raw, "__CURSOR")
-	e.Unit, _ = field(raw, "_SYSTEMD_UNIT")
-	if e.Unit == "" {
-		// systemd's own lines about a unit ("Started api@0.service")
-		// carry it in UNIT=; journalctl -u shows them too.
-		e.Unit, _ = field(raw, "UNIT")
+	// systemd's own lines about a unit ("Started api@0.service") come
+	// from PID 1 (_SYSTEMD_UNIT=init.scope) and name the unit in UNIT=;
+	// journalctl -u shows them with the unit's own, and so do we.
+	if u, ok := field(raw, "UNIT"); ok && u != "" {
+		e.Unit = u
+	} else {
+		e.Unit, _ = field(raw, "_SYSTEMD_UNIT")
 	}
 	e.Identifier, _ = field(raw, "SYSLOG_IDENTIFIER")
 	e.Message, _ = field(raw, "MESSAGE")

@@ -26,6 +26,10 @@ func TestParse(t *testing.T) {
 		Message:    "listening on :10002",
 	}, e)
 
+	pid1, err := Parse([]byte(`{"__REALTIME_TIMESTAMP":"1","_SYSTEMD_UNIT":"init.scope","UNIT":"api@0.service","MESSAGE":"Started api@0.service"}`))
+	require.NoError(t, err)
+	require.Equal(t, "api@0", pid1.Source(), "systemd's lines about a unit are the unit's")
+
 	for _, tc := range []struct{ name, line, msg string }{
 		{"bytes", `{"__REALTIME_TIMESTAMP":"1","MESSAGE":[104,105,255]}`, "hi\uFFFD"},
 		{"repeated field", `{"__REALTIME_TIMESTAMP":"1","MESSAGE":["first","second"]}`, "first"},
