@@ -102,3 +102,16 @@ func TestQuiet(t *testing.T) {
 		require.Contains(t, log.String(), s)
 	}
 }
+
+// TestFold_PlanLines pins that per-host plan events fold like Host lines,
+// multi-line details included, and that the summary flushes them first.
+func TestFold_PlanLines(t *testing.T) {
+	var out bytes.Buffer
+	p := New(&out, Options{Fold: sets(2)})
+	for _, h := range []string{"lab-1", "lab-2"} {
+		p.Event(Event{Type: "plan", Host: h, Msg: "update api@.service"}, "["+h+"] ~ update api@.service\n      -a\n      +b")
+	}
+	p.Event(Event{Type: "plan", Host: "lab-2", Msg: "start cron@0.service"}, "[lab-2] + start cron@0.service")
+	p.Event(Event{Type: "plan_summary"}, "Plan: 3 actions on 2 hosts, 0 bytes to send.")
+	require.Equal(t, "[lab-1..2] ~ update api@.service\n      -a\n      +b\n[lab-2] + start cron@0.service\nPlan: 3 actions on 2 hosts, 0 bytes to send.\n", out.String())
+}

@@ -137,7 +137,7 @@ func (p *Printer) emitHostLine(ev Event, msg string) {
 // hidden reports event types -q suppresses.
 func hidden(typ string) bool {
 	switch typ {
-	case "warn", "error", "recap", "block", "output", "log", "status":
+	case "warn", "error", "recap", "block", "output", "log", "status", "plan", "plan_summary":
 		return false
 	}
 	return true
@@ -245,8 +245,18 @@ func (p *Printer) Error(format string, args ...any) {
 	p.emit(Event{Type: "error", Msg: msg}, p.paint("31", "error: "+msg))
 }
 
-// Event emits a structured event; text is what a terminal shows.
-func (p *Printer) Event(ev Event, text string) { p.emit(ev, text) }
+// Event emits a structured event; text is what a terminal shows. A plan
+// line of one host ("[im-1] + start api@0.service") folds like Host lines,
+// so a plan for 40 identical hosts reads as one.
+func (p *Printer) Event(ev Event, text string) {
+	if ev.Host != "" && ev.Type == "plan" {
+		if msg, ok := strings.CutPrefix(text, "["+ev.Host+"] "); ok {
+			p.emitHostLine(ev, msg)
+			return
+		}
+	}
+	p.emit(ev, text)
+}
 
 // Block prints a multi-line block (a diff, a journal excerpt) indented under a host.
 func (p *Printer) Block(host, title, body string) {
