@@ -73,6 +73,7 @@ func TestDay2(t *testing.T) {
 	l := lab.Require(t)
 	d := newDeploy(t, l, "d2ops", 31000, "lab-1", "lab-2")
 	root := "/opt/d2ops"
+	removeStaleDropIns(t, l, d)
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
 
 	// status: every instance healthy, running the release current points at.
@@ -329,4 +330,28 @@ true`
 	res = d.run("uninstall", "--purge", "-y")
 	require.Equal(t, cli.ExitOK, res.Code)
 	require.Contains(t, res.Out, "nothing of d2ops is installed")
+}
+
+// removeStaleDropIns deletes drop-ins that another test's app left on the
+// harness's shared unit names (gate.service, backend@N.service, ...): they
+// would pin this deployment's units to that app's release. The test holds
+// the lab lock, so no other test is running and anything found is stale.
+// Only files carrying openim-deploy's header are removed.
+func removeStaleDropIns(t *testing.T, l *lab.Lab, d *deploy) {
+	t.Helper()
+	script := `cd /etc/systemd/system || exit 0
+for f in gate.service.d/* backend@*.service.d/* api@*.service.d/* cron@*.service.d/* edge@*.service.d/*; do
+	[ -f "$f" ] || continue
+	IFS= read -r first <"$f" || true
+	case $first in "# Managed by openim-deploy"*) rm -f -- "$f" && echo "removed stale $f: $first" ;; esac
+	rmdir -- "$(dirname -- "$f")" 2>/dev/null
+done
+systemctl daemon-reload`
+	for _, h := range d.hosts {
+		out, err := l.Exec(t, h, "sh", "-c", script)
+		require.NoError(t, err, out)
+		if strings.TrimSpace(out) != "" {
+			t.Logf("%s: %s", h, out)
+		}
+	}
 }
