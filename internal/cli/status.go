@@ -175,9 +175,12 @@ func unitNamesOf(ps []phase.PlacedUnit) []string {
 	return names
 }
 
-// processScript prints the host's CLOCK_MONOTONIC-based uptime (the first
-// field of /proc/uptime) and then, per PID argument, "PID CWD" with the
-// process's working directory resolved, or "PID -" when it is gone.
+// processScript prints the host's uptime (the first field of /proc/uptime)
+// and then, per PID argument, "PID CWD" with the process's working
+// directory resolved, or "PID -" when it is gone. /proc/uptime counts
+// CLOCK_BOOTTIME and systemd's start timestamp CLOCK_MONOTONIC; they differ
+// only by time spent suspended, which servers do not do, and both ignore
+// wall-clock changes, unlike the timestamp systemd prints.
 const processScript = `cat /proc/uptime
 for p; do printf '%s %s\n' "$p" "$(readlink -f "/proc/$p/cwd" 2>/dev/null || echo -)"; done`
 

@@ -125,7 +125,7 @@ func (p *Printer) emitHostLine(ev Event, msg string) {
 		p.emitLocked(ev, "["+ev.Host+"] "+msg)
 		return
 	}
-	if p.quiet {
+	if p.quiet && hidden(ev.Type) {
 		p.logLocked("[" + ev.Host + "] " + msg)
 		return
 	}
