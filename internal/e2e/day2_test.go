@@ -159,6 +159,15 @@ func TestDay2(t *testing.T) {
 	require.Contains(t, res.Out, "[lab-2] out")
 	require.Regexp(t, `(?m)^lab-2 +exit=3$`, res.Out)
 
+	// -vv shows every remote command; -q only what the command is for.
+	res = d.run("exec", "-vv", "--limit", "lab-1", "--", "echo", "hi")
+	require.Equal(t, cli.ExitOK, res.Code)
+	require.Regexp(t, `level=DEBUG msg=remote host=lab-1 op=run cmd="echo hi"`, res.Out)
+	res = d.run("exec", "-q", "--", "echo", "hi")
+	require.Equal(t, cli.ExitOK, res.Code)
+	require.NotContains(t, res.Out, "==> Connect")
+	require.Contains(t, res.Out, "--- lab-1..2 (exit 0)\nhi\n")
+
 	testDay2Uninstall(t, l, d, root)
 }
 
