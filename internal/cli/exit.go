@@ -22,6 +22,7 @@ const (
 	ExitLockHeld    = 4 // another run holds a host's lock
 	ExitUnreachable = 5 // at least one host could not be reached; the others were handled
 	ExitPreflight   = 6 // a host failed pre-flight and was refused
+	ExitUnhealthy   = 7 // status: at least one instance is not healthy
 	ExitInterrupted = 130
 )
 
@@ -51,6 +52,8 @@ func exitCode(err error) int {
 		return ExitInterrupted
 	case errors.Is(err, lock.ErrHeld):
 		return ExitLockHeld
+	case errors.Is(err, ErrUnhealthy):
+		return ExitUnhealthy
 	case errors.Is(err, ErrPreflight), errors.Is(err, preflight.ErrRefused):
 		return ExitPreflight
 	case errors.Is(err, target.ErrUnreachable):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/phase"
 	"github.com/openimsdk/openim-deploy/internal/release"
+	"github.com/openimsdk/openim-deploy/internal/selector"
 	"github.com/openimsdk/openim-deploy/internal/target"
 	"github.com/openimsdk/openim-deploy/internal/ui"
 )
@@ -23,6 +25,9 @@ type fleetOptions struct {
 	ConnectOptions
 	Limit  []string
 	Strict bool // pre-flight warnings refuse hosts
+	// AllHosts keeps hosts with nothing placed on them (exec works on any
+	// inventory host); other commands only act where the playbook runs.
+	AllHosts bool
 }
 
 // RedactCommandLine returns args with the value of every -var/--var
@@ -57,18 +62,93 @@ func addFleetFlags(cmd *cobra.Command, o *fleetOptions) {
 	f.BoolVar(&o.AcceptNew, "accept-new", false, "trust hosts seen for the first time and record their keys in known_hosts (a changed key is always refused)")
 	f.IntVar(&o.Parallel, "parallel", 20, "hosts handled at once")
 	f.StringVar(&o.SSHConfigFile, "ssh-config", "", "ssh_config file for HostName, User, Port, IdentityFile, ProxyJump (default ~/.ssh/config; \"none\" to ignore)")
-	f.StringSliceVar(&o.Limit, "limit", nil, "only these hosts or groups (comma-separated)")
+	f.StringSliceVarP(&o.Limit, "limit", "l", nil, "only these hosts: names, groups, globs (im-*), GROUP[N], GROUP[A:B], !exclusions, &intersections, comma-separated")
+	_ = cmd.RegisterFlagCompletionFunc("limit", completeLimit)
 	f.BoolVar(&o.Strict, "strict", false, "refuse hosts with pre-flight warnings too (duplicate machine-id, clock skew under a minute, low nofile ceiling)")
 }
 
 // loadFleet loads the configuration and builds the run state: what every
 // command that acts on hosts starts with.
 func loadFleet(g *GlobalOptions, stdio IO, o fleetOptions) (*phase.Run, error) {
-	cfg, err := loadConfig(g, stdio, false)
+	cfg, err := loadConfig(g, stdio, o.AllHosts)
 	if err != nil {
 		return nil, err
 	}
-	return newFleetRun(cfg, o, newPrinter(g, stdio, cfg))
+	r, err := newFleetRun(cfg, o, newPrinter(g, stdio, cfg))
+	if err != nil {
+		return nil, err
+	}
+	if !g.NoFold {
+		r.Out.SetFold(hostSets(r))
+	}
+	r.Dial = loggedDialer(r.Dial, remoteLogger(g, stdio), cfg.Redact)
+	return r, nil
+}
+
+// hostSets describes the run's hosts and their groups, for folded output.
+func hostSets(r *phase.Run) *ui.HostSets {
+	var order []string
+	var groups []ui.Group
+	at := map[string]int{}
+	for _, h := range r.Hosts {
+		order = append(order, h.Config.Name)
+		for _, g := range h.Config.Groups {
+			i, ok := at[g]
+			if !ok {
+				i = len(groups)
+				at[g] = i
+				groups = append(groups, ui.Group{Name: g})
+			}
+			groups[i].Hosts = append(groups[i].Hosts, h.Config.Name)
+		}
+	}
+	return ui.NewHostSets(order, groups)
+}
+
+// remoteLogger is where every remote command is logged: the debug log, and
+// with -vv stderr too.
+func remoteLogger(g *GlobalOptions, stdio IO) *slog.Logger {
+	if g.Verbose < 2 {
+		return g.log.Logger
+	}
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+	return slog.New(teeHandler{g.log.Logger.Handler(), slog.NewTextHandler(stdio.Err, opts)})
+}
+
+// loggedDialer wraps every target the dialer returns in target.Logged.
+func loggedDialer(dial phase.Dialer, log *slog.Logger, redact func(string) string) phase.Dialer {
+	return func(ctx context.Context, h *config.Host, b *config.Bastion) (target.Target, error) {
+		t, err := dial(ctx, h, b)
+		if err != nil {
+			return nil, err
+		}
+		return target.Logged(t, log, redact), nil
+	}
+}
+
+// teeHandler sends every record to two handlers.
+type teeHandler struct{ a, b slog.Handler }
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return t.a.Enabled(ctx, l) || t.b.Enabled(ctx, l)
+}
+
+func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	var errs []error
+	for _, h := range []slog.Handler{t.a, t.b} {
+		if h.Enabled(ctx, r.Level) {
+			errs = append(errs, h.Handle(ctx, r.Clone()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return teeHandler{t.a.WithAttrs(as), t.b.WithAttrs(as)}
+}
+
+func (t teeHandler) WithGroup(name string) slog.Handler {
+	return teeHandler{t.a.WithGroup(name), t.b.WithGroup(name)}
 }
 
 // newFleetRun builds the run state: the hosts that have something placed on
@@ -87,21 +167,15 @@ func newFleetRun(cfg *config.Config, o fleetOptions, out *ui.Printer) (*phase.Ru
 		Dial:  sshDialer(o.ConnectOptions),
 		Clock: clock.System{},
 	}
-	selected := map[string]bool{}
-	if len(o.Limit) > 0 {
-		hosts := cfg.SelectHosts(o.Limit)
-		if len(hosts) == 0 {
-			return nil, fmt.Errorf("--limit %s matches no host", strings.Join(o.Limit, ","))
-		}
-		for _, h := range hosts {
-			selected[h.Name] = true
-		}
+	selected, err := limitHosts(cfg, o.Limit)
+	if err != nil {
+		return nil, err
 	}
 	for _, hp := range cfg.Placement() {
-		if len(o.Limit) > 0 && !selected[hp.Host.Name] {
+		if selected != nil && !selected[hp.Host.Name] {
 			continue
 		}
-		if len(hp.Services)+len(hp.Tasks)+len(hp.FileSets) == 0 {
+		if !o.AllHosts && len(hp.Services)+len(hp.Tasks)+len(hp.FileSets) == 0 {
 			continue
 		}
 		r.Hosts = append(r.Hosts, &phase.Host{Config: hp.Host, Placement: hp})
@@ -178,4 +252,25 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// limitHosts resolves --limit to the set of host names it selects, or nil
+// when there is no limit.
+func limitHosts(cfg *config.Config, limit []string) (map[string]bool, error) {
+	if len(limit) == 0 {
+		return nil, nil
+	}
+	hosts := make([]selector.Host, len(cfg.Inventory.Hosts))
+	for i, h := range cfg.Inventory.Hosts {
+		hosts[i] = selector.Host{Name: h.Name, Groups: h.Groups}
+	}
+	picked, err := selector.Select(hosts, strings.Join(limit, ","))
+	if err != nil {
+		return nil, fmt.Errorf("--limit: %w", err)
+	}
+	selected := make(map[string]bool, len(picked))
+	for _, h := range picked {
+		selected[h.Name] = true
+	}
+	return selected, nil
 }

@@ -48,7 +48,7 @@ service "member" {
 	}
 	cfg, diags := config.Load(config.LoadOptions{InventoryPath: filepath.Join(dir, "inv.hcl")})
 	require.False(t, diags.HasErrors(), diags.Error())
-	for _, limit := range [][]string{{"m-2"}, {"ring[1]"}, {"ring[1:2]"}} {
+	for _, limit := range [][]string{{"m-2"}, {"ring[1]"}, {"ring[1:1]"}} {
 		r, err := newFleetRun(cfg, fleetOptions{Limit: limit, ConnectOptions: ConnectOptions{Parallel: 1}}, nil)
 		require.NoError(t, err)
 		require.Len(t, r.Hosts, 1, "--limit %v", limit)

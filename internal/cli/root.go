@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
@@ -40,8 +41,13 @@ type GlobalOptions struct {
 	VarFiles    []string
 	Output      string // text or json
 	Diagnostics string // auto, long or short
-	Verbose     bool
+	Verbose     int    // -v: more detail; -vv: also every remote command
+	Quiet       bool   // -q: only warnings, errors and the recap
 	NoColor     bool
+	NoFold      bool // one line per host instead of folding identical ones
+
+	// log is this run's debug log; never nil once Run has started.
+	log *debugLog
 }
 
 // Main runs the command line and returns the process exit code.
@@ -103,7 +109,11 @@ func (i *Interrupts) watch(ctx context.Context, sigs <-chan os.Signal, cancel co
 
 // Run executes args (without the program name) and returns the exit code.
 func Run(ctx context.Context, args []string, stdio IO) int {
-	root := newRootCommand(stdio)
+	g := &GlobalOptions{log: discardLog()}
+	if wantsDebugLog(args) {
+		g.log = openDebugLog(stdio.Environ, redactVarArgs(args), time.Now())
+	}
+	root := newRootCommand(g, stdio)
 	root.SetArgs(terraformStyleFlags(args))
 	err := root.ExecuteContext(ctx)
 	if err != nil && !errors.Is(err, ErrChanges) {
@@ -111,8 +121,75 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 		if !errors.As(err, &cfgErr) && !errors.Is(err, errReported) {
 			fmt.Fprintln(stdio.Err, "error:", err)
 		}
+		g.log.Logger.Error("failed", "err", redactVarsIn(err.Error(), args))
 	}
-	return exitCode(err)
+	code := exitCode(err)
+	g.log.Close(code)
+	if code != ExitOK && code != ExitChanges && g.log.Path != "" {
+		fmt.Fprintln(stdio.Err, "debug log:", g.log.Path)
+	}
+	return code
+}
+
+// wantsDebugLog is false for what a shell or a human runs many times a
+// minute and that touches no host: completion, help and version.
+func wantsDebugLog(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "--help", "--version":
+			return false
+		}
+	}
+	if len(args) == 0 {
+		return false
+	}
+	switch args[0] {
+	case "__complete", "__completeNoDesc", "completion", "help", "version", "validate", "render":
+		return false
+	}
+	return true
+}
+
+// redactVarArgs hides the values of -var flags, which may be secrets, from
+// the debug log.
+func redactVarArgs(args []string) []string {
+	out := make([]string, len(args))
+	hideNext := false
+	for i, a := range args {
+		switch {
+		case hideNext:
+			name, _, _ := strings.Cut(a, "=")
+			a, hideNext = name+"=***", false
+		case a == "-var" || a == "--var":
+			hideNext = true
+		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
+			flag, kv, _ := strings.Cut(a, "=")
+			name, _, _ := strings.Cut(kv, "=")
+			a = flag + "=" + name + "=***"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// redactVarsIn hides -var values in an error message before it is logged.
+func redactVarsIn(msg string, args []string) string {
+	hideNext := false
+	for _, a := range args {
+		kv := ""
+		switch {
+		case hideNext:
+			kv, hideNext = a, false
+		case a == "-var" || a == "--var":
+			hideNext = true
+		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
+			_, kv, _ = strings.Cut(a, "=")
+		}
+		if _, v, ok := strings.Cut(kv, "="); ok && v != "" {
+			msg = strings.ReplaceAll(msg, v, "***")
+		}
+	}
+	return msg
 }
 
 // errReported marks an error whose details the command already printed.
@@ -137,14 +214,24 @@ func terraformStyleFlags(args []string) []string {
 	return out
 }
 
-func newRootCommand(stdio IO) *cobra.Command {
-	g := &GlobalOptions{}
+func newRootCommand(g *GlobalOptions, stdio IO) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "openim-deploy",
 		Short: "Deploy multi-process servers to Linux hosts under systemd, over SSH alone",
 		Long: `openim-deploy pushes binaries, configuration and generated systemd units to a
 fleet over SSH, starts them in dependency order and checks every instance is
-healthy before it moves on. Nothing is installed on the hosts but what you deploy.`,
+healthy before it moves on. Nothing is installed on the hosts but what you deploy.
+
+Exit codes, the same for every command:
+  0    success (status: every instance healthy)
+  1    an error: a failed command, host or health gate, or a usage mistake
+  2    plan --detailed-exitcode: the plan has changes
+  3    the inventory or playbook is invalid; nothing was contacted
+  4    another run holds a host's lock
+  5    a host could not be reached; the others were handled
+  6    a host failed pre-flight and was refused
+  7    status: an instance is not healthy
+  130  interrupted (Ctrl-C)`,
 		Example: `  openim-deploy validate -i inventory/prod.hcl
   openim-deploy plan -i inventory/prod.hcl --detailed-exitcode
   openim-deploy apply -i inventory/prod.hcl -var bin_dir=./_output/bin`,
@@ -152,6 +239,9 @@ healthy before it moves on. Nothing is installed on the hosts but what you deplo
 		SilenceErrors: true,
 		Version:       version(),
 		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if g.Quiet && g.Verbose > 0 {
+				return errors.New("-q and -v contradict each other")
+			}
 			if g.Output != "text" && g.Output != "json" {
 				return fmt.Errorf("--output %q: want text or json", g.Output)
 			}
@@ -172,8 +262,10 @@ healthy before it moves on. Nothing is installed on the hosts but what you deplo
 	pf.StringArrayVar(&g.VarFiles, "var-file", nil, "load playbook variables from an HCL file (repeatable)")
 	pf.StringVar(&g.Output, "output", "text", "output format: text or json (one event per line)")
 	pf.StringVar(&g.Diagnostics, "diagnostics", "auto", "diagnostic format: auto, long (source snippets) or short (file:line:col)")
-	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "print more detail")
+	pf.CountVarP(&g.Verbose, "verbose", "v", "print more detail; -vv also prints every remote command (secrets redacted)")
+	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only warnings, errors and the recap")
 	pf.BoolVar(&g.NoColor, "no-color", false, "never colour output (NO_COLOR is honoured too)")
+	pf.BoolVar(&g.NoFold, "no-fold", false, "one line per host, instead of one line naming every host that printed the same")
 
 	root.AddCommand(
 		newValidateCommand(g, stdio),
@@ -186,6 +278,11 @@ healthy before it moves on. Nothing is installed on the hosts but what you deplo
 		newReleasesCommand(g, stdio),
 		newUnlockCommand(g, stdio),
 		newStatusCommand(g, stdio),
+		newLogsCommand(g, stdio),
+		newStartCommand(g, stdio),
+		newStopCommand(g, stdio),
+		newExecCommand(g, stdio),
+		newUninstallCommand(g, stdio),
 		newVersionCommand(stdio),
 	)
 	return root
@@ -241,7 +338,8 @@ func loadConfig(g *GlobalOptions, stdio IO, skipPlaybook bool) (*config.Config, 
 }
 
 func newPrinter(g *GlobalOptions, stdio IO, cfg *config.Config) *ui.Printer {
-	opts := ui.Options{JSON: g.Output == "json", Verbose: g.Verbose, Color: useColor(g, stdio, stdio.Out)}
+	opts := ui.Options{JSON: g.Output == "json", Verbose: g.Verbose > 0, Quiet: g.Quiet,
+		Color: useColor(g, stdio, stdio.Out), Log: g.log.Logger}
 	if cfg != nil {
 		opts.Redact = cfg.Redact
 	}
@@ -255,7 +353,7 @@ func useColor(g *GlobalOptions, stdio IO, w io.Writer) bool {
 	return isTerminal(w)
 }
 
-func isTerminal(w io.Writer) bool {
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

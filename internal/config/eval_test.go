@@ -38,7 +38,7 @@ func TestFunctions(t *testing.T) {
 		`hosts("etcd[1]")[0].user`:                                                 "ops",
 		`join(",", hosts("all")[0].groups)`:                                        "etcd",
 		`lookup(hosts("app")[0].vars, "zone", "none")`:                             "none",
-		`tostring(length(hosts("etcd[0:2]")))`:                                     "2",
+		`tostring(length(hosts("etcd[0:1]")))`:                                     "2",
 		`yamlencode({ zone = hosts("a")[0].vars.zone })`:                           "\"zone\": \"x\"\n",
 		`format("%s-%03d", upper("pv"), tonumber("7"))`:                            "PV-007",
 	}

@@ -9,8 +9,9 @@ import (
 
 // Selector is one entry of a hosts list (or of --limit): "all", a host
 // name, a group name, or a group narrowed by position in inventory order,
-// "GROUP[N]" (one host) or "GROUP[A:B]" (hosts A to B-1; either bound may
-// be left out, as in Go and Python slices).
+// "GROUP[N]" (one host) or "GROUP[A:B]" (hosts A to B, both included, as
+// in Ansible's patterns, which --limit follows too; either bound may be
+// left out).
 type Selector struct {
 	// Name is the host, group or "all".
 	Name string
@@ -110,14 +111,14 @@ func (s Selector) Resolve(inv *Inventory) ([]*Host, error) {
 		}
 		return members[s.From : s.From+1], nil
 	}
-	to := s.To
-	if to < 0 {
-		to = n
+	last := s.To
+	if last < 0 {
+		last = n - 1
 	}
-	if s.From > n || to > n {
-		return nil, fmt.Errorf("%s: %s has %s, so a slice may end at %d at most", s, s.Name, plural(n, "host"), n)
+	if s.From >= n || last >= n {
+		return nil, fmt.Errorf("%s: %s has %s, so a slice may end at %d at most", s, s.Name, plural(n, "host"), n-1)
 	}
-	return members[s.From:to], nil
+	return members[s.From : last+1], nil
 }
 
 func plural(n int, word string) string {

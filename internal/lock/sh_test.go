@@ -27,6 +27,10 @@ type shTarget struct {
 
 var _ target.Target = (*shTarget)(nil)
 
+func (s *shTarget) Stream(context.Context, target.Cmd, io.Writer, io.Writer) error {
+	return errors.New("shTarget: stream not supported")
+}
+
 func (s *shTarget) String() string { return "local (sh)" }
 func (s *shTarget) Name() string   { return "local" }
 func (s *shTarget) Close() error   { return nil }

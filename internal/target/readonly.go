@@ -35,6 +35,13 @@ func (r *readOnly) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	return r.t.Run(ctx, cmd)
 }
 
+func (r *readOnly) Stream(ctx context.Context, cmd Cmd, stdout, stderr io.Writer) error {
+	if !cmd.ReadOnly {
+		return fmt.Errorf("stream %s: %w", cmd, ErrReadOnly)
+	}
+	return r.t.Stream(ctx, cmd, stdout, stderr)
+}
+
 func (r *readOnly) WriteFile(_ context.Context, path string, _ io.Reader, _ fs.FileMode) error {
 	return fmt.Errorf("write %s: %w", path, ErrReadOnly)
 }

@@ -20,6 +20,11 @@ func (r *recorder) Run(_ context.Context, c Cmd) (Result, error) {
 	r.ran = append(r.ran, c.String())
 	return Result{Stdout: []byte(strings.Repeat("ab", 32) + "  /x\n")}, nil
 }
+func (r *recorder) Stream(_ context.Context, c Cmd, stdout, _ io.Writer) error {
+	r.ran = append(r.ran, "stream "+c.String())
+	_, err := io.WriteString(stdout, "line\n")
+	return err
+}
 func (r *recorder) WriteFile(context.Context, string, io.Reader, fs.FileMode) error {
 	r.ran = append(r.ran, "write")
 	return nil
@@ -46,11 +51,18 @@ func TestReadOnly(t *testing.T) {
 	if _, err := ro.Run(ctx, Cmd{Args: []string{"systemctl", "show", "x"}, ReadOnly: true}); err != nil {
 		t.Errorf("read-only Run: %v", err)
 	}
+	if err := ro.Stream(ctx, Cmd{Args: []string{"rm", "-rf", "/"}}, io.Discard, io.Discard); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("mutating Stream: err = %v, want ErrReadOnly", err)
+	}
+	var out strings.Builder
+	if err := ro.Stream(ctx, Cmd{Args: []string{"journalctl", "-f"}, ReadOnly: true}, &out, io.Discard); err != nil || out.String() != "line\n" {
+		t.Errorf("read-only Stream: %q, %v", out.String(), err)
+	}
 	sum, err := Sha256(ctx, ro, "/x")
 	if err != nil || sum != strings.Repeat("ab", 32) {
 		t.Errorf("Sha256 through ReadOnly = %q, %v", sum, err)
 	}
-	if got := strings.Join(rec.ran, "|"); got != "systemctl show x|env LC_ALL=C sha256sum -- /x" && got != "systemctl show x|sha256sum -- /x" {
+	if got := strings.Join(rec.ran, "|"); got != "systemctl show x|stream journalctl -f|env LC_ALL=C sha256sum -- /x" && got != "systemctl show x|stream journalctl -f|sha256sum -- /x" {
 		t.Errorf("reached host: %q", got)
 	}
 }

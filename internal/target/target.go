@@ -29,6 +29,15 @@ type Target interface {
 	// back) is returned as an error wrapping ErrUnknownOutcome, never as success.
 	Run(ctx context.Context, cmd Cmd) (Result, error)
 
+	// Stream runs cmd and copies its output to stdout and stderr as it
+	// arrives, for commands that run long or forever (journalctl -f). It
+	// returns when the command exits (*ExitError for a non-zero status) or
+	// when ctx ends; ending ctx ends the command on the host too (see
+	// StreamScript). cmd.Stdin must be nil: the command's stdin is the
+	// lifeline that tells it the caller went away. Writes to stdout and
+	// stderr come from one goroutine each, never concurrently to one writer.
+	Stream(ctx context.Context, cmd Cmd, stdout, stderr io.Writer) error
+
 	// WriteFile replaces path atomically: a temp file in the same directory,
 	// fsync, chmod, a check of its SHA-256, then rename over path. Readers of
 	// path never see a half-written file. Parent directories must exist.

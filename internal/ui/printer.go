@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -19,16 +20,28 @@ type Printer struct {
 	out     io.Writer
 	json    bool
 	verbose bool
+	quiet   bool
 	color   bool
 	redact  func(string) string
 	now     func() time.Time
+	log     *slog.Logger
+	fold    *folder // nil: one line per host, as it comes
 }
 
 // Options configures a Printer.
 type Options struct {
 	JSON    bool
 	Verbose bool
-	Color   bool
+	// Quiet prints only warnings, errors and recap events.
+	Quiet bool
+	Color bool
+	// Fold, when set, folds identical per-host lines of one phase into one
+	// line naming the host set ("[lab-1..3] installed api@.service"). JSON
+	// output is never folded.
+	Fold *HostSets
+	// Log, when set, receives every line printed (and those -q hides), for
+	// the per-run debug log.
+	Log *slog.Logger
 	// Redact hides secrets in every message; nil means no redaction.
 	Redact func(string) string
 }
@@ -39,8 +52,46 @@ func New(out io.Writer, opts Options) *Printer {
 	if r == nil {
 		r = func(s string) string { return s }
 	}
-	return &Printer{out: out, json: opts.JSON, verbose: opts.Verbose, color: opts.Color, redact: r, now: time.Now}
+	p := &Printer{out: out, json: opts.JSON, verbose: opts.Verbose, quiet: opts.Quiet, color: opts.Color,
+		redact: r, now: time.Now, log: opts.Log}
+	if opts.Fold != nil && !opts.JSON {
+		p.fold = &folder{sets: opts.Fold, expect: len(opts.Fold.Order)}
+	}
+	return p
 }
+
+// SetFold switches folding on for the hosts in sets (or off, with nil),
+// flushing what is pending. Commands call it once they know the run's hosts.
+func (p *Printer) SetFold(sets *HostSets) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.flushLocked()
+	p.fold = nil
+	if sets != nil && !p.json {
+		p.fold = &folder{sets: sets, expect: len(sets.Order)}
+	}
+}
+
+// Flush prints folded lines still waiting for more hosts. Every header,
+// plain line and recap flushes first, so callers need Flush only at the end
+// of output that has none.
+func (p *Printer) Flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.flushLocked()
+}
+
+func (p *Printer) flushLocked() {
+	if p.fold == nil {
+		return
+	}
+	for _, l := range p.fold.drain() {
+		p.writeLocked(l)
+	}
+}
+
+// Quiet reports whether -q is in effect.
+func (p *Printer) Quiet() bool { return p.quiet }
 
 // Discard returns a Printer that prints nothing, for tests and library callers.
 func Discard() *Printer { return New(io.Discard, Options{}) }
@@ -57,9 +108,61 @@ type Event struct {
 // JSON reports whether the printer emits JSON events.
 func (p *Printer) JSON() bool { return p.json }
 
+// emit prints an event that is not a per-host line. Folded lines pending
+// from the same phase go out first, so reading order is kept.
 func (p *Printer) emit(ev Event, text string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.flushLocked()
+	p.emitLocked(ev, text)
+}
+
+// emitHostLine prints (or, folding, holds) a per-host line.
+func (p *Printer) emitHostLine(ev Event, msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json || p.fold == nil {
+		p.emitLocked(ev, "["+ev.Host+"] "+msg)
+		return
+	}
+	if p.quiet && hidden(ev.Type) {
+		p.logLocked("[" + ev.Host + "] " + msg)
+		return
+	}
+	if line, done := p.fold.add(ev.Host, msg); done {
+		p.writeLocked(line)
+	}
+}
+
+// hidden reports event types -q suppresses.
+func hidden(typ string) bool {
+	switch typ {
+	case "warn", "error", "recap", "block", "output", "log", "status", "plan", "plan_summary":
+		return false
+	}
+	return true
+}
+
+func (p *Printer) logLocked(text string) {
+	if p.log != nil {
+		p.log.Info(strings.TrimRight(p.redact(text), "\n"))
+	}
+}
+
+func (p *Printer) writeLocked(text string) {
+	text = p.redact(text)
+	if !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	p.logLocked(text)
+	_, _ = io.WriteString(p.out, text)
+}
+
+func (p *Printer) emitLocked(ev Event, text string) {
+	if p.quiet && hidden(ev.Type) && !p.json {
+		p.logLocked(text)
+		return
+	}
 	if p.json {
 		ev.Time = p.now().UTC()
 		// Redact before encoding: json.Marshal escapes '"', '\\', '<', '>'
@@ -73,11 +176,15 @@ func (p *Printer) emit(ev Event, text string) {
 		_, _ = p.out.Write(append(b, '\n'))
 		return
 	}
-	text = p.redact(text)
-	if !strings.HasSuffix(text, "\n") {
-		text += "\n"
-	}
-	_, _ = io.WriteString(p.out, text)
+	p.writeLocked(text)
+}
+
+// emitNow prints a per-host warning, error or block at once, ahead of
+// folded lines still pending: a failure should not wait for other hosts.
+func (p *Printer) emitNow(ev Event, text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.emitLocked(ev, text)
 }
 
 // Phase prints a phase header: "==> Upload binaries".
@@ -103,19 +210,19 @@ func (p *Printer) Skipped(title, reason string) {
 // Host prints a per-host line: "[im-1] enable openim-api@0.service".
 func (p *Printer) Host(host, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	p.emit(Event{Type: "host", Host: host, Msg: msg}, "["+host+"] "+msg)
+	p.emitHostLine(Event{Type: "host", Host: host, Msg: msg}, msg)
 }
 
 // HostWarn prints a per-host warning.
 func (p *Printer) HostWarn(host, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	p.emit(Event{Type: "warn", Host: host, Msg: msg}, p.paint("33", "["+host+"] warning: "+msg))
+	p.emitNow(Event{Type: "warn", Host: host, Msg: msg}, p.paint("33", "["+host+"] warning: "+msg))
 }
 
 // HostError prints a per-host failure.
 func (p *Printer) HostError(host, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	p.emit(Event{Type: "error", Host: host, Msg: msg}, p.paint("31", "["+host+"] error: "+msg))
+	p.emitNow(Event{Type: "error", Host: host, Msg: msg}, p.paint("31", "["+host+"] error: "+msg))
 }
 
 // Info prints a plain line.
@@ -143,8 +250,18 @@ func (p *Printer) Error(format string, args ...any) {
 	p.emit(Event{Type: "error", Msg: msg}, p.paint("31", "error: "+msg))
 }
 
-// Event emits a structured event; text is what a terminal shows.
-func (p *Printer) Event(ev Event, text string) { p.emit(ev, text) }
+// Event emits a structured event; text is what a terminal shows. A plan
+// line of one host ("[im-1] + start api@0.service") folds like Host lines,
+// so a plan for 40 identical hosts reads as one.
+func (p *Printer) Event(ev Event, text string) {
+	if ev.Host != "" && ev.Type == "plan" {
+		if msg, ok := strings.CutPrefix(text, "["+ev.Host+"] "); ok {
+			p.emitHostLine(ev, msg)
+			return
+		}
+	}
+	p.emit(ev, text)
+}
 
 // Block prints a multi-line block (a diff, a journal excerpt) indented under a host.
 func (p *Printer) Block(host, title, body string) {
@@ -153,7 +270,7 @@ func (p *Printer) Block(host, title, body string) {
 	for _, line := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
 		b.WriteString("    " + line + "\n")
 	}
-	p.emit(Event{Type: "block", Host: host, Msg: title, Fields: map[string]any{"body": body}}, b.String())
+	p.emitNow(Event{Type: "block", Host: host, Msg: title, Fields: map[string]any{"body": body}}, b.String())
 }
 
 func (p *Printer) paint(code, s string) string {

@@ -117,6 +117,79 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 	}
 }
 
+// Stream runs cmd with os/exec, its output going straight to stdout and
+// stderr. Ending ctx kills the command's process group. See target.Target.
+func (t *Target) Stream(ctx context.Context, cmd target.Cmd, stdout, stderr io.Writer) error {
+	if len(cmd.Args) == 0 {
+		return errors.New("stream: empty command")
+	}
+	if cmd.Stdin != nil {
+		return target.ErrStreamStdin
+	}
+	argv := cmd.Args
+	sudo := cmd.Sudo && t.euid != 0
+	if sudo {
+		argv = append([]string{"sudo", "-n", "--"}, argv...)
+	}
+	c := exec.Command(argv[0], argv[1:]...)
+	c.Dir = t.root
+	c.Env = append(os.Environ(), cmd.Env...)
+	var tail bytes.Buffer
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	c.Stdout, c.Stderr = stdout, &tailWriter{w: stderr, tail: &tail}
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.Start(); err != nil {
+		return &target.ExitError{Host: t.name, Cmd: cmd.String(), Code: 127, Stderr: err.Error()}
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- c.Wait() }()
+	var err error
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-waited:
+		case <-time.After(5 * time.Second):
+		}
+		return fmt.Errorf("stream %s on %s: %w", cmd, t, ctx.Err())
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ee):
+		code := ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+		return &target.ExitError{Host: t.name, Cmd: cmd.String(), Code: code, Stderr: target.TailString(tail.Bytes())}
+	default:
+		return fmt.Errorf("stream %s on %s: %w", cmd, t, err)
+	}
+}
+
+// tailWriter passes stderr through and keeps a copy for the ExitError.
+type tailWriter struct {
+	w    io.Writer
+	tail *bytes.Buffer
+}
+
+func (tw *tailWriter) Write(p []byte) (int, error) {
+	if tw.tail.Len() > 8192 {
+		rest := append([]byte(nil), tw.tail.Bytes()[tw.tail.Len()-4096:]...)
+		tw.tail.Reset()
+		tw.tail.Write(rest)
+	}
+	tw.tail.Write(p)
+	return tw.w.Write(p)
+}
+
 // WriteFile replaces p atomically: temp file in the same directory, chmod,
 // write, fsync, rename, fsync of the directory. See target.Target.
 func (t *Target) WriteFile(ctx context.Context, p string, r io.Reader, mode fs.FileMode) error {

@@ -188,12 +188,25 @@ func (f *Fake) Run(ctx context.Context, cmd target.Cmd) (target.Result, error) {
 		stdin = b
 		cmd.Stdin = bytes.NewReader(b)
 	}
-	line := target.QuoteArgs(cmd.Args)
+	resp, err := f.record(cmd, stdin)
+	if err != nil {
+		return target.Result{}, err
+	}
+	res, err := resp.Respond(ctx, cmd)
+	if ee, ok := errors.AsType[*target.ExitError](err); ok && ee.Host == "" {
+		ee.Host = f.name
+	}
+	return res, err
+}
 
+// record logs cmd and picks its responder: the newest matching rule, the
+// default, or an error wrapping ErrDefault.
+func (f *Fake) record(cmd target.Cmd, stdin []byte) (Responder, error) {
+	line := target.QuoteArgs(cmd.Args)
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
-		return target.Result{}, fmt.Errorf("targettest: %s: run %s: target closed", f.name, line)
+		return nil, fmt.Errorf("targettest: %s: run %s: target closed", f.name, line)
 	}
 	var resp Responder
 	for _, r := range slices.Backward(f.rules) {
@@ -212,15 +225,10 @@ func (f *Fake) Run(ctx context.Context, cmd target.Cmd) (target.Result, error) {
 	}
 	f.calls = append(f.calls, Call{Line: line, Sudo: cmd.Sudo, Stdin: stdin, Cmd: rec, Unexpected: unexpected})
 	f.mu.Unlock()
-
 	if resp == nil {
-		return target.Result{}, fmt.Errorf("%s: %w: %s", f.name, ErrDefault, cmd.String())
+		return nil, fmt.Errorf("%s: %w: %s", f.name, ErrDefault, cmd.String())
 	}
-	res, err := resp.Respond(ctx, cmd)
-	if ee, ok := errors.AsType[*target.ExitError](err); ok && ee.Host == "" {
-		ee.Host = f.name
-	}
-	return res, err
+	return resp, nil
 }
 
 // DialContext calls the function installed with SetDial, or fails.

@@ -1,6 +1,7 @@
 package targettest
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/openimsdk/openim-deploy/internal/target"
 )
@@ -163,4 +166,35 @@ func TestFakeConcurrent(t *testing.T) {
 	if n := len(f.Commands()); n != 400 {
 		t.Errorf("recorded %d commands, want 400", n)
 	}
+}
+
+// TestFake_Stream pins that Stream records the call like Run, plays a
+// canned Reply whole, and passes a StreamFunc's writes through as made.
+func TestFake_Stream(t *testing.T) {
+	f := NewFake("im-1")
+	f.On(Equal("journalctl -n 1"), Reply{Stdout: "a\n", Stderr: "warn\n"})
+	f.On(HasPrefix("journalctl -f"), StreamFunc(func(ctx context.Context, _ target.Cmd, stdout, _ io.Writer) error {
+		_, _ = io.WriteString(stdout, "first\n")
+		<-ctx.Done()
+		return ctx.Err()
+	}))
+	var out, errb strings.Builder
+	require.NoError(t, f.Stream(t.Context(), target.Cmd{Args: []string{"journalctl", "-n", "1"}}, &out, &errb))
+	require.Equal(t, "a\n", out.String())
+	require.Equal(t, "warn\n", errb.String())
+
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- f.Stream(ctx, target.Cmd{Args: []string{"journalctl", "-f"}}, pw, io.Discard) }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "first\n", line)
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+
+	err = f.Stream(t.Context(), target.Cmd{Args: []string{"rm", "-rf", "/"}}, io.Discard, io.Discard)
+	require.ErrorIs(t, err, ErrDefault)
+	require.Equal(t, []string{"journalctl -n 1", "journalctl -f", "rm -rf /"}, f.Commands())
+	require.ErrorIs(t, f.Stream(t.Context(), target.Cmd{Args: []string{"x"}, Stdin: strings.NewReader("")}, io.Discard, io.Discard), target.ErrStreamStdin)
 }

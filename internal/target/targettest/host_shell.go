@@ -200,7 +200,20 @@ func (s *shell) exec(ctx context.Context, env map[string]string, args []string, 
 				fmt.Fprintf(stderr, "sh: %v\n", err)
 				return 125
 			}
+			// A streamed command arrives framed too: "set -- ARGS" then
+			// the stream wrapper, which this fake emulates rather than parses.
+			if set, body, ok := strings.Cut(src, "\n"); ok && body == target.StreamScript && strings.HasPrefix(set, "set --") {
+				args, err := SplitWords(strings.TrimPrefix(set, "set --"))
+				if err != nil {
+					fmt.Fprintf(stderr, "sh: %v\n", err)
+					return 2
+				}
+				return s.streamed(ctx, env, args, stdin, stdout, stderr)
+			}
 			return s.script(ctx, env, src, stdin, stdout, stderr)
+		}
+		if len(rest) >= 3 && rest[0] == "-c" && rest[1] == target.StreamScript {
+			return s.streamed(ctx, env, rest[3:], stdin, stdout, stderr)
 		}
 		if len(rest) < 2 || rest[0] != "-c" {
 			fmt.Fprintln(stderr, "sh: only sh -c SCRIPT is supported")
@@ -397,4 +410,21 @@ func readFrame(r io.Reader) (string, error) {
 		return "", fmt.Errorf("script frame: %w", err)
 	}
 	return string(body), nil
+}
+
+// streamed is the in-process host's version of target.StreamScript: it runs
+// args and cancels them when stdin reaches end of file, as the real script
+// does on a real host.
+func (s *shell) streamed(ctx context.Context, env map[string]string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		_, _ = io.Copy(io.Discard, stdin)
+		cancel()
+	}()
+	code := s.exec(ctx, env, args, strings.NewReader(""), stdout, stderr)
+	if ctx.Err() != nil {
+		return 143 // killed by SIGTERM, as "wait" reports it
+	}
+	return code
 }

@@ -50,6 +50,8 @@ var suiteTests = []struct {
 	{"LargeScript", testLargeScript},
 	{"Env", testEnv},
 	{"CancelMidCommand", testCancel},
+	{"StreamOutputAndExit", testStream},
+	{"StreamCancel", testStreamCancel},
 	{"ConcurrentRuns", testConcurrent},
 	{"WriteReadStat", testWriteRead},
 	{"Permissions", testPermissions},
@@ -334,5 +336,60 @@ func testLargeScript(ctx context.Context, t *testing.T, tg target.Target) {
 	}
 	if got := string(res.Stdout); got != "done\n" {
 		t.Fatalf("stdout = %q", got)
+	}
+}
+
+func testStream(ctx context.Context, t *testing.T, tg target.Target) {
+	var out, errb bytes.Buffer
+	err := tg.Stream(ctx, target.Cmd{Args: []string{"sh", "-c", "echo one; echo two; echo oops >&2; exit 3"}}, &out, &errb)
+	ee := wantExit(t, err, 3)
+	if out.String() != "one\ntwo\n" || errb.String() != "oops\n" {
+		t.Fatalf("stdout %q stderr %q", out.String(), errb.String())
+	}
+	if !strings.Contains(ee.Stderr, "oops") {
+		t.Fatalf("ExitError.Stderr = %q, want the command's stderr", ee.Stderr)
+	}
+	if err := tg.Stream(ctx, target.Cmd{Args: []string{"echo", "x"}, Stdin: strings.NewReader("")}, &out, &errb); !errors.Is(err, target.ErrStreamStdin) {
+		t.Fatalf("Stream with stdin: err = %v, want ErrStreamStdin", err)
+	}
+}
+
+// firstWrite signals once the first byte arrives: output of a command that
+// has not exited yet proves Stream does not buffer until the end.
+type firstWrite struct {
+	once sync.Once
+	got  chan struct{}
+}
+
+func (w *firstWrite) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.got) })
+	return len(p), nil
+}
+
+func testStreamCancel(ctx context.Context, t *testing.T, tg target.Target) {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := &firstWrite{got: make(chan struct{})}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		done <- tg.Stream(cctx, target.Cmd{Args: []string{"sh", "-c", "echo started; sleep 60"}}, w, io.Discard)
+	}()
+	select {
+	case <-w.got:
+	case err := <-done:
+		t.Fatalf("stream ended before cancel: %v", err)
+	case <-ctx.Done():
+		t.Fatal("no output before the command exited: Stream buffers")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("cancelled stream returned after %v", d)
+	}
+	if _, err := run(ctx, tg, "true"); err != nil {
+		t.Fatalf("target unusable after a cancelled stream: %v", err)
 	}
 }

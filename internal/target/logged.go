@@ -1,0 +1,82 @@
+package target
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Logged wraps t so that every command and file operation is logged to
+// log at debug level, after it ends, with its duration and outcome. Commands
+// are rendered by Cmd.String, so Cmd.Redact applies; redact, if not nil,
+// hides further secrets (the playbook's) before anything is logged.
+func Logged(t Target, log *slog.Logger, redact func(string) string) Target {
+	if redact == nil {
+		redact = func(s string) string { return s }
+	}
+	return &logged{t: t, log: log.With("host", t.Name()), redact: redact}
+}
+
+type logged struct {
+	t      Target
+	log    *slog.Logger
+	redact func(string) string
+}
+
+var _ Target = (*logged)(nil)
+
+func (l *logged) String() string { return l.t.String() }
+func (l *logged) Name() string   { return l.t.Name() }
+func (l *logged) Close() error   { return l.t.Close() }
+
+func (l *logged) done(op, what string, start time.Time, err error) {
+	attrs := []any{"op", op, "cmd", l.redact(what), "took", time.Since(start).Round(time.Millisecond)}
+	if err != nil {
+		attrs = append(attrs, "err", l.redact(err.Error()))
+	}
+	l.log.Debug("remote", attrs...)
+}
+
+func (l *logged) Run(ctx context.Context, cmd Cmd) (Result, error) {
+	start := time.Now()
+	res, err := l.t.Run(ctx, cmd)
+	if cmd.Sudo {
+		l.done("run", "sudo "+cmd.String(), start, err)
+	} else {
+		l.done("run", cmd.String(), start, err)
+	}
+	return res, err
+}
+
+func (l *logged) Stream(ctx context.Context, cmd Cmd, stdout, stderr io.Writer) error {
+	start := time.Now()
+	l.log.Debug("remote", "op", "stream start", "cmd", l.redact(cmd.String()))
+	err := l.t.Stream(ctx, cmd, stdout, stderr)
+	l.done("stream", cmd.String(), start, err)
+	return err
+}
+
+func (l *logged) WriteFile(ctx context.Context, path string, r io.Reader, mode fs.FileMode) error {
+	start := time.Now()
+	err := l.t.WriteFile(ctx, path, r, mode)
+	l.done("write", path, start, err)
+	return err
+}
+
+func (l *logged) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	start := time.Now()
+	b, err := l.t.ReadFile(ctx, path)
+	l.done("read", path, start, err)
+	return b, err
+}
+
+func (l *logged) Stat(ctx context.Context, path string) (fs.FileInfo, error) {
+	return l.t.Stat(ctx, path)
+}
+
+func (l *logged) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return l.t.DialContext(ctx, network, addr)
+}
