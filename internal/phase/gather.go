@@ -84,7 +84,8 @@ func gatherActual(ctx context.Context, rh release.Host, d plan.Desired) (plan.Ac
 	for i, us := range st.Units {
 		ps := plan.UnitState{
 			Active: us.Active(), Enabled: us.Enabled(), Failed: us.ActiveState == "failed",
-			NeedReload: us.NeedDaemonReload,
+			StartLimitHit: us.StartLimitHit(),
+			NeedReload:    us.NeedDaemonReload,
 		}
 		if us.MainPID > 0 {
 			ps.Release = release.ReleaseOf(rh.Root, st.Cwd[us.MainPID])

@@ -331,6 +331,8 @@ func planInstances(hp *HostPlan, d Desired, a Actual, waveOf func(string) int) {
 // or "=why" when it runs another release that is identical for this unit.
 func serviceReason(u UnitRef, st UnitState, a Actual, want string, wantM map[string]string) (string, bool) {
 	switch {
+	case !st.Active && st.StartLimitHit:
+		return "failed: start limit hit, systemd stopped restarting it (reset-failed, then start)", false
 	case !st.Active && st.Failed:
 		return "failed", false
 	case !st.Active:

@@ -299,3 +299,13 @@ func BenchmarkBuild(b *testing.B) {
 		_ = Build(d, a, waves, new)
 	}
 }
+
+// A unit that tripped its start limit is reported as such and started.
+func TestBuild_StartLimitHitIsReported(t *testing.T) {
+	d := desired()
+	a := converged(d)
+	a.Units["openim-api@0.service"] = UnitState{Failed: true, StartLimitHit: true, Enabled: true}
+	hp := build(d, a)
+	require.Equal(t, []string{"openim-api@0.service"}, startNames(hp))
+	require.Contains(t, hp.Starts[0].Reason, "start limit hit")
+}

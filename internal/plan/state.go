@@ -71,6 +71,9 @@ type UnitState struct {
 	Active  bool // ActiveState=active
 	Enabled bool // UnitFileState=enabled
 	Failed  bool
+	// StartLimitHit: systemd gave up restarting the unit (Result=
+	// start-limit-hit) and refuses to start it until reset-failed.
+	StartLimitHit bool
 	// Release is the release the unit's main process runs, read from its
 	// working directory on the host; "" when none runs or it is not one of
 	// the app's releases.
