@@ -167,7 +167,7 @@ func templateArtifact(t *config.Template) plan.Artifact {
 	}
 	sum := sha256.Sum256(content)
 	return plan.Artifact{Rel: t.Destination, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(content)),
-		Mode: t.Mode, Content: content, Secret: t.Sensitive}
+		Mode: t.Mode, Content: content, Secret: t.Sensitive, AppOwned: !t.Sensitive}
 }
 
 // fileSetArtifacts lists a file set's files as release paths under its name.

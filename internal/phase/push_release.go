@@ -87,7 +87,13 @@ func pushRelease(ctx context.Context, r *Run, h *Host) error {
 	for i, l := range hp.Dups {
 		dups[i] = release.Link{From: l.From, To: l.To}
 	}
-	if err := rh.Finalize(ctx, hp.Release, dups, hp.Manifest); err != nil {
+	var owned []string
+	for _, a := range hp.Uploads {
+		if a.AppOwned {
+			owned = append(owned, a.Rel)
+		}
+	}
+	if err := rh.Finalize(ctx, hp.Release, dups, hp.Manifest, r.Config.Playbook.App.User, owned); err != nil {
 		return err
 	}
 	h.Changed(1)

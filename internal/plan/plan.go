@@ -225,7 +225,13 @@ func planNewRelease(hp *HostPlan, d Desired, a Actual) {
 	for _, art := range d.Artifacts {
 		old, existed := cur[art.Rel]
 		var how string
+		// Generated files (units, secrets, templates) are small and have
+		// their own owner and mode: always sent, never a link another
+		// release's chmod or chown could reach.
+		generated := art.Content != nil
 		switch src, ok := have[art.SHA256]; {
+		case generated:
+			hp.Uploads = append(hp.Uploads, art)
 		case ok:
 			hp.Links = append(hp.Links, Link{From: src, To: art.Rel})
 			how = "already on the host"

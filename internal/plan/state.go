@@ -27,6 +27,9 @@ type Artifact struct {
 	Content []byte
 	// Secret marks content that must never be printed.
 	Secret bool
+	// AppOwned gives the file to the app user (a rendered template the
+	// services read); everything else in a release is root's.
+	AppOwned bool
 }
 
 // UnitRef is one systemd unit the playbook places on a host, with what it

@@ -164,11 +164,16 @@ func (h Host) PartialDir(id string) string { return path.Join(h.Root, "releases"
 func (h Host) Dir(id string) string { return path.Join(h.Root, "releases", id) }
 
 // Finalize links duplicate content inside the new release, writes its
-// manifest and renames it into place.
-func (h Host) Finalize(ctx context.Context, id string, dups []Link, m Manifest) error {
-	args := []string{h.Root, id}
+// manifest, gives the files in appOwned (release paths) to appUser, and
+// renames the release into place.
+func (h Host) Finalize(ctx context.Context, id string, dups []Link, m Manifest, appUser string, appOwned []string) error {
+	args := []string{h.Root, id, appUser}
 	for _, l := range dups {
 		args = append(args, l.From, l.To)
+	}
+	if len(appOwned) > 0 {
+		args = append(args, "::own")
+		args = append(args, appOwned...)
 	}
 	if _, err := h.run(ctx, finalizeScript, m.Encode(), false, args...); err != nil {
 		return fmt.Errorf("complete release %s: %w", id, err)
