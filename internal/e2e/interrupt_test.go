@@ -94,3 +94,41 @@ func TestFaultStartLimitHit(t *testing.T) {
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
 	require.Equal(t, "active", d.show("lab-1", "cron@0.service")[0]["ActiveState"])
 }
+
+// TestFaultDiskFull: an upgrade whose upload runs out of space under the
+// app root (a small tmpfs) fails without touching what runs: the running
+// binary, the unit files, the drop-ins and current are byte-identical to
+// before. Once there is room, the next apply converges and no partial
+// release or temp file survives it.
+func TestFaultDiskFull(t *testing.T) {
+	l := lab.Require(t)
+	d := newDeploy(t, l, "e2efull", 21700, "lab-1")
+	_, err := l.Exec(t, "lab-1", "sh", "-c", "mkdir -p /opt/e2efull && mount -t tmpfs -o size=12m tmpfs /opt/e2efull")
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = l.Exec(t, "lab-1", "sh", "-c", "umount /opt/e2efull; true") })
+	require.Equal(t, cli.ExitOK, d.run("apply").Code)
+
+	fingerprint := func() string {
+		out, err := l.Exec(t, "lab-1", "sh", "-c", `pid=$(systemctl show -p MainPID --value api@0.service)
+sha256sum "/proc/$pid/exe" | cut -d' ' -f1
+readlink /opt/e2efull/current
+cd /etc/systemd/system && sha256sum api@.service api@0.service.d/release.conf backend@.service e2efull.target`)
+		require.NoError(t, err, out)
+		return out
+	}
+	before := fingerprint()
+	d.appendBin("openim-api")
+	res := d.run("apply")
+	require.Equal(t, cli.ExitError, res.Code)
+	require.Contains(t, res.Out, "no space left on device")
+	require.Equal(t, before, fingerprint(), "what runs is untouched by the failed upload")
+
+	_, err = l.Exec(t, "lab-1", "mount", "-o", "remount,size=64m", "/opt/e2efull")
+	require.NoError(t, err)
+	require.Equal(t, cli.ExitOK, d.run("apply").Code)
+	out, err := l.Exec(t, "lab-1", "sh", "-c", "ls -a /opt/e2efull/releases; find /opt/e2efull -name '*.tmp*'")
+	require.NoError(t, err)
+	require.NotContains(t, out, ".partial")
+	require.NotContains(t, out, ".tmp")
+	require.Contains(t, d.run("apply").Out, "Plan: no changes.")
+}
