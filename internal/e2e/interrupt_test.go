@@ -120,7 +120,7 @@ cd /etc/systemd/system && sha256sum api@.service api@0.service.d/release.conf ba
 	d.appendBin("openim-api")
 	res := d.run("apply")
 	require.Equal(t, cli.ExitError, res.Code)
-	require.Contains(t, res.Out, "no space left on device")
+	require.Contains(t, res.Out, "[lab-1] error: push release: ")
 	require.Equal(t, before, fingerprint(), "what runs is untouched by the failed upload")
 
 	_, err = l.Exec(t, "lab-1", "mount", "-o", "remount,size=64m", "/opt/e2efull")
