@@ -94,7 +94,7 @@ func TestReleaseFailedGateThenRerunConverges(t *testing.T) {
 	}
 
 	replaceInFile(t, d, `tcp    = "127.0.0.1:${20390 + instance.index}"`, `tcp    = "127.0.0.1:${20300 + instance.index}"`)
-	res = d.run("plan")
+	res = d.run("plan", "--no-fold")
 	// api never moved; the plan sees it although the files on disk match.
 	require.Contains(t, res.Out, "[lab-1] + restart api@0.service (runs release "+v1+", wants ")
 	require.Contains(t, res.Out, "[lab-2] + restart api@0.service (runs release "+v1+", wants ")
@@ -145,7 +145,7 @@ func TestReleaseKilledAfterPushConverges(t *testing.T) {
 	}
 
 	require.Equal(t, cli.ExitOK, d.run("unlock").Code)
-	res := d.run("plan")
+	res := d.run("plan", "--no-fold")
 	require.Contains(t, res.Out, "[lab-1] + restart api@0.service (runs release "+v1)
 	require.Contains(t, res.Out, "[lab-2] + restart api@0.service (runs release "+v1)
 	require.Contains(t, res.Out, "already on the host", "the pushed release is reused, not sent again")
@@ -198,7 +198,7 @@ func TestReleaseOnlyPlannedRestarts(t *testing.T) {
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
 	d.appendBin("openim-rpc-user")
 	before := d.starts()
-	res := d.run("apply")
+	res := d.run("apply", "--no-fold")
 	require.Equal(t, cli.ExitOK, res.Code)
 	var named []string
 	for _, k := range changedStarts(before, d.starts()) {

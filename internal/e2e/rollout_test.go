@@ -204,7 +204,7 @@ func TestRolloutRollbackAndReleases(t *testing.T) {
 		require.Equal(t, "releases/"+v1, strings.TrimSpace(cur))
 	}
 
-	res = d.run("releases")
+	res = d.run("releases", "--no-fold")
 	require.Equal(t, cli.ExitOK, res.Code)
 	require.Contains(t, res.Out, "[lab-1] * "+v1)
 	require.Contains(t, res.Out, "[lab-1]   "+v2)
