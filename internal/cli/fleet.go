@@ -39,6 +39,7 @@ func loadFleet(g *GlobalOptions, stdio IO, o fleetOptions) (*phase.Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.Counters = stdio.Counters
 	return newFleetRun(cfg, o, newPrinter(g, stdio, cfg))
 }
 

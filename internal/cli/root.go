@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/target/remote"
 	"github.com/openimsdk/openim-deploy/internal/ui"
 )
 
@@ -26,6 +27,9 @@ type IO struct {
 	In       io.Reader
 	Out, Err io.Writer
 	Environ  []string
+	// Counters, when set, tallies every host's SSH connections, sessions
+	// and bytes sent: a hook for benchmarks, nil in normal use.
+	Counters *remote.Counters
 }
 
 // GlobalOptions are the flags every subcommand shares.

@@ -37,6 +37,8 @@ type Target struct {
 	sftpMu sync.Mutex
 	sftp   *sftp.Client
 
+	counters *HostCounters // nil unless measuring
+
 	lacksSum atomic.Bool // the host has no sha256sum: verify by reading back
 
 	closeOnce sync.Once
@@ -59,15 +61,16 @@ func Dial(ctx context.Context, cfg Config) (*Target, error) {
 		return nil, unreachable(fmt.Errorf("connect %s: %w", describe(h.name, h.addr), err))
 	}
 	t := &Target{
-		name:   h.name,
-		addr:   h.addr,
-		user:   h.user,
-		become: h.become,
-		client: client,
-		via:    via,
-		sem:    make(chan struct{}, maxSessions),
-		done:   make(chan struct{}),
-		lostc:  make(chan struct{}),
+		name:     h.name,
+		addr:     h.addr,
+		user:     h.user,
+		become:   h.become,
+		client:   client,
+		via:      via,
+		sem:      make(chan struct{}, maxSessions),
+		counters: h.counters,
+		done:     make(chan struct{}),
+		lostc:    make(chan struct{}),
 	}
 	go func() { _ = client.Wait(); close(t.lostc) }()
 	go t.keepalive(h.kaInterval, h.kaMax)

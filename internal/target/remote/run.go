@@ -46,6 +46,7 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 		return target.Result{}, unreachable(fmt.Errorf("run %s on %s: open session: %w", cmd, t, err))
 	}
 	defer sess.Close()
+	t.counters.session()
 	var stdout, stderr bytes.Buffer
 	sess.Stdout, sess.Stderr, sess.Stdin = &stdout, &stderr, cmd.Stdin
 	if err := sess.Start(line); err != nil {
