@@ -196,28 +196,44 @@ type benchRow struct {
 	deploy, floor measure
 }
 
+// scenario runs sc b.runs times. The lab lock (and the shaping, on the
+// shaped link) is taken per run, not per scenario, so no hold lasts more
+// than one run's few seconds and others waiting on the lab get their turn.
 func (b *bench) scenario(sc benchScenario, link string) benchRow {
 	var ds, fs []measure
-	b.locked(func() {
-		if link == "shaped" {
-			b.shape()
-			defer b.unshape()
-		}
-		if sc.setup != nil {
-			sc.setup(b)
-		}
-		for range b.runs {
+	step := func(fn func()) {
+		b.locked(func() {
+			if link == "shaped" {
+				b.shape()
+				defer b.unshape()
+			}
+			fn()
+		})
+	}
+	if sc.setup != nil {
+		step(func() { sc.setup(b) })
+	}
+	for range b.runs {
+		step(func() {
 			if sc.prep != nil {
 				sc.prep(b)
 			}
 			ds = append(ds, sc.deploy(b))
-			if sc.prep != nil && sc.name == "cold apply" {
+			if sc.name == "cold apply" {
 				sc.prep(b)
 			}
 			fs = append(fs, sc.floor(b))
-		}
-	})
-	return benchRow{name: sc.name, deploy: median(ds), floor: median(fs)}
+		})
+	}
+	row := benchRow{name: sc.name, deploy: median(ds), floor: median(fs)}
+	fmt.Printf("%s, %s: %s\n", link, sc.name, row)
+	return row
+}
+
+func (r benchRow) String() string {
+	return fmt.Sprintf("| %s | %.2f s | %.2f s | %.2fx | %.2f / %.2f | %.0f / %.0f | %.1f / %.1f |",
+		r.name, r.deploy.wall.Seconds(), r.floor.wall.Seconds(), r.deploy.wall.Seconds()/r.floor.wall.Seconds(),
+		r.deploy.bytes/1e6, r.floor.bytes/1e6, r.deploy.conns, r.floor.conns, r.deploy.session, r.floor.session)
 }
 
 // median takes each figure's median on its own.
@@ -361,8 +377,6 @@ func printBenchTable(link string, rows []benchRow) {
 	fmt.Println("| scenario | openim-deploy | floor | ratio | MB sent/host (deploy / floor) | SSH conns/host | sessions/host (deploy / floor) |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, r := range rows {
-		fmt.Printf("| %s | %.2f s | %.2f s | %.2fx | %.2f / %.2f | %.0f / %.0f | %.1f / %.1f |\n",
-			r.name, r.deploy.wall.Seconds(), r.floor.wall.Seconds(), r.deploy.wall.Seconds()/r.floor.wall.Seconds(),
-			r.deploy.bytes/1e6, r.floor.bytes/1e6, r.deploy.conns, r.floor.conns, r.deploy.session, r.floor.session)
+		fmt.Println(r)
 	}
 }
