@@ -104,8 +104,13 @@ lab-status:
 demo: build standin
 	bash scripts/demo.sh
 
+# The table (openim-deploy beside bench/floor.sh, direct and shaped link),
+# then the Go benchmarks, the 50-500-host plan among them. Set
+# OPENIM_BENCH_LOCK=/tmp/openim-lab.lock on a shared lab: the driver takes
+# it around each scenario.
 bench: build standin lab
-	OPENIM_LAB_REQUIRED=1 $(GO) test -run '^$$' -bench . -benchtime 5x ./internal/e2e/ ./internal/plan/
+	OPENIM_LAB_REQUIRED=1 OPENIM_BENCH=1 OPENIM_BENCH_SHAPE=1 $(GO) test -count=1 -timeout 60m -v -run '^TestBenchTable$$' ./internal/e2e/
+	OPENIM_LAB_REQUIRED=1 $(GO) test -run '^$$' -bench . -benchtime 5x ./internal/e2e/ ./internal/plan/ ./internal/phase/
 
 clean:
 	rm -rf _output

@@ -17,6 +17,9 @@ type ConnectOptions struct {
 	Parallel  int
 	// SSHConfigFile overrides ~/.ssh/config; "none" ignores it.
 	SSHConfigFile string
+	// Counters, set from IO.Counters (never a flag), tallies connections,
+	// sessions and bytes per host for benchmarks.
+	Counters *remote.Counters
 }
 
 // sshDialer returns the production dialer: SSH with strict host keys,
@@ -28,6 +31,9 @@ func sshDialer(opts ConnectOptions) phase.Dialer {
 	pool := remote.NewPool()
 	return func(ctx context.Context, h *config.Host, b *config.Bastion) (target.Target, error) {
 		cfg := remoteConfig(h.Name, h.Address, h.SSH, opts)
+		if opts.Counters != nil {
+			cfg.Counters = opts.Counters.Host(h.Name)
+		}
 		if b != nil {
 			jump := remoteConfig(b.Name, b.Address, b.SSH, opts)
 			cfg.Jump = &jump

@@ -74,6 +74,7 @@ func loadFleet(g *GlobalOptions, stdio IO, o fleetOptions) (*phase.Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.Counters = stdio.Counters
 	r, err := newFleetRun(cfg, o, newPrinter(g, stdio, cfg))
 	if err != nil {
 		return nil, err

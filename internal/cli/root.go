@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/target/remote"
 	"github.com/openimsdk/openim-deploy/internal/ui"
 )
 
@@ -31,6 +32,9 @@ type IO struct {
 	// Interrupts, when set, lets commands that restart processes stop at a
 	// settled point on the first Ctrl-C.
 	Interrupts *Interrupts
+	// Counters, when set, tallies every host's SSH connections, sessions
+	// and bytes sent: a hook for benchmarks, nil in normal use.
+	Counters *remote.Counters
 }
 
 // GlobalOptions are the flags every subcommand shares.

@@ -44,6 +44,14 @@ type Lease struct {
 // once, or, with opts.Wait, after polling until the lock frees up or Wait
 // has passed. An expired lease is taken over; Lease.Previous describes it.
 func Acquire(ctx context.Context, t target.Target, path string, holder Holder, opts Options) (*Lease, error) {
+	return AcquireWith(ctx, t, path, holder, opts, nil)
+}
+
+// AcquireWith is Acquire, and runs rider (when not nil) in the same round
+// trip once the lock is taken: rider.Stdout and rider.Err say how it went.
+// A failed rider does not fail the acquire: the lease is returned, to be
+// released by the caller.
+func AcquireWith(ctx context.Context, t target.Target, path string, holder Holder, opts Options, rider *Rider) (*Lease, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
@@ -66,7 +74,7 @@ func Acquire(ctx context.Context, t target.Target, path string, holder Holder, o
 
 	deadline := opts.Clock.Now().Add(opts.Wait)
 	for {
-		err := l.try(ctx, body)
+		err := l.try(ctx, body, rider)
 		var held *HeldError
 		if err == nil || !errors.As(err, &held) || opts.Wait <= 0 {
 			return lease(l, err)
@@ -91,10 +99,26 @@ func lease(l *Lease, err error) (*Lease, error) {
 }
 
 // try runs the acquire script once.
-func (l *Lease) try(ctx context.Context, body []byte) error {
-	cmd := script(acquireScript, l.sudo, l.path, strconv.FormatInt(int64(l.ttl/time.Second), 10), l.Info.ID)
+func (l *Lease) try(ctx context.Context, body []byte, rider *Rider) error {
+	args := []string{l.path, strconv.FormatInt(int64(l.ttl/time.Second), 10), l.Info.ID}
+	cmd := script(acquireScript, l.sudo, args...)
+	if rider != nil {
+		cmd = script(withRider(rider.Script), l.sudo, append(args, rider.Args...)...)
+	}
 	cmd.Stdin = bytes.NewReader(body)
 	res, err := l.t.Run(ctx, cmd)
+	if rider != nil {
+		acq, out, rc, serr := splitRider(res.Stdout)
+		switch {
+		case serr != nil && err == nil:
+			return fmt.Errorf("acquire lock %s: %w", l.path, serr)
+		case serr == nil:
+			res.Stdout, rider.Stdout, rider.Err = acq, out, nil
+			if rc != 0 {
+				rider.Err = &RiderError{Code: rc}
+			}
+		}
+	}
 	if exitCode(err) == exitHeld {
 		info, perr := parseShow(res.Stdout)
 		if perr != nil {

@@ -58,19 +58,23 @@ d=${1:-/}
 while [ ! -e "$d" ]; do d=$(dirname -- "$d"); done
 echo "path $d"
 df -Pk -- "$d" 2>&1
+if [ $# -gt 1 ]; then
+  echo "${m}units"
+  shift
+  systemctl show -p Id,ActiveState -- "$@" 2>/dev/null
+fi
 echo "${m}end"
 `
 
 // DetectCmd returns the one command Detect runs: sh -c with the constant
-// script and diskPath as $1. It is ReadOnly.
-func DetectCmd(diskPath string) target.Cmd {
+// script, diskPath as $1 and units, whose systemd state is wanted in the
+// same round trip, after it. It is ReadOnly.
+func DetectCmd(diskPath string, units ...string) target.Cmd {
 	if diskPath == "" {
 		diskPath = "/"
 	}
-	return target.Cmd{
-		Args:     []string{"sh", "-c", detectScript, "openim-deploy-facts", diskPath},
-		ReadOnly: true,
-	}
+	args := []string{"sh", "-c", detectScript, "openim-deploy-facts", diskPath}
+	return target.Cmd{Args: append(args, units...), ReadOnly: true}
 }
 
 // Options tune Detect.
@@ -80,6 +84,10 @@ type Options struct {
 	DiskPath string
 	// Now is the controller clock; nil means time.Now.
 	Now func() time.Time
+	// Units are systemd units whose Id and ActiveState are read in the
+	// same round trip ("systemctl show" output, in Facts.UnitShow), so a
+	// caller that needs both facts and unit state opens one session.
+	Units []string
 }
 
 // Detect gathers Facts from t in one round trip, with free disk measured
@@ -97,7 +105,7 @@ func DetectWith(ctx context.Context, t target.Target, opts Options) (Facts, erro
 	if now == nil {
 		now = time.Now
 	}
-	cmd := DetectCmd(opts.DiskPath)
+	cmd := DetectCmd(opts.DiskPath, opts.Units...)
 	sent := now()
 	res, err := t.Run(ctx, cmd)
 	received := now()
@@ -249,6 +257,9 @@ func ParseDetect(out []byte, diskPath string, sent, received time.Time) (Facts, 
 		} else {
 			f.DiskMount, f.DiskTotal, f.DiskAvailable = d.Mount, d.Total, d.Available
 		}
+	}
+	if b, ok := secs["units"]; ok {
+		f.UnitShow = b
 	}
 	if _, ok := secs["end"]; !ok {
 		unknown("end", "output was cut short")

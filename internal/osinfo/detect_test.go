@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/target/local"
 	"github.com/openimsdk/openim-deploy/internal/target/targettest"
 )
 
@@ -162,5 +163,32 @@ func TestDetectErrors(t *testing.T) {
 	}
 	if !f.Known("clock") || f.OS.ID != "debian" {
 		t.Errorf("sections before the cut lost: %v", f.Unknown)
+	}
+}
+
+// TestDetectReadsUnitsInTheSameRoundTrip pins the folded round trip: the
+// units follow the disk path as arguments of the one script, which runs
+// "systemctl show" on exactly them and returns its records in UnitShow.
+func TestDetectReadsUnitsInTheSameRoundTrip(t *testing.T) {
+	bin := t.TempDir()
+	fakeSystemctl := "#!/bin/sh\n[ \"$1 $2 $3 $4\" = 'show -p Id,ActiveState --' ] || exit 9\nshift 4\nfor u; do printf 'Id=%s\\nActiveState=active\\n\\n' \"$u\"; done\n"
+	if err := os.WriteFile(filepath.Join(bin, "systemctl"), []byte(fakeSystemctl), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	f, err := DetectWith(context.Background(), local.New("im-1", ""), Options{DiskPath: t.TempDir(), Units: []string{"api@0.service", "x$(reboot).service"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Id=api@0.service\nActiveState=active\n\nId=x$(reboot).service\nActiveState=active\n\n"
+	if string(f.UnitShow) != want {
+		t.Errorf("UnitShow = %q, want %q", f.UnitShow, want)
+	}
+	f, err = DetectWith(context.Background(), local.New("im-1", ""), Options{DiskPath: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.UnitShow != nil || f.DiskMeasured == "" {
+		t.Errorf("without units: UnitShow = %q, DiskMeasured = %q", f.UnitShow, f.DiskMeasured)
 	}
 }

@@ -97,6 +97,10 @@ type Facts struct {
 	DiskAvailable int64  // bytes available to unprivileged users
 	DiskTotal     int64  // bytes
 
+	// UnitShow is "systemctl show -p Id,ActiveState" of Options.Units,
+	// one record per unit in their order; nil when none were asked for.
+	UnitShow []byte
+
 	// Unknown maps a section name ("os", "uname", "init", "systemd",
 	// "machine-id", "clock", "memory", "nofile", "user", "sudo", "listen",
 	// "disk") to why it could not be read.

@@ -10,10 +10,12 @@ import (
 
 	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/lock"
+	"github.com/openimsdk/openim-deploy/internal/release"
 )
 
 // AcquireLock takes every host's lease before anything is read for the plan,
-// so two applies never interleave on a host. All or nothing: if one host is
+// so two applies never interleave on a host, and reads the host's state
+// (Gather's script) in the same round trip, once the lease is taken. All or nothing: if one host is
 // locked by another run, the leases already taken are released and the run
 // stops, naming the holder. The lease is refreshed while the run lasts and
 // released in CleanUp, which also runs after Ctrl-C.
@@ -29,10 +31,20 @@ func LockPath(app string) string { return path.Join(layout.StateDir, app+".lock"
 func (AcquireLock) Run(ctx context.Context, r *Run) error {
 	holder := lock.CurrentHolder()
 	p := LockPath(r.Config.Playbook.App.Name)
+	local := NewLocalFiles()
 	err := r.EachHost(ctx, func(ctx context.Context, h *Host) error {
-		l, err := lock.Acquire(ctx, h.Target, p, holder, lock.Options{
+		// The host's state is read in the lock's round trip (the rider),
+		// right after the lock is taken: one session instead of two.
+		if err := h.buildDesired(r, local); err != nil {
+			return err
+		}
+		rh := r.releaseHost(h)
+		names, req := gatherRequest(h.Desired)
+		script, args := rh.GatherScript(req)
+		rider := &lock.Rider{Script: script, Args: args}
+		l, err := lock.AcquireWith(ctx, h.Target, p, holder, lock.Options{
 			TTL: r.Opts.LockTTL, Wait: r.Opts.LockWait, Sudo: h.Config.Become, Clock: r.Clock,
-		})
+		}, rider)
 		if err != nil {
 			h.Fail(OutcomeFailed, err)
 			r.Out.HostError(h.Config.Name, "%v", err)
@@ -45,6 +57,15 @@ func (AcquireLock) Run(ctx context.Context, r *Run) error {
 		// enough for CleanUp to release it, so Keep stops on Release only.
 		l.Keep(context.WithoutCancel(ctx))
 		h.Lease = l
+		// A rider that failed is left to Gather, which reads again and
+		// reports the failure as a failed gather.
+		if rider.Err == nil {
+			if st, err := release.ParseGather(rider.Stdout); err == nil {
+				if a, err := actualFrom(st, names, rh.Root); err == nil {
+					h.Actual, h.gathered = a, true
+				}
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -20,26 +20,42 @@ type Gather struct{}
 // Title implements Phase.
 func (Gather) Title() string { return "Gather state" }
 
-// Run implements Phase.
+// Run implements Phase. Hosts whose state came back with their lock
+// (AcquireLock's rider) are not asked again.
 func (Gather) Run(ctx context.Context, r *Run) error {
 	local := NewLocalFiles()
 	return r.EachHost(ctx, func(ctx context.Context, h *Host) error {
-		d, err := BuildDesired(r.Config, h.Placement, local)
-		if err != nil {
-			h.Fail(OutcomeFailed, err)
+		if h.gathered {
+			return nil
+		}
+		if err := h.buildDesired(r, local); err != nil {
 			return err
 		}
-		h.Desired = d
 		rh := r.releaseHost(h)
 		rh.T = target.ReadOnly(h.Target)
-		a, err := gatherActual(ctx, rh, d)
+		names, req := gatherRequest(h.Desired)
+		st, err := rh.Gather(ctx, req)
+		if err == nil {
+			h.Actual, err = actualFrom(st, names, rh.Root)
+		}
 		if err != nil {
 			h.Fail(OutcomeFailed, err)
 			return fmt.Errorf("gather state: %w", err)
 		}
-		h.Actual = a
+		h.gathered = true
 		return nil
 	})
+}
+
+// buildDesired sets what the playbook wants on h.
+func (h *Host) buildDesired(r *Run, local *LocalFiles) error {
+	d, err := BuildDesired(r.Config, h.Placement, local)
+	if err != nil {
+		h.Fail(OutcomeFailed, err)
+		return err
+	}
+	h.Desired = d
+	return nil
 }
 
 // releaseHost is h as the release package addresses it.
@@ -51,8 +67,10 @@ func (r *Run) releaseHost(h *Host) release.Host {
 	}
 }
 
-// gatherActual reads what the plan compares d against.
-func gatherActual(ctx context.Context, rh release.Host, d plan.Desired) (plan.Actual, error) {
+// gatherRequest is what the plan needs read about d: its unit files and
+// drop-ins, and systemd's view of the target and every instance (names,
+// in the order systemd will answer).
+func gatherRequest(d plan.Desired) ([]string, release.Request) {
 	var files []string
 	for _, uf := range d.UnitFiles {
 		files = append(files, uf.Name)
@@ -64,10 +82,11 @@ func gatherActual(ctx context.Context, rh release.Host, d plan.Desired) (plan.Ac
 			files = append(files, release.DropInPath(n))
 		}
 	}
-	st, err := rh.Gather(ctx, release.Request{Files: files, Units: names, ShowProperties: systemd.ShowProperties})
-	if err != nil {
-		return plan.Actual{}, err
-	}
+	return names, release.Request{Files: files, Units: names, ShowProperties: systemd.ShowProperties}
+}
+
+// actualFrom turns a gathered state into what the plan compares against.
+func actualFrom(st *release.State, names []string, root string) (plan.Actual, error) {
 	if len(st.Units) != len(names) {
 		return plan.Actual{}, fmt.Errorf("systemctl show: asked about %d units, got %d records", len(names), len(st.Units))
 	}
@@ -88,7 +107,7 @@ func gatherActual(ctx context.Context, rh release.Host, d plan.Desired) (plan.Ac
 			NeedReload:    us.NeedDaemonReload,
 		}
 		if us.MainPID > 0 {
-			ps.Release = release.ReleaseOf(rh.Root, st.Cwd[us.MainPID])
+			ps.Release = release.ReleaseOf(root, st.Cwd[us.MainPID])
 		}
 		a.Units[names[i]] = ps
 	}

@@ -28,14 +28,14 @@ func (Preflight) Title() string { return "Pre-flight" }
 func (Preflight) Run(ctx context.Context, r *Run) error {
 	bins := &binaryCache{memo: map[string]preflight.Binary{}}
 	_ = r.EachHost(ctx, func(ctx context.Context, h *Host) error {
-		f, err := GatherFacts(ctx, h.Target, r.Config.Playbook.App.Root)
+		f, err := GatherFacts(ctx, h.Target, r.Config.Playbook.App.Root, instanceNames(h)...)
 		if err != nil {
 			h.Fail(OutcomeFailed, err)
 			r.Out.HostError(h.Config.Name, "pre-flight: %v", err)
 			return nil
 		}
 		h.Facts = f
-		req, err := requirements(ctx, r, h, bins)
+		req, err := requirements(r, h, bins)
 		if err != nil {
 			h.Fail(OutcomeFailed, err)
 			return nil
@@ -66,10 +66,11 @@ func (Preflight) Run(ctx context.Context, r *Run) error {
 	return nil
 }
 
-// GatherFacts runs detection read-only and probes the SFTP subsystem.
-func GatherFacts(ctx context.Context, t target.Target, root string) (osinfo.Facts, error) {
+// GatherFacts runs detection read-only, with the state of units read in
+// the same round trip, and probes the SFTP subsystem.
+func GatherFacts(ctx context.Context, t target.Target, root string, units ...string) (osinfo.Facts, error) {
 	ro := target.ReadOnly(t)
-	f, err := osinfo.DetectWith(ctx, ro, osinfo.Options{DiskPath: root})
+	f, err := osinfo.DetectWith(ctx, ro, osinfo.Options{DiskPath: root, Units: units})
 	if err != nil {
 		return f, err
 	}
@@ -123,7 +124,7 @@ func (c *binaryCache) inspect(p string) (preflight.Binary, error) {
 
 // requirements says what the playbook needs from h. Ports held by this
 // app's own instances that are already active do not count as conflicts.
-func requirements(ctx context.Context, r *Run, h *Host, bins *binaryCache) (preflight.Requirements, error) {
+func requirements(r *Run, h *Host, bins *binaryCache) (preflight.Requirements, error) {
 	hp := h.Placement
 	req := preflight.Requirements{
 		Root:       r.Config.Playbook.App.Root,
@@ -148,32 +149,42 @@ func requirements(ctx context.Context, r *Run, h *Host, bins *binaryCache) (pref
 			return req, err
 		}
 	}
-	var names []string
-	portsOf := map[string][]int{}
+	names := instanceNames(h)
+	var ports [][]int
 	for _, s := range hp.Services {
 		if err := addBin(s.Binary); err != nil {
 			return req, err
 		}
 		req.MinNofile = max(req.MinNofile, s.LimitNOFILE)
 		for _, in := range s.Instances {
-			name := unit.InstanceName(s.Name, in.Name)
-			names = append(names, name)
-			portsOf[name] = in.Health.Ports
+			ports = append(ports, in.Health.Ports)
 			req.NetworkProbes = req.NetworkProbes || in.Health.TCP != "" || in.Health.HTTP != ""
 			req.Ports = append(req.Ports, in.Health.Ports...)
 		}
 	}
-	if len(names) > 0 {
-		states, err := systemd.Show(ctx, target.ReadOnly(h.Target), names...)
-		if err == nil {
-			for _, st := range states {
-				if st.Active() || st.ActiveState == "activating" {
-					for _, p := range portsOf[st.ID] {
-						req.OwnedPorts[p] = true
-					}
+	// The units' state came back with the facts (one round trip); systemd
+	// prints one record per unit in argument order, so index i is names[i].
+	states, err := systemd.ParseShow(h.Facts.UnitShow)
+	if err == nil && len(states) == len(names) {
+		for i, st := range states {
+			if st.Active() || st.ActiveState == "activating" {
+				for _, p := range ports[i] {
+					req.OwnedPorts[p] = true
 				}
 			}
 		}
 	}
 	return req, nil
+}
+
+// instanceNames are the unit names of every service instance placed on h,
+// in playbook order: the units whose ports are the app's own when active.
+func instanceNames(h *Host) []string {
+	var names []string
+	for _, s := range h.Placement.Services {
+		for _, in := range s.Instances {
+			names = append(names, unit.InstanceName(s.Name, in.Name))
+		}
+	}
+	return names
 }

@@ -117,6 +117,8 @@ type Host struct {
 	Plan      *plan.HostPlan
 	Lease     *lock.Lease
 
+	gathered bool // Actual is read (by Gather, or with the lock)
+
 	mu      sync.Mutex
 	outcome Outcome
 	err     error

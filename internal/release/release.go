@@ -267,10 +267,8 @@ type Request struct {
 // manifests, the unit files it installed, systemd's view of every unit and
 // the working directory of every main process.
 func (h Host) Gather(ctx context.Context, req Request) (*State, error) {
-	args := []string{h.Root, h.App, h.UnitDir, h.StateDir, req.ShowProperties, strconv.Itoa(len(req.Files))}
-	args = append(args, req.Files...)
-	args = append(args, req.Units...)
-	res, err := h.run(ctx, gatherScript, nil, true, args...)
+	script, args := h.GatherScript(req)
+	res, err := h.run(ctx, script, nil, true, args...)
 	if err != nil {
 		return nil, fmt.Errorf("gather: %w", err)
 	}
@@ -279,6 +277,16 @@ func (h Host) Gather(ctx context.Context, req Request) (*State, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// GatherScript is what Gather runs, for a caller that folds it into
+// another round trip (the lock's rider): the constant script and its
+// arguments. Its output is parsed by ParseGather.
+func (h Host) GatherScript(req Request) (script string, args []string) {
+	args = []string{h.Root, h.App, h.UnitDir, h.StateDir, req.ShowProperties, strconv.Itoa(len(req.Files))}
+	args = append(args, req.Files...)
+	args = append(args, req.Units...)
+	return gatherScript, args
 }
 
 // Units returns the unit files kept in release id, by name.

@@ -51,6 +51,10 @@ type Config struct {
 	// forwarded). The zero value is off so library callers and tests are
 	// hermetic; the CLI turns it on when SSH_AUTH_SOCK is set.
 	Agent bool
+
+	// Counters, when set, tally this host's connections, sessions and
+	// bytes sent (for benchmarks).
+	Counters *HostCounters
 }
 
 const (
@@ -66,7 +70,8 @@ type hop struct {
 	addr       string // host:port, as dialled and as looked up in known_hosts
 	user       string
 	identities []string // explicit first; missing ssh_config files already dropped
-	explicitID bool     // identities[0] came from Config.Identity: failing to load it is an error
+	counters   *HostCounters
+	explicitID bool // identities[0] came from Config.Identity: failing to load it is an error
 	knownHosts string
 	// globalKnownHosts are the read-only system files.
 	globalKnownHosts []string
@@ -109,6 +114,7 @@ func (c Config) resolveDepth(depth int) (*hop, error) {
 		knownHosts: c.KnownHosts,
 		acceptNew:  c.AcceptNew,
 		become:     c.Become,
+		counters:   c.Counters,
 		agent:      c.Agent,
 		timeout:    orDefault(c.ConnectTimeout, defaultConnectTimeout),
 		kaInterval: orDefault(c.KeepaliveInterval, defaultKeepaliveInterval),

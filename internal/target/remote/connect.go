@@ -61,6 +61,7 @@ func connectHop(ctx context.Context, h *hop, proxy *ssh.Client) (*ssh.Client, er
 	if err != nil {
 		return nil, unreachable(timeoutCause(ctx, dctx, h, err))
 	}
+	nc = h.counters.wrap(nc)
 	// Over a proxied channel SetDeadline is unsupported; the AfterFunc
 	// below covers that case (and ctx cancellation) by closing the conn.
 	deadline, _ := dctx.Deadline()

@@ -28,6 +28,7 @@ func (t *Target) sftpClient() (*sftp.Client, error) {
 		return nil, unreachable(fmt.Errorf("sftp on %s: %w", t, err))
 	}
 	t.sftp = c
+	t.counters.session()
 	return c, nil
 }
 

@@ -41,6 +41,8 @@ type Target struct {
 	sftpMu sync.Mutex
 	sftp   *sftp.Client
 
+	counters *HostCounters // nil unless measuring
+
 	lacksSum  atomic.Bool // the host has no sha256sum: verify by reading back
 	noForward atomic.Bool // sshd refused direct-tcpip by policy: relay instead
 	dead      atomic.Bool // keepalives gave up on the peer
@@ -78,6 +80,7 @@ func dialWith(ctx context.Context, cfg Config, pool *Pool) (*Target, error) {
 		client:     client,
 		releaseVia: releaseVia,
 		sessions:   newSessionLimiter(maxSessions),
+		counters:   h.counters,
 		done:       make(chan struct{}),
 		lostc:      make(chan struct{}),
 	}

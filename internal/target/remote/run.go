@@ -48,6 +48,7 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 	}
 	defer t.sessions.release()
 	defer sess.Close()
+	t.counters.session()
 	var stdout, stderr bytes.Buffer
 	sess.Stdout, sess.Stderr, sess.Stdin = &stdout, &stderr, stdin
 	if err := sess.Start(line); err != nil {
