@@ -108,7 +108,9 @@ func TestApplyOpenIMPlaybook(t *testing.T) {
 }
 
 // TestApplyUnreachableHost pins that a host that cannot be reached is
-// reported apart, does not stop the others, and sets its own exit code.
+// reported apart, does not stop the others, and sets its own exit code;
+// what depends on units it carries is not started elsewhere as if they
+// were healthy; leaving the host out with --limit deploys the rest.
 func TestApplyUnreachableHost(t *testing.T) {
 	l := lab.Require(t)
 	d := newDeploy(t, l, "e2edown", 20600, "lab-3")
@@ -119,6 +121,12 @@ func TestApplyUnreachableHost(t *testing.T) {
 	require.Equal(t, cli.ExitUnreachable, res.Code)
 	require.Regexp(t, `gone-1 +unreachable`, res.Out)
 	require.Regexp(t, `lab-3 +changed`, res.Out)
+	require.Contains(t, res.Out, "[gone-1] warning: takes no part in this run: what depends on gate, backend, api, cron is not started on any host")
+	require.Equal(t, "active", d.show("lab-3", "gate.service")[0]["ActiveState"], "what depends on nothing still runs")
+	require.NotEqual(t, "active", d.show("lab-3", "api@0.service")[0]["ActiveState"], "api's dependency on gone-1 is not known healthy")
+
+	res = d.run("apply", "--limit", "all,!gone-1")
+	require.Equal(t, cli.ExitOK, res.Code)
 	require.Equal(t, "active", d.show("lab-3", "api@0.service")[0]["ActiveState"])
 }
 

@@ -80,3 +80,32 @@ func (l *logged) Stat(ctx context.Context, path string) (fs.FileInfo, error) {
 func (l *logged) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	return l.t.DialContext(ctx, network, addr)
 }
+
+// The transport's optional capabilities pass through the log wrapper, so
+// wrapping a target never changes what the run learns about the host: the
+// user it logged in as, whether it uses sudo, whether sshd forwards TCP.
+
+// User returns the wrapped target's login user, "" when it has none.
+func (l *logged) User() string {
+	if u, ok := l.t.(interface{ User() string }); ok {
+		return u.User()
+	}
+	return ""
+}
+
+// UsesSudo reports the wrapped target's answer; see UsesSudo.
+func (l *logged) UsesSudo() bool {
+	if s, ok := l.t.(interface{ UsesSudo() bool }); ok {
+		return s.UsesSudo()
+	}
+	return false
+}
+
+// TCPForwarding asks the wrapped target whether sshd forwards TCP; a
+// target that cannot tell (local) says it does.
+func (l *logged) TCPForwarding(ctx context.Context) error {
+	if f, ok := l.t.(interface{ TCPForwarding(context.Context) error }); ok {
+		return f.TCPForwarding(ctx)
+	}
+	return nil
+}
