@@ -102,12 +102,13 @@ func TestFaultStartLimitHit(t *testing.T) {
 // and the release protocol's partial directories.)
 func TestFaultDiskFull(t *testing.T) {
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2efull", 21700, "lab-1")
 	// Room for pre-flight's estimate of a release (two of each binary and
-	// a margin), then a filler that leaves too little.
+	// a margin), then a filler that leaves too little. Mounted before the
+	// deploy so its clean-up (stopping the units) runs before the umount.
 	_, err := l.Exec(t, "lab-1", "sh", "-c", "mkdir -p /opt/e2efull && mount -t tmpfs -o size=160m tmpfs /opt/e2efull")
 	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = l.Exec(t, "lab-1", "sh", "-c", "umount /opt/e2efull; true") })
+	t.Cleanup(func() { _, _ = l.Exec(t, "lab-1", "sh", "-c", "umount /opt/e2efull; rm -rf /opt/e2efull; true") })
+	d := newDeploy(t, l, "e2efull", 21700, "lab-1")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
 
 	fingerprint := func() string {
