@@ -61,9 +61,21 @@ func (l Layout) ReleaseEnvFile(id, unit string) string {
 	return path.Join(l.Release(id), "env", unit+".env")
 }
 
-// UnitsRel is the directory inside a release that keeps the unit files
-// the release was rendered with, so a release alone can be run again.
-const UnitsRel = "units"
+// ValidReleaseID reports whether id is made only of the characters
+// release ids use ([0-9A-Za-z._-], not starting with "." or "-"): none of
+// them means anything to systemd, a shell or a path, and a hidden name is
+// a partial release, never a complete one.
+func ValidReleaseID(id string) bool {
+	if id == "" || id[0] == '.' || id[0] == '-' {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // AppStateDir is the tool's own state for app on a host.
 func AppStateDir(app string) string { return path.Join(StateDir, app) }

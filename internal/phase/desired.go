@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/openimsdk/openim-deploy/internal/config"
@@ -155,7 +156,7 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 		add(plan.Artifact{Rel: plan.UnitsDir + f.Name, SHA256: hex.EncodeToString(sum[:]),
 			Size: int64(len(f.Content)), Mode: 0o644, Content: f.Content})
 	}
-	slices.SortFunc(d.Artifacts, func(a, b plan.Artifact) int { return cmpString(a.Rel, b.Rel) })
+	slices.SortFunc(d.Artifacts, func(a, b plan.Artifact) int { return strings.Compare(a.Rel, b.Rel) })
 	return d, nil
 }
 
@@ -199,21 +200,4 @@ func fileSetArtifacts(fset *config.FileSet, local *LocalFiles) ([]plan.Artifact,
 		return nil, fmt.Errorf("files %q: %w", fset.Name, err)
 	}
 	return arts, nil
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// sortedDirs sorts directory paths so that every parent precedes its
-// children (a plain string sort does: "a" < "a/b").
-func sortedDirs(dirs []string) []string {
-	slices.Sort(dirs)
-	return dirs
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -86,10 +87,10 @@ func (p PlanRollback) planHost(ctx context.Context, r *Run, h *Host, waveOf map[
 	}
 	app := r.Config.Playbook.App
 	hp := &plan.HostPlan{Host: h.Config.Name, Release: to, PreviousRelease: a.Current,
-		SwitchCurrent: to != a.Current, Protect: protectedFrom(a)}
+		SwitchCurrent: to != a.Current, Protect: plan.Protected(a)}
 	hp.Actions = append(hp.Actions, plan.Action{Host: hp.Host, Kind: plan.KindRelease,
 		Desc: fmt.Sprintf("roll back from release %s to %s", orDash(a.Current), to)})
-	for _, name := range sortedNames(units) {
+	for _, name := range slices.Sorted(maps.Keys(units)) {
 		if !bytes.Equal(a.UnitFiles[name], units[name]) {
 			hp.UnitFiles = append(hp.UnitFiles, plan.UnitFile{Name: name, Content: units[name]})
 			hp.Actions = append(hp.Actions, plan.Action{Host: hp.Host, Kind: plan.KindUnit, Unit: name,
@@ -112,7 +113,7 @@ func (p PlanRollback) planHost(ctx context.Context, r *Run, h *Host, waveOf map[
 		}
 		st := a.Units[name]
 		same := st.Release == to || (st.Release != "" && uses[base] != nil &&
-			sameUses(uses[base], a.Releases[st.Release], a.Releases[to]))
+			plan.SameUses(uses[base], a.Releases[st.Release], a.Releases[to]))
 		if !isInstance || (st.Active && same) {
 			if !bytes.Equal(a.UnitFiles[release.DropInPath(name)], drop) {
 				hp.Pins = append(hp.Pins, plan.UnitFile{Name: release.DropInPath(name), Content: drop})
@@ -130,20 +131,6 @@ func (p PlanRollback) planHost(ctx context.Context, r *Run, h *Host, waveOf map[
 	return hp, nil
 }
 
-// sameUses reports whether two manifests agree on every path a unit uses.
-func sameUses(uses []string, a, b map[string]string) bool {
-	for _, m := range []map[string]string{a, b} {
-		for rel := range m {
-			for _, use := range uses {
-				if (rel == use || (strings.HasSuffix(use, "/") && strings.HasPrefix(rel, use))) && a[rel] != b[rel] {
-					return false
-				}
-			}
-		}
-	}
-	return true
-}
-
 // targetWants lists the units an app target's Wants= lines name.
 func targetWants(text []byte) []string {
 	var out []string
@@ -153,29 +140,4 @@ func targetWants(text []byte) []string {
 		}
 	}
 	return out
-}
-
-// protectedFrom lists the releases that pruning must keep after a rollback:
-// current (the one rolled back from) and every one an instance runs.
-func protectedFrom(a plan.Actual) []string {
-	keep := []string{}
-	if a.Current != "" {
-		keep = append(keep, a.Current)
-	}
-	for _, st := range a.Units {
-		if st.Release != "" && !slices.Contains(keep, st.Release) {
-			keep = append(keep, st.Release)
-		}
-	}
-	slices.Sort(keep)
-	return keep
-}
-
-func sortedNames(m map[string][]byte) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }

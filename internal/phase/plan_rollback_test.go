@@ -31,8 +31,8 @@ func TestPlanRollback_Helpers(t *testing.T) {
 	require.Equal(t, []string{"gate.service", "api@0.service", "api@1.service"}, targetWants(target))
 	a := map[string]string{"bin/api": "1", "config/x": "c", "bin/other": "o1"}
 	b := map[string]string{"bin/api": "1", "config/x": "c", "bin/other": "o2"}
-	require.True(t, sameUses([]string{"bin/api", "config/"}, a, b))
-	require.False(t, sameUses([]string{"bin/other"}, a, b))
+	require.True(t, plan.SameUses([]string{"bin/api", "config/"}, a, b))
+	require.False(t, plan.SameUses([]string{"bin/other"}, a, b))
 	b["config/y"] = "new"
-	require.False(t, sameUses([]string{"config/"}, a, b), "a file added to a used set is a difference")
+	require.False(t, plan.SameUses([]string{"config/"}, a, b), "a file added to a used set is a difference")
 }

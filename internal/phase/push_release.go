@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
+	"slices"
 
 	"github.com/openimsdk/openim-deploy/internal/plan"
 	"github.com/openimsdk/openim-deploy/internal/release"
@@ -102,25 +104,16 @@ func pushRelease(ctx context.Context, r *Run, h *Host) error {
 	return nil
 }
 
-// releaseDirs lists every directory the new release needs, parents first.
+// releaseDirs lists every directory the new release needs, sorted, which
+// puts every parent before its children ("a" < "a/b").
 func releaseDirs(hp *plan.HostPlan) []string {
-	seen := map[string]bool{}
-	var dirs []string
-	var add func(string)
-	add = func(d string) {
-		if d == "." || d == "" || seen[d] {
-			return
-		}
-		add(path.Dir(d))
-		seen[d] = true
-		dirs = append(dirs, d)
-	}
+	dirs := map[string]bool{}
 	for rel := range hp.Manifest {
-		add(path.Dir(rel))
+		for d := path.Dir(rel); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
 	}
-	// Parents come before children whatever the map order; sort the rest
-	// so the command line is the same on every run.
-	return sortedDirs(dirs)
+	return slices.Sorted(maps.Keys(dirs))
 }
 
 func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string) error {

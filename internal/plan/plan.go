@@ -166,7 +166,7 @@ func Build(d Desired, a Actual, waveOf func(unit string) int, newID string) *Hos
 		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindCurrent,
 			Desc: "point current at release " + hp.Release + " once every instance runs it"})
 	}
-	hp.Protect = protected(a)
+	hp.Protect = Protected(a)
 	if !a.Units[d.Target].Active {
 		hp.StartTarget = true
 		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindStart, Unit: d.Target,
@@ -423,6 +423,12 @@ func usedPaths(uses []string, m map[string]string) []string {
 	return out
 }
 
+// SameUses reports whether two manifests agree on every path a unit with
+// uses reads: the unit would run the same bytes from either release.
+func SameUses(uses []string, a, b map[string]string) bool {
+	return changedUses(uses, a, b) == ""
+}
+
 // changedUses names the paths a unit reads that differ between the
 // release it runs and the wanted one ("" when none does), at most three,
 // with a count of the rest.
@@ -558,10 +564,10 @@ func planOrphans(hp *HostPlan, d Desired, a Actual) {
 	}
 }
 
-// protected lists the releases pruning must keep whatever keep_releases
-// says: the previous one, and every one a process still runs or a task
-// last ran with.
-func protected(a Actual) []string {
+// Protected lists the releases pruning must keep whatever keep_releases
+// says: current, and every one a process still runs or a task last ran
+// with.
+func Protected(a Actual) []string {
 	keep := map[string]bool{}
 	if a.Current != "" {
 		keep[a.Current] = true

@@ -38,6 +38,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/target"
 )
 
@@ -98,20 +99,6 @@ func NewID(now time.Time) string {
 	// The same shape as the ids of earlier versions (20261201T101512Z), so
 	// old and new ids sort by time together.
 	return now.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b[:])
-}
-
-// validID matches the ids NewID makes and earlier versions made; anything
-// else found under releases/ is not ours to interpret.
-func validID(id string) bool {
-	if id == "" || id[0] == '.' {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '.' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // Host says how to reach one app on one host.
@@ -306,7 +293,7 @@ func (h Host) Units(ctx context.Context, id string) (map[string][]byte, error) {
 // the id when cwd is <root>/releases/<id>, else "".
 func ReleaseOf(root, cwd string) string {
 	rest, ok := strings.CutPrefix(cwd, path.Join(root, "releases")+"/")
-	if !ok || strings.Contains(rest, "/") || !validID(rest) {
+	if !ok || strings.Contains(rest, "/") || !layout.ValidReleaseID(rest) {
 		return ""
 	}
 	return rest

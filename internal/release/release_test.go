@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/target/local"
 )
 
@@ -182,7 +183,7 @@ func TestNewIDIsSortableAndUnique(t *testing.T) {
 	require.Regexp(t, `^20261201T101500\.005Z-[0-9a-f]{4}$`, a)
 	require.Less(t, a, b)
 	require.NotEqual(t, NewID(at), NewID(at), "the random suffix tells apart two ids made in one millisecond")
-	require.True(t, validID(a))
+	require.True(t, layout.ValidReleaseID(a))
 	require.Less(t, "20261201T101459Z", a, "ids of earlier versions sort by time with new ones")
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/systemd"
 )
 
@@ -58,7 +59,7 @@ func ParseGather(out []byte) (*State, error) {
 			s.Current = arg
 		case "manifest":
 			manifest = Manifest{}
-			if validID(arg) {
+			if layout.ValidReleaseID(arg) {
 				s.Releases[arg] = manifest
 			}
 		case "m":

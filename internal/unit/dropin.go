@@ -19,7 +19,7 @@ import (
 // it was not moved to yet. Empty assignments reset the template's values
 // first (ExecStart= and EnvironmentFile= are lists).
 func DropIn(app config.App, u *config.Unit, instance bool, id string) ([]byte, error) {
-	if !validReleaseID(id) {
+	if !layout.ValidReleaseID(id) {
 		return nil, fmt.Errorf("release id %q is not safe in a unit file", id)
 	}
 	r := renderer{app: app, lay: layout.Layout{Root: app.Root}}
@@ -47,20 +47,6 @@ func DropIn(app config.App, u *config.Unit, instance bool, id string) ([]byte, e
 	return r.serialize(opts), nil
 }
 
-// validReleaseID admits the characters release ids are made of, none of
-// which systemd or a path would interpret.
-func validReleaseID(id string) bool {
-	if id == "" || id[0] == '.' || id[0] == '-' {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '.' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 // DropInFromTemplate derives the drop-in pinning an instance to release id
 // from the unit text kept in that release (units/<name>): its
 // WorkingDirectory=, ExecStart= and EnvironmentFile= with <root>/current
@@ -68,7 +54,7 @@ func validReleaseID(id string) bool {
 // byte what DropIn renders, so a rollback leaves nothing for the next plan
 // to re-pin.
 func DropInFromTemplate(app config.App, template []byte, id string) ([]byte, error) {
-	if !validReleaseID(id) {
+	if !layout.ValidReleaseID(id) {
 		return nil, fmt.Errorf("release id %q is not safe in a unit file", id)
 	}
 	opts, err := sdunit.DeserializeOptions(bytes.NewReader(template))
