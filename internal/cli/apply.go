@@ -49,7 +49,7 @@ with nothing changed does nothing.`,
 	addFleetFlags(cmd, &o)
 	f := cmd.Flags()
 	f.DurationVar(&lockWait, "lock-wait", 0, "wait this long for another run's lock instead of failing at once")
-	f.DurationVar(&lockTTL, "lock-ttl", 30*time.Second, "lease length of the host lock; refreshed while the run lasts")
+	f.DurationVar(&lockTTL, "lock-ttl", defaultLockTTL, "lease length of the host lock; refreshed while the run lasts")
 	f.BoolVar(&keepGoing, "keep-going", false, "after a failed health gate, still start units that do not depend on it")
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing (same as plan)")
 	addRolloutFlags(cmd, &rf)

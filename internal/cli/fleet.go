@@ -20,6 +20,10 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/ui"
 )
 
+// defaultLockTTL is the host lock's lease length unless apply's --lock-ttl
+// says otherwise; the lease is refreshed every third of it while a run lasts.
+const defaultLockTTL = 30 * time.Second
+
 // fleetOptions are the flags of every command that acts on hosts.
 type fleetOptions struct {
 	ConnectOptions
@@ -164,7 +168,7 @@ func newFleetRun(cfg *config.Config, o fleetOptions, out *ui.Printer) (*phase.Ru
 		// The id a new release gets on any host that needs one; plan shows
 		// it, apply uses it.
 		Opts: phase.Options{Parallel: o.Parallel, Command: strings.Join(RedactCommandLine(os.Args), " "),
-			Strict: o.Strict, ReleaseID: release.NewID(time.Now())},
+			Strict: o.Strict, ReleaseID: release.NewID(time.Now()), LockTTL: defaultLockTTL},
 		Dial:  sshDialer(o.ConnectOptions),
 		Clock: clock.System{},
 	}

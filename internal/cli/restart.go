@@ -29,7 +29,7 @@ every service is restarted. A failed batch stops the restart.`,
 			if err != nil {
 				return err
 			}
-			r.Opts.LockWait, r.Opts.LockTTL, r.Opts.Action = lockWait, 30*time.Second, "restart"
+			r.Opts.LockWait, r.Opts.Action = lockWait, "restart"
 			if err := rf.apply(r, stdio); err != nil {
 				return err
 			}

@@ -31,7 +31,7 @@ the fleet to what the playbook says again: fix the playbook first.`,
 			if err != nil {
 				return err
 			}
-			r.Opts.LockWait, r.Opts.LockTTL, r.Opts.Action = lockWait, 30*time.Second, "rollback"
+			r.Opts.LockWait, r.Opts.Action = lockWait, "rollback"
 			if err := rf.apply(r, stdio); err != nil {
 				return err
 			}

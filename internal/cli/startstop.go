@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,20 +23,8 @@ changes files or units: run apply for that.`,
   openim-deploy start -i inventory/prod.hcl --limit 'app[0]'`,
 		ValidArgsFunction: completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := loadFleet(g, stdio, o)
-			if err != nil {
-				return err
-			}
-			f, err := phase.NewUnitFilter(r.Config.Playbook, args)
-			if err != nil {
-				return err
-			}
-			r.Opts.LockTTL = 30 * time.Second
-			return runPhases(cmd.Context(), r, []phase.Phase{
-				phase.Connect{},                // one connection per host
-				phase.AcquireLock{},            // never start while an apply runs
-				phase.StartSelected{Filter: f}, // waves, health-gated
-			})
+			// waves, health-gated
+			return runSelected(cmd, g, stdio, o, args, func(f phase.UnitFilter) phase.Phase { return phase.StartSelected{Filter: f} })
 		},
 	}
 	addFleetFlags(cmd, &o)
@@ -60,22 +47,25 @@ Units stay enabled: they come back at boot, or with start.`,
   openim-deploy stop -i inventory/prod.hcl --limit im-3`,
 		ValidArgsFunction: completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := loadFleet(g, stdio, o)
-			if err != nil {
-				return err
-			}
-			f, err := phase.NewUnitFilter(r.Config.Playbook, args)
-			if err != nil {
-				return err
-			}
-			r.Opts.LockTTL = 30 * time.Second
-			return runPhases(cmd.Context(), r, []phase.Phase{
-				phase.Connect{},            // one connection per host
-				phase.AcquireLock{},        // never stop while an apply runs
-				phase.StopUnits{Filter: f}, // reverse waves
-			})
+			// reverse waves
+			return runSelected(cmd, g, stdio, o, args, func(f phase.UnitFilter) phase.Phase { return phase.StopUnits{Filter: f} })
 		},
 	}
 	addFleetFlags(cmd, &o)
 	return cmd
+}
+
+// runSelected runs step over the units args name (all when none), on one
+// connection per host and under the host lock: start and stop never run
+// while an apply does.
+func runSelected(cmd *cobra.Command, g *GlobalOptions, stdio IO, o fleetOptions, args []string, step func(phase.UnitFilter) phase.Phase) error {
+	r, err := loadFleet(g, stdio, o)
+	if err != nil {
+		return err
+	}
+	f, err := phase.NewUnitFilter(r.Config.Playbook, args)
+	if err != nil {
+		return err
+	}
+	return runPhases(cmd.Context(), r, []phase.Phase{phase.Connect{}, phase.AcquireLock{}, step(f)})
 }

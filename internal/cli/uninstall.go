@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -57,7 +56,6 @@ accident.`,
 			if err := confirm(stdio, question, yes); err != nil {
 				return err
 			}
-			r.Opts.LockTTL = 30 * time.Second
 			return runPhases(cmd.Context(), r, []phase.Phase{
 				phase.Connect{},               // one connection per host
 				phase.AcquireLock{},           // never while an apply runs; released (removed) at the end
