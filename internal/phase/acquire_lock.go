@@ -81,9 +81,10 @@ func (AcquireLock) Run(ctx context.Context, r *Run) error {
 func (AcquireLock) CleanUp(ctx context.Context, r *Run) {
 	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
 	defer cancel()
+	holder := lock.CurrentHolder() // who ran this, once for every host's line
 	_ = eachHost(ctx, r.Hosts, r.Opts.Parallel, func(ctx context.Context, h *Host) error {
 		if h.Lease != nil {
-			r.audit(ctx, h)
+			r.audit(ctx, h, holder)
 		}
 		return nil
 	})
@@ -113,7 +114,7 @@ func releaseAll(ctx context.Context, r *Run) {
 // run changed or failed something there: when, who, from where, what, from
 // which release to which, and how it ended. Values of -var never appear:
 // only the program and its subcommand are recorded.
-func (r *Run) audit(ctx context.Context, h *Host) {
+func (r *Run) audit(ctx context.Context, h *Host, holder lock.Holder) {
 	if r.Opts.Action == "" || h.Plan == nil || h.Target == nil {
 		return
 	}
@@ -121,7 +122,6 @@ func (r *Run) audit(ctx context.Context, h *Host) {
 	if n == 0 && o < OutcomeFailed {
 		return
 	}
-	holder := lock.CurrentHolder()
 	line := fmt.Sprintf("%s user=%s controller=%s action=%s from=%s to=%s outcome=%s",
 		r.Clock.Now().UTC().Format(time.RFC3339), safeWord(holder.User), safeWord(holder.Host), r.Opts.Action,
 		orDash(h.Plan.PreviousRelease), orDash(h.Plan.Release), o)
