@@ -30,6 +30,7 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -196,13 +197,23 @@ func (h Host) RecordTask(ctx context.Context, task, fingerprint string) error {
 
 // Audit appends line to the app's audit log on the host.
 func (h Host) Audit(ctx context.Context, line string) error {
-	if strings.ContainsAny(line, "\n\r") {
-		return fmt.Errorf("audit line must be one line")
+	p, err := h.AuditPart(line)
+	if err != nil {
+		return err
 	}
-	if _, err := h.run(ctx, auditScript, nil, false, h.StateDir, line); err != nil {
+	if _, err := h.run(ctx, p.Script, nil, false, p.Args...); err != nil {
 		return fmt.Errorf("write audit log: %w", err)
 	}
 	return nil
+}
+
+// AuditPart is what Audit runs, for a caller that folds it into another
+// round trip (the lock's release), as a part of target.Compose.
+func (h Host) AuditPart(line string) (target.Part, error) {
+	if strings.ContainsAny(line, "\n\r") {
+		return target.Part{}, fmt.Errorf("audit line must be one line")
+	}
+	return target.Part{Script: auditScript, Args: []string{h.StateDir, line}}, nil
 }
 
 // File is one file Install writes under the unit directory, or removes.
@@ -220,6 +231,17 @@ func (h Host) Install(ctx context.Context, files []File) error {
 	if len(files) == 0 {
 		return nil
 	}
+	return h.install(ctx, files, nil)
+}
+
+// InstallAndReload is Install, then enables units (when any) and runs one
+// daemon-reload, all in the same round trip: "systemctl enable" would
+// reload by itself, so it runs with --no-reload before the one reload.
+func (h Host) InstallAndReload(ctx context.Context, files []File, enable ...string) error {
+	return h.install(ctx, files, append([]string{"reload"}, enable...))
+}
+
+func (h Host) install(ctx context.Context, files []File, after []string) error {
 	var in bytes.Buffer
 	for _, f := range files {
 		if f.Delete {
@@ -234,7 +256,11 @@ func (h Host) Install(ctx context.Context, files []File) error {
 		fmt.Fprintf(&in, "put %#o %d %s %s\n", mode.Perm(), len(f.Content), hex.EncodeToString(sum[:]), f.Rel)
 		in.Write(f.Content)
 	}
-	if _, err := h.run(ctx, installScript, in.Bytes(), false, h.UnitDir); err != nil {
+	if _, err := h.run(ctx, installScript, in.Bytes(), false, append([]string{h.UnitDir}, after...)...); err != nil {
+		var ee *target.ExitError
+		if errors.As(err, &ee) && ee.Code == 4 {
+			return fmt.Errorf("unit files installed, then systemctl failed: %w", err)
+		}
 		return fmt.Errorf("install unit files: %w", err)
 	}
 	return nil
