@@ -152,9 +152,10 @@ func (h Host) PartialDir(id string) string { return path.Join(h.Root, "releases"
 func (h Host) Dir(id string) string { return path.Join(h.Root, "releases", id) }
 
 // Finalize links duplicate content inside the new release, writes its
-// manifest, gives the files in appOwned (release paths) to appUser, and
-// renames the release into place.
-func (h Host) Finalize(ctx context.Context, id string, dups []Link, m Manifest, appUser string, appOwned []string) error {
+// manifest, checks the files in check (release paths sent without a check
+// of their own, see target.Stager) against it in one go, gives the files
+// in appOwned to appUser, and renames the release into place.
+func (h Host) Finalize(ctx context.Context, id string, dups []Link, m Manifest, appUser string, appOwned, check []string) error {
 	args := []string{h.Root, id, appUser}
 	for _, l := range dups {
 		args = append(args, l.From, l.To)
@@ -162,6 +163,10 @@ func (h Host) Finalize(ctx context.Context, id string, dups []Link, m Manifest, 
 	if len(appOwned) > 0 {
 		args = append(args, "::own")
 		args = append(args, appOwned...)
+	}
+	if len(check) > 0 {
+		args = append(args, "::check")
+		args = append(args, check...)
 	}
 	if _, err := h.run(ctx, finalizeScript, m.Encode(), false, args...); err != nil {
 		return fmt.Errorf("complete release %s: %w", id, err)
