@@ -54,6 +54,7 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 	// trip and one daemon-reload.
 	var err error
 	if hp.Reload {
+		files = append(files, coldPins(h)...)
 		err = r.releaseHost(h).InstallAndReload(ctx, files, hp.Enable...)
 	} else {
 		err = r.releaseHost(h).Install(ctx, files)
@@ -84,6 +85,25 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 		h.Changed(1)
 	}
 	return nil
+}
+
+// coldPins are the drop-ins of instances that start cold: nothing runs
+// them and systemd will not start them by itself (inactive or failed, not
+// in an auto-restart loop), so writing them with the unit files moves no
+// process early, and saves their wave a second install and daemon-reload
+// (on a cold apply, every instance). The rest are pinned at their turn.
+func coldPins(h *Host) []release.File {
+	var files []release.File
+	for _, s := range h.Plan.Starts {
+		if s.Task || s.Restart || s.DropIn == nil {
+			continue
+		}
+		switch h.Actual.Units[s.Name].ActiveState {
+		case "", "inactive", "failed":
+			files = append(files, release.File{Rel: release.DropInPath(s.Name), Content: s.DropIn})
+		}
+	}
+	return files
 }
 
 // unitFiles converts plan unit files for the release package.
