@@ -53,9 +53,10 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 	// With a reload, the files, the enabling and the reload are one round
 	// trip and one daemon-reload.
 	var err error
+	var shown []byte
 	if hp.Reload {
 		files = append(files, coldPins(h)...)
-		err = r.releaseHost(h).InstallAndReload(ctx, files, hp.Enable...)
+		shown, err = r.releaseHost(h).InstallReloadShow(ctx, files, hp.Enable, reloadedNames(h))
 	} else {
 		err = r.releaseHost(h).Install(ctx, files)
 	}
@@ -70,7 +71,7 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 		r.Out.Host(h.Config.Name, "pinned %s to release %s", strings.TrimSuffix(p.Name, ".d/release.conf"), hp.Release)
 	}
 	if hp.Reload {
-		if err := checkReloaded(ctx, h); err != nil {
+		if err := checkReloaded(shown); err != nil {
 			return err
 		}
 		h.Changed(len(files) + 1)
@@ -115,18 +116,26 @@ func unitFiles(ufs []plan.UnitFile) []release.File {
 	return out
 }
 
-// checkReloaded fails when systemd still holds an old copy of a unit.
-func checkReloaded(ctx context.Context, h *Host) error {
+// reloadedNames are the units whose NeedDaemonReload proves the reload:
+// every changed unit file but templates (which have no state of their
+// own), and every instance.
+func reloadedNames(h *Host) []string {
 	var names []string
 	for _, uf := range h.Plan.UnitFiles {
-		if !strings.HasSuffix(uf.Name, "@.service") { // templates have no state of their own
+		if !strings.HasSuffix(uf.Name, "@.service") {
 			names = append(names, uf.Name)
 		}
 	}
 	for _, u := range h.Desired.Units {
 		names = append(names, u.Names...)
 	}
-	states, err := systemd.Show(ctx, h.Target, names...)
+	return names
+}
+
+// checkReloaded fails when systemd still holds an old copy of a unit, as
+// the "systemctl show" read after the reload (shown) says.
+func checkReloaded(shown []byte) error {
+	states, err := systemd.ParseShow(shown)
 	if err != nil {
 		return err
 	}

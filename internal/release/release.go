@@ -236,17 +236,30 @@ func (h Host) Install(ctx context.Context, files []File) error {
 	if len(files) == 0 {
 		return nil
 	}
-	return h.install(ctx, files, nil)
+	_, err := h.install(ctx, files, nil)
+	return err
 }
 
 // InstallAndReload is Install, then enables units (when any) and runs one
 // daemon-reload, all in the same round trip: "systemctl enable" would
 // reload by itself, so it runs with --no-reload before the one reload.
 func (h Host) InstallAndReload(ctx context.Context, files []File, enable ...string) error {
-	return h.install(ctx, files, append([]string{"reload"}, enable...))
+	_, err := h.install(ctx, files, append([]string{"reload"}, enable...))
+	return err
 }
 
-func (h Host) install(ctx context.Context, files []File, after []string) error {
+// InstallReloadShow is InstallAndReload, and returns systemd's view (Id
+// and NeedDaemonReload) of the units in show, read after the reload in the
+// same round trip: "systemctl show" output, one record per unit in order.
+func (h Host) InstallReloadShow(ctx context.Context, files []File, enable, show []string) ([]byte, error) {
+	after := append([]string{"reload"}, enable...)
+	if len(show) > 0 {
+		after = append(append(after, "::show"), show...)
+	}
+	return h.install(ctx, files, after)
+}
+
+func (h Host) install(ctx context.Context, files []File, after []string) ([]byte, error) {
 	var in bytes.Buffer
 	for _, f := range files {
 		if f.Delete {
@@ -261,14 +274,15 @@ func (h Host) install(ctx context.Context, files []File, after []string) error {
 		fmt.Fprintf(&in, "put %#o %d %s %s\n", mode.Perm(), len(f.Content), hex.EncodeToString(sum[:]), f.Rel)
 		in.Write(f.Content)
 	}
-	if _, err := h.run(ctx, installScript, in.Bytes(), false, append([]string{h.UnitDir}, after...)...); err != nil {
+	res, err := h.run(ctx, installScript, in.Bytes(), false, append([]string{h.UnitDir}, after...)...)
+	if err != nil {
 		var ee *target.ExitError
 		if errors.As(err, &ee) && ee.Code == 4 {
-			return fmt.Errorf("unit files installed, then systemctl failed: %w", err)
+			return nil, fmt.Errorf("unit files installed, then systemctl failed: %w", err)
 		}
-		return fmt.Errorf("install unit files: %w", err)
+		return nil, fmt.Errorf("install unit files: %w", err)
 	}
-	return nil
+	return res.Stdout, nil
 }
 
 // Request says what Gather reads.

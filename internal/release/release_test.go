@@ -20,6 +20,7 @@ import (
 // service whose main process is the test's own shell, so the gather
 // script's pid/cwd path runs for real.
 const fakeSystemctl = `#!/bin/sh
+[ -z "${FAKE_LOG:-}" ] || echo "$*" >>"$FAKE_LOG"
 [ "$1" = show ] || exit 0
 shift 4
 first=1
@@ -188,6 +189,23 @@ func TestInstallRejectsTruncatedAndEscapingFiles(t *testing.T) {
 	require.NoError(t, h.Install(ctx, []File{{Rel: "b@0.service.d/release.conf", Content: []byte("x")}}))
 	require.NoError(t, h.Install(ctx, []File{{Rel: "b@0.service.d/release.conf", Delete: true}}))
 	require.NoDirExists(t, filepath.Join(h.UnitDir, "b@0.service.d"))
+}
+
+// TestInstallReloadShow: files, enablement (without systemctl's own
+// reload), one daemon-reload and the proof it took, in one command.
+func TestInstallReloadShow(t *testing.T) {
+	h := newHost(t)
+	log := filepath.Join(t.TempDir(), "systemctl.log")
+	t.Setenv("FAKE_LOG", log)
+	out, err := h.InstallReloadShow(t.Context(), []File{{Rel: "a@.service", Content: []byte("[Service]\n")}},
+		[]string{"a@0.service", "a@1.service"}, []string{"a@0.service"})
+	require.NoError(t, err)
+	require.FileExists(t, filepath.Join(h.UnitDir, "a@.service"))
+	calls, err := os.ReadFile(log)
+	require.NoError(t, err)
+	require.Equal(t, "enable --no-reload -q -- a@0.service a@1.service\ndaemon-reload\nshow -p Id,NeedDaemonReload -- a@0.service\n", string(calls))
+	require.Contains(t, string(out), "Id=a@0.service\n")
+	require.Contains(t, string(out), "NeedDaemonReload=no")
 }
 
 func TestNewIDIsSortableAndUnique(t *testing.T) {

@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# install.sh DIR [RELOAD [UNIT...]] < RECORDS
+# install.sh DIR [RELOAD [UNIT...] [::show UNIT...]] < RECORDS
 #
 # Writes and removes files under DIR (the systemd unit directory) from
 # records on stdin, each one line and, for "put", the content after it:
@@ -12,9 +12,10 @@
 # is relative to DIR and never climbs out.
 #
 # With RELOAD "reload", the UNITs are then enabled (without the implicit
-# reload of "systemctl enable") and systemd reloads once: the whole install
-# is one round trip and one daemon-reload. Exit status 4: the files are in
-# place but systemctl failed.
+# reload of "systemctl enable") and systemd reloads once, and the units
+# after ::show are shown (Id and NeedDaemonReload) to prove the reload took:
+# the whole install is one round trip and one daemon-reload. Exit status 4:
+# the files are in place but systemctl failed.
 set -eu
 LC_ALL=C
 export LC_ALL
@@ -77,9 +78,19 @@ printf '%s' "$dels" | while IFS= read -r rel; do
 	esac
 done
 if [ "$reload" = reload ]; then
-	if [ $# -gt 0 ]; then
-		systemctl enable --no-reload -q -- "$@" || exit 4
+	enable=''
+	while [ $# -gt 0 ] && [ "$1" != "::show" ]; do
+		enable=$enable$1$nl
+		shift
+	done
+	if [ -n "$enable" ]; then
+		# shellcheck disable=SC2086 # unit names, split on newlines only
+		(IFS=$nl; set -f; systemctl enable --no-reload -q -- $enable) || exit 4
 	fi
 	systemctl daemon-reload || exit 4
+	if [ $# -gt 1 ]; then
+		shift
+		systemctl show -p Id,NeedDaemonReload -- "$@" || exit 4
+	fi
 fi
 exit 0
