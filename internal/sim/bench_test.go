@@ -1,9 +1,16 @@
 package sim
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"testing"
@@ -57,6 +64,9 @@ func BenchmarkScalePlan(b *testing.B) {
 }
 
 func benchCommand(b *testing.B, f *Fleet, args []string, check func(code int, out string) error) {
+	if p := os.Getenv("OPENIM_SCALE_PARALLEL"); p != "" {
+		args = append(args, "--parallel", p) // to find what bounds a run; the table uses the default
+	}
 	b.ReportAllocs()
 	runtime.GC()
 	idle := readMem()
@@ -106,8 +116,12 @@ func readMem() memSample {
 func sampleMem(peak *memSample) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
+	profile := os.Getenv("OPENIM_SCALE_HEAPPROFILE")
 	take := func() {
 		m := readMem()
+		if profile != "" && m.heap > peak.heap {
+			writeHeapProfile(profile) // what is live at the (new) peak, for diagnosis
+		}
 		peak.heap, peak.total = max(peak.heap, m.heap), max(peak.total, m.total)
 	}
 	wg.Add(1)
@@ -131,6 +145,15 @@ func sampleMem(peak *memSample) (stop func()) {
 	}
 }
 
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = pprof.WriteHeapProfile(f)
+}
+
 func tail(s string, lines int) string {
 	n := 0
 	for i := len(s) - 1; i >= 0; i-- {
@@ -142,4 +165,163 @@ func tail(s string, lines int) string {
 		}
 	}
 	return s
+}
+
+// BenchmarkScaleExecNoopApply is BenchmarkScaleNoopApply with the
+// controller as its own process (the openim-deploy binary, built once), so
+// its figures are the controller's alone: controller-cpu-ms/op is its CPU
+// time, controller-maxrss-MB its peak resident memory. The simulated
+// hosts stay in the benchmark process and still share the machine's cores.
+func BenchmarkScaleExecNoopApply(b *testing.B) {
+	bin := controllerBinary(b)
+	for _, n := range scaleSizes {
+		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			f := NewOpenIMFleet(b, n)
+			benchExec(b, bin, f, f.Args("apply"), func(code int, out string) error {
+				if code != cli.ExitOK {
+					return fmt.Errorf("exit %d", code)
+				}
+				return CheckNoop(f, out)
+			})
+		})
+	}
+}
+
+// BenchmarkScaleExecPlan is BenchmarkScalePlan with the controller as its
+// own process (see BenchmarkScaleExecNoopApply).
+func BenchmarkScaleExecPlan(b *testing.B) {
+	bin := controllerBinary(b)
+	for _, n := range scaleSizes {
+		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			f := NewOpenIMFleet(b, n)
+			benchExec(b, bin, f, f.Args("plan", "--detailed-exitcode"), func(code int, out string) error {
+				if code != cli.ExitOK {
+					return fmt.Errorf("exit %d, want 0 (no changes)", code)
+				}
+				if u := f.Unknown(); len(u) > 0 {
+					return fmt.Errorf("commands the simulation does not answer: %v", u)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// controllerBinary builds cmd/openim-deploy once per test process.
+func controllerBinary(b *testing.B) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "openim-scale-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "openim-deploy")
+		cmd := exec.Command("go", "build", "-o", builtBin, "./cmd/openim-deploy")
+		cmd.Dir = repoRoot(b)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		b.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+func benchExec(b *testing.B, bin string, f *Fleet, args []string, check func(code int, out string) error) {
+	if p := os.Getenv("OPENIM_SCALE_PARALLEL"); p != "" {
+		args = append(args, "--parallel", p)
+	}
+	env := append(os.Environ(), "HOME="+f.Dir, "XDG_STATE_HOME="+filepath.Join(f.Dir, "state"))
+	if p := os.Getenv("OPENIM_SCALE_CPUPROFILE"); p != "" {
+		// Profile the controller: this test binary runs as cli.Main and
+		// writes the profile of the last run to p (see TestMain).
+		bin, env = os.Args[0], append(env, controllerEnv+"="+p)
+	}
+	var cpu time.Duration
+	var maxRSS int64
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := runProcess(b.Context(), bin, args, env)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := check(r.code, r.out); err != nil {
+			b.Fatalf("%v\n%s", err, tail(r.out, 40))
+		}
+		cpu += r.cpu
+		maxRSS = max(maxRSS, r.maxRSS)
+	}
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "controller-cpu-ms/op")
+	b.ReportMetric(float64(maxRSS)/(1<<20), "controller-maxrss-MB")
+}
+
+type processResult struct {
+	code   int
+	out    string
+	cpu    time.Duration
+	maxRSS int64 // bytes
+}
+
+// runProcess runs bin and returns its exit code, output, CPU time and
+// peak resident memory. The peak is the process's own VmHWM, polled from
+// /proc while it runs: the rusage of a child forked from this (large)
+// benchmark process counts the parent's memory too.
+func runProcess(ctx context.Context, bin string, args, env []string) (processResult, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	var r processResult
+	if err := cmd.Start(); err != nil {
+		return r, err
+	}
+	done := make(chan struct{})
+	polled := make(chan int64)
+	go func() { polled <- pollHWM(cmd.Process.Pid, done) }()
+	err := cmd.Wait()
+	close(done)
+	r.maxRSS = <-polled
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		return r, err
+	}
+	r.out = out.String()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return r, nil
+}
+
+// pollHWM returns the highest VmHWM (peak resident set, bytes) read for
+// pid every 2 ms until done is closed.
+func pollHWM(pid int, done <-chan struct{}) int64 {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	var peak int64
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			if _, rest, ok := bytes.Cut(b, []byte("VmHWM:")); ok {
+				line, _, _ := bytes.Cut(rest, []byte("\n"))
+				var kb int64
+				if _, err := fmt.Sscanf(string(bytes.TrimSpace(line)), "%d kB", &kb); err == nil {
+					peak = max(peak, kb<<10)
+				}
+			}
+		}
+		select {
+		case <-done:
+			return peak
+		case <-t.C:
+		}
+	}
 }

@@ -13,10 +13,12 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,7 +79,13 @@ func NewOpenIMFleet(tb testing.TB, n int) *Fleet {
 	for i := range n {
 		st := NewState(fmt.Sprintf("%032x", i+1))
 		in := &Interpreter{State: st}
-		h := targettest.NewHost(tb, targettest.WithInterpreter(in.Run))
+		var h *targettest.Host
+		// The host's goroutines inherit this label, so a CPU profile
+		// tells the simulated hosts' work from the controller's
+		// (go tool pprof -tagignore side=sim).
+		pprof.Do(context.Background(), pprof.Labels("side", "sim"), func(context.Context) {
+			h = targettest.NewHost(tb, targettest.WithInterpreter(in.Run))
+		})
 		f.Hosts = append(f.Hosts, &Host{Name: fmt.Sprintf("sim-%03d", i), SSH: h, State: st, Interp: in})
 		if i > 0 {
 			h.Authorize(f.Hosts[0].SSH.ClientKey.PublicKey())

@@ -3,16 +3,19 @@ package sim
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/openimsdk/openim-deploy/internal/cli"
 )
 
-// run executes the real command line against the fleet.
+// run executes the real command line against the fleet. The run's debug
+// log goes under the fleet's directory, not the user's state directory.
 func run(ctx context.Context, f *Fleet, args ...string) (int, string) {
 	var out bytes.Buffer
-	code := cli.Run(ctx, args, cli.IO{In: strings.NewReader(""), Out: &out, Err: &out})
+	env := []string{"HOME=" + f.Dir, "XDG_STATE_HOME=" + filepath.Join(f.Dir, "state")}
+	code := cli.Run(ctx, args, cli.IO{In: strings.NewReader(""), Out: &out, Err: &out, Environ: env})
 	return code, out.String()
 }
 
