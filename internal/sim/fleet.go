@@ -52,6 +52,8 @@ type Fleet struct {
 	// Vars are the -var flags the playbook needs (its secrets).
 	Vars  []string
 	Hosts []*Host
+	// Config is the configuration as the controller loads it.
+	Config *config.Config
 }
 
 // Args returns the command line for subcommand against the fleet.
@@ -109,6 +111,7 @@ func NewOpenIMFleet(tb testing.TB, n int) *Fleet {
 	if diags.HasErrors() {
 		tb.Fatal(diags)
 	}
+	f.Config = cfg
 	byName := map[string]*Host{}
 	for _, h := range f.Hosts {
 		byName[h.Name] = h
