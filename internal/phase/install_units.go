@@ -50,7 +50,16 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 	}
 	files := unitFiles(hp.UnitFiles)
 	files = append(files, unitFiles(hp.Pins)...)
-	if err := r.releaseHost(h).Install(ctx, files); err != nil {
+	// With a reload, the files, the enabling and the reload are one round
+	// trip and one daemon-reload.
+	var err error
+	if hp.Reload {
+		files = append(files, coldPins(h)...)
+		err = r.releaseHost(h).InstallAndReload(ctx, files, hp.Enable...)
+	} else {
+		err = r.releaseHost(h).Install(ctx, files)
+	}
+	if err != nil {
 		return err
 	}
 	h.wroteUnitFiles(files)
@@ -61,22 +70,40 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 		r.Out.Host(h.Config.Name, "pinned %s to release %s", strings.TrimSuffix(p.Name, ".d/release.conf"), hp.Release)
 	}
 	if hp.Reload {
-		if err := systemd.DaemonReload(ctx, h.Target); err != nil {
-			return err
-		}
 		if err := checkReloaded(ctx, h); err != nil {
 			return err
 		}
 		h.Changed(len(files) + 1)
 	}
 	if len(hp.Enable) > 0 {
-		if err := systemd.Enable(ctx, h.Target, hp.Enable...); err != nil {
-			return err
+		if !hp.Reload {
+			if err := systemd.Enable(ctx, h.Target, hp.Enable...); err != nil {
+				return err
+			}
 		}
 		r.Out.Host(h.Config.Name, "enabled %s", strings.Join(hp.Enable, " "))
 		h.Changed(1)
 	}
 	return nil
+}
+
+// coldPins are the drop-ins of instances that start cold: nothing runs
+// them and systemd will not start them by itself (inactive or failed, not
+// in an auto-restart loop), so writing them with the unit files moves no
+// process early, and saves their wave a second install and daemon-reload
+// (on a cold apply, every instance). The rest are pinned at their turn.
+func coldPins(h *Host) []release.File {
+	var files []release.File
+	for _, s := range h.Plan.Starts {
+		if s.Task || s.Restart || s.DropIn == nil {
+			continue
+		}
+		switch h.Actual.Units[s.Name].ActiveState {
+		case "", "inactive", "failed":
+			files = append(files, release.File{Rel: release.DropInPath(s.Name), Content: s.DropIn})
+		}
+	}
+	return files
 }
 
 // unitFiles converts plan unit files for the release package.

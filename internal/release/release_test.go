@@ -76,7 +76,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(h.PartialDir(id1), "bin", "app"), []byte("v1"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(h.PartialDir(id1), "config", "a.yml"), []byte("cfg"), 0o644))
 	m1 := Manifest{"bin/app": sha("v1"), "config/a.yml": sha("cfg"), "bin/copy": sha("v1")}
-	require.NoError(t, h.Finalize(ctx, id1, []Link{{From: "bin/app", To: "bin/copy"}}, m1, "", []string{"config/a.yml"}))
+	require.NoError(t, h.Finalize(ctx, id1, []Link{{From: "bin/app", To: "bin/copy"}}, m1, "", []string{"config/a.yml"}, []string{"bin/app", "config/a.yml"}))
 	got, err := os.ReadFile(filepath.Join(h.Dir(id1), "bin", "copy"))
 	require.NoError(t, err)
 	require.Equal(t, "v1", string(got))
@@ -97,8 +97,15 @@ func TestReleaseLifecycle(t *testing.T) {
 	require.Equal(t, m1, st.Releases[id1])
 	require.Equal(t, []string{"." + id2 + ".partial"}, st.Partials)
 
+	// A file that does not match the manifest (cut short in transit)
+	// fails the finalize: the release is never committed.
+	bad := Manifest{"bin/app": sha("v2 but longer"), "config/a.yml": sha("cfg")}
+	require.ErrorContains(t, h.Finalize(ctx, id2, nil, bad, "", nil, []string{"bin/app"}), "does not match its SHA-256")
+	require.NoDirExists(t, h.Dir(id2))
+	require.DirExists(t, h.PartialDir(id2), "left for the next run's prepare to remove")
+
 	m2 := Manifest{"bin/app": sha("v2"), "config/a.yml": sha("cfg")}
-	require.NoError(t, h.Finalize(ctx, id2, nil, m2, "", nil))
+	require.NoError(t, h.Finalize(ctx, id2, nil, m2, "", nil, []string{"bin/app"}))
 	require.NoError(t, h.Switch(ctx, id2, 1, []string{id1}))
 	require.DirExists(t, h.Dir(id1), "a protected release is never pruned")
 	require.NoError(t, h.Switch(ctx, id2, 1, nil))
@@ -126,6 +133,9 @@ func TestGatherUnitsAndProcesses(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(h.UnitDir, "demo.target.wants"), 0o755))
 	require.NoError(t, os.Symlink("../api@.service", filepath.Join(h.UnitDir, "demo.target.wants", "api@0.service")))
 	require.NoError(t, h.RecordTask(ctx, "check", "fp1"))
+	for _, l := range []string{"one", "two", "three"} {
+		require.NoError(t, h.Audit(ctx, l))
+	}
 
 	// The fake systemctl reports this test's shell as the main PID.
 	cwd := filepath.Join(h.Root, "releases", "r1")
@@ -140,8 +150,11 @@ func TestGatherUnitsAndProcesses(t *testing.T) {
 		Files:          []string{"api@.service", "api@0.service.d/release.conf", "absent.service"},
 		Units:          []string{"api@0.service", "api@1.service"},
 		ShowProperties: "Id,ActiveState,SubState,MainPID,NeedDaemonReload",
+		AuditLines:     2,
 	})
 	require.NoError(t, err)
+	require.Equal(t, ours+"WorkingDirectory=/x\n", string(st.Files["api@0.service.d/release.conf"]))
+	require.Equal(t, []string{"two", "three"}, st.Audit)
 	require.Equal(t, []string{"api@.service", "old@.service", "api@0.service.d/release.conf"}, st.Owned)
 	require.Equal(t, []string{"api@0.service"}, st.Wants)
 	require.Equal(t, map[string]string{"check": "fp1"}, st.TaskRuns)
