@@ -2,10 +2,9 @@ package sim
 
 import (
 	"bytes"
-	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -46,17 +45,31 @@ func TestGatherMatchesTheRealScript(t *testing.T) {
 	req.Files = append(req.Files, "absent.service")
 	req.Units = append(req.Units, "absent.service")
 
-	// The simulation's answer, through the same framing the transport uses.
 	rh := release.Host{Root: app.Root, App: app.Name, UnitDir: layout.UnitDir, StateDir: layout.AppStateDir(app.Name)}
 	script, args := rh.GatherScript(req)
-	var simOut, simErr bytes.Buffer
-	require.Zero(t, h.Interp.script(script, args, strings.NewReader(""), &simOut, &simErr), simErr.String())
-	want, err := release.ParseGather(simOut.Bytes())
-	require.NoError(t, err)
 
-	// The real script over the same state written out as files.
+	// The real script over the same state written out as files, with one
+	// real process, running in the release, as every instance's main PID.
 	root := t.TempDir()
 	st := h.State
+	cwd := ""
+	for _, d := range st.Procs {
+		cwd = d
+	}
+	require.NotEmpty(t, cwd)
+	require.NoError(t, os.MkdirAll(filepath.Join(root, cwd), 0o755))
+	sleeper := exec.Command("sleep", "60")
+	sleeper.Dir = filepath.Join(root, cwd)
+	require.NoError(t, sleeper.Start())
+	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
+	pid := sleeper.Process.Pid
+	for name, u := range st.Units {
+		if u.MainPID != 0 {
+			u.MainPID = pid
+			st.Units[name] = u
+		}
+	}
+	st.Procs = map[int]string{pid: cwd}
 	for p, b := range st.Files {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(root, p), b, 0o644))
@@ -78,6 +91,11 @@ func TestGatherMatchesTheRealScript(t *testing.T) {
 		UnitDir: filepath.Join(root, layout.UnitDir), StateDir: filepath.Join(root, layout.AppStateDir(app.Name))}
 	got, err := real.Gather(t.Context(), req)
 	require.NoError(t, err)
+	// The simulation's answer to the same script and arguments.
+	var simOut, simErr bytes.Buffer
+	require.Zero(t, h.Interp.script(script, args, strings.NewReader(""), &simOut, &simErr), simErr.String())
+	want, err := release.ParseGather(simOut.Bytes())
+	require.NoError(t, err)
 
 	require.Equal(t, want.Current, got.Current)
 	require.Equal(t, want.Releases, got.Releases)
@@ -88,8 +106,7 @@ func TestGatherMatchesTheRealScript(t *testing.T) {
 	require.Equal(t, want.Files, got.Files)
 	require.Equal(t, want.Units, got.Units)
 	require.Equal(t, want.Audit, got.Audit)
-	// The fake PIDs have no /proc entry here: the script reports the same
-	// processes, with the working directory left empty.
-	require.Equal(t, slices.Sorted(maps.Keys(want.Cwd)), slices.Sorted(maps.Keys(got.Cwd)))
-	require.NotEmpty(t, want.Cwd)
+	// The real process runs under the temp root.
+	require.Equal(t, map[int]string{pid: cwd}, want.Cwd)
+	require.Equal(t, map[int]string{pid: filepath.Join(root, cwd)}, got.Cwd)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -126,6 +127,10 @@ func (in *Interpreter) Run(ctx context.Context, args []string, stdin io.Reader, 
 
 func (in *Interpreter) script(script string, args []string, stdin io.Reader, out *bytes.Buffer, stderr io.Writer) int {
 	switch {
+	case strings.HasPrefix(script, composedPrefix):
+		// Checked first: a composed program holds the other scripts.
+		in.count("composed")
+		return in.composed(script, args, out, stderr)
 	case strings.Contains(script, lockRCMarker):
 		in.count("lock+rider")
 		return in.acquireWithRider(script, args, stdin, out, stderr)
@@ -194,6 +199,58 @@ func readFrame(r io.Reader) (string, error) {
 	return string(body), nil
 }
 
+// composedPrefix starts a program made by target.Compose: each part is a
+// shell function __openim_partN, then called in a subshell with its own
+// slice of the arguments, its output followed by partRCMarker and its
+// exit status.
+const (
+	composedPrefix = "__openim_part0() {\n"
+	partRCMarker   = "@@openim-deploy-part-rc@@ "
+)
+
+// partCall is one "( __openim_partN "${1}" "${2}" ) </dev/null" line, or
+// the last part's "( shift K; __openim_partN "$@" ) </dev/null".
+var partCall = regexp.MustCompile(`(?m)^\((?: shift (\d+);)? __openim_part(\d+)((?: "\$\{\d+\}")*)( "\$@")? \) </dev/null$`)
+
+var partArg = regexp.MustCompile(`"\$\{(\d+)\}"`)
+
+// composed answers a target.Compose program part by part, each with the
+// arguments its call line gives it, as the program runs them.
+func (in *Interpreter) composed(script string, args []string, out *bytes.Buffer, stderr io.Writer) int {
+	calls := partCall.FindAllStringSubmatch(script, -1)
+	if len(calls) == 0 {
+		return in.refuse(stderr, script)
+	}
+	for i, c := range calls {
+		start := fmt.Sprintf("__openim_part%d() {\n", i)
+		end := fmt.Sprintf("\n}\n__openim_part%d() {\n", i+1)
+		if i == len(calls)-1 {
+			end = "\n}\n( "
+		}
+		_, body, ok := strings.Cut(script, start)
+		body, _, ok2 := strings.Cut(body, end)
+		if !ok || !ok2 || c[2] != strconv.Itoa(i) {
+			return in.refuse(stderr, script)
+		}
+		var partArgs []string
+		if c[4] != "" { // the last part: everything after the shift
+			k, _ := strconv.Atoi(c[1])
+			partArgs = args[min(k, len(args)):]
+		} else {
+			for _, m := range partArg.FindAllStringSubmatch(c[3], -1) {
+				n, _ := strconv.Atoi(m[1])
+				if n < 1 || n > len(args) {
+					return in.refuse(stderr, script)
+				}
+				partArgs = append(partArgs, args[n-1])
+			}
+		}
+		rc := in.script(body, partArgs, strings.NewReader(""), out, stderr)
+		fmt.Fprintf(out, "\n%s%d\n", partRCMarker, rc)
+	}
+	return 0
+}
+
 // acquireWithRider is lock.withRider's program: the acquire script's
 // output and status after lockRCMarker, then, when the lock was taken, the
 // rider's output and status after riderRCMarker.
@@ -207,8 +264,13 @@ func (in *Interpreter) acquireWithRider(script string, args []string, stdin io.R
 	if rc != 0 {
 		return rc
 	}
-	// The rider is the part after the acquire script: recognise it there.
-	_, rider, _ := strings.Cut(script, lockRCMarker)
+	// The rider is what withRider runs after "shift 3", in a subshell.
+	_, rider, ok := strings.Cut(script, "\nshift 3\n(\n")
+	if end := strings.LastIndex(rider, "\n) </dev/null\nprintf '\\n"+riderRCMarker); ok && end >= 0 {
+		rider = rider[:end]
+	} else {
+		return in.refuse(stderr, script)
+	}
 	var rout bytes.Buffer
 	riderRC := in.script(rider, args[3:], strings.NewReader(""), &rout, stderr)
 	out.Write(rout.Bytes())
@@ -338,20 +400,26 @@ func (in *Interpreter) breakLock(args []string, out *bytes.Buffer) int {
 	return 0
 }
 
-// gather answers gather.sh ROOT APP UNITDIR STATEDIR PROPS NFILES FILE...
-// UNIT... by walking State as the script walks the host's filesystem.
+// gather answers gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT NFILES
+// FILE... UNIT... by walking State as the script walks the host's
+// filesystem.
 func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer) int {
-	if len(args) < 6 {
+	if len(args) < 7 {
 		fmt.Fprintln(stderr, "gather: too few arguments")
 		return 2
 	}
 	root, app, unitdir, statedir, props := args[0], args[1], args[2], args[3], args[4]
-	nfiles, err := strconv.Atoi(args[5])
-	if err != nil || nfiles > len(args)-6 {
+	auditLines, err := strconv.Atoi(args[5])
+	if err != nil {
+		fmt.Fprintln(stderr, "gather: bad audit count")
+		return 2
+	}
+	nfiles, err := strconv.Atoi(args[6])
+	if err != nil || nfiles > len(args)-7 {
 		fmt.Fprintln(stderr, "gather: bad file count")
 		return 2
 	}
-	files, units := args[6:6+nfiles], args[6+nfiles:]
+	files, units := args[7:7+nfiles], args[7+nfiles:]
 	s := in.State
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -408,19 +476,33 @@ func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer
 			fmt.Fprintf(out, "ran %s %s\n", n, strings.TrimRight(string(rec), "\n"))
 		}
 	}
-	if log, ok := s.Files[path.Join(statedir, "audit.log")]; ok {
+	if log, ok := s.Files[path.Join(statedir, "audit.log")]; ok && auditLines > 0 {
 		lines := strings.SplitAfter(strings.TrimSuffix(string(log), "\n"), "\n")
-		for _, l := range lines[max(0, len(lines)-20):] {
+		for _, l := range lines[max(0, len(lines)-auditLines):] {
 			out.WriteString("audit " + strings.TrimSuffix(l, "\n") + "\n")
 		}
 	}
+	// "wc -c" of the requested files that exist, then their bytes.
+	var have []string
+	total := 0
 	for _, f := range files {
-		b, ok := s.Files[path.Join(unitdir, f)]
-		if !ok {
-			continue
+		if b, ok := s.Files[path.Join(unitdir, f)]; ok {
+			have = append(have, f)
+			total += len(b)
 		}
-		fmt.Fprintf(out, "file %s %d\n", f, len(b))
-		out.Write(b)
+	}
+	if len(have) > 0 {
+		out.WriteString("sizes\n")
+		for _, f := range have {
+			fmt.Fprintf(out, "%d %s\n", len(s.Files[path.Join(unitdir, f)]), f)
+		}
+		if len(have) > 1 {
+			fmt.Fprintf(out, "%d total\n", total)
+		}
+		out.WriteString("endsizes\n")
+		for _, f := range have {
+			out.Write(s.Files[path.Join(unitdir, f)])
+		}
 	}
 	if len(units) > 0 {
 		var show bytes.Buffer
