@@ -8,14 +8,20 @@ import (
 	"testing"
 
 	"github.com/openimsdk/openim-deploy/internal/cli"
+	"github.com/openimsdk/openim-deploy/internal/target/remote"
 )
 
 // run executes the real command line against the fleet. The run's debug
 // log goes under the fleet's directory, not the user's state directory.
 func run(ctx context.Context, f *Fleet, args ...string) (int, string) {
+	return runCounted(ctx, f, nil, args...)
+}
+
+// runCounted is run, tallying connections and sessions per host in c.
+func runCounted(ctx context.Context, f *Fleet, c *remote.Counters, args ...string) (int, string) {
 	var out bytes.Buffer
 	env := []string{"HOME=" + f.Dir, "XDG_STATE_HOME=" + filepath.Join(f.Dir, "state")}
-	code := cli.Run(ctx, args, cli.IO{In: strings.NewReader(""), Out: &out, Err: &out, Environ: env})
+	code := cli.Run(ctx, args, cli.IO{In: strings.NewReader(""), Out: &out, Err: &out, Environ: env, Counters: c})
 	return code, out.String()
 }
 
@@ -26,7 +32,8 @@ func run(ctx context.Context, f *Fleet, args ...string) (int, string) {
 // answers from the host's state, not with a canned "no changes".
 func TestNoopApplyOnSimulatedFleet(t *testing.T) {
 	f := NewOpenIMFleet(t, 3)
-	code, out := run(t.Context(), f, f.Args("apply", "--no-fold")...)
+	counters := &remote.Counters{}
+	code, out := runCounted(t.Context(), f, counters, f.Args("apply", "--no-fold")...)
 	if code != cli.ExitOK {
 		t.Fatalf("apply exit %d:\n%s", code, out)
 	}
@@ -39,6 +46,9 @@ func TestNoopApplyOnSimulatedFleet(t *testing.T) {
 		// riding on it, and the unlock.
 		if got["lock+rider"] != 1 || got["detect"] != 1 || got["gather"] != 1 || got["unlock"] != 1 {
 			t.Errorf("%s: scripts answered %v, want the lock with detect and gather riding on it, and one unlock", h.Name, got)
+		}
+		if c := counters.Host(h.Name); c.Connections.Load() != 1 || c.Sessions.Load() != 2 {
+			t.Errorf("%s: %d connections and %d sessions, want 1 and 2", h.Name, c.Connections.Load(), c.Sessions.Load())
 		}
 		if _, held := h.State.Files["/var/lib/openim-deploy/openim.lock/id"]; held {
 			t.Errorf("%s: the lock is still held after apply", h.Name)
