@@ -2,6 +2,7 @@ package sim
 
 import (
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"testing"
 
@@ -18,7 +19,11 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(controllerEnv); path != "" {
 		os.Exit(runAsController(path))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if builtBin != "" {
+		_ = os.RemoveAll(filepath.Dir(builtBin)) // the Exec benchmarks' controller
+	}
+	os.Exit(code)
 }
 
 func runAsController(profile string) int {
