@@ -13,6 +13,7 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/plan"
 	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/ui"
 )
 
 // PushRelease builds the new release on every host that needs one: files
@@ -39,6 +40,8 @@ func (PushRelease) Skip(r *Run) (string, bool) {
 
 // Run implements Phase.
 func (PushRelease) Run(ctx context.Context, r *Run) error {
+	progress := startUploadProgress(r)
+	defer progress.Done()
 	return r.EachHost(ctx, func(ctx context.Context, h *Host) error {
 		hp := h.Plan
 		if hp == nil {
@@ -47,7 +50,7 @@ func (PushRelease) Run(ctx context.Context, r *Run) error {
 		var err error
 		switch {
 		case hp.NewRelease:
-			err = pushRelease(ctx, r, h)
+			err = pushRelease(ctx, r, h, progress)
 		case hp.CleanPartials:
 			err = r.releaseHost(h).Clean(ctx)
 		}
@@ -60,7 +63,8 @@ func (PushRelease) Run(ctx context.Context, r *Run) error {
 	})
 }
 
-func pushRelease(ctx context.Context, r *Run, h *Host) error {
+func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer) error {
+	defer progress.HostDone()
 	hp := h.Plan
 	rh := r.releaseHost(h)
 	owner := ""
@@ -77,7 +81,7 @@ func pushRelease(ctx context.Context, r *Run, h *Host) error {
 	partial := rh.PartialDir(hp.Release)
 	var sent int64
 	for _, a := range hp.Uploads {
-		if err := upload(ctx, h.Target, a, path.Join(partial, a.Rel)); err != nil {
+		if err := upload(ctx, h.Target, a, path.Join(partial, a.Rel), progress); err != nil {
 			return err
 		}
 		sent += a.Size
@@ -116,7 +120,7 @@ func releaseDirs(hp *plan.HostPlan) []string {
 	return slices.Sorted(maps.Keys(dirs))
 }
 
-func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string) error {
+func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, progress *ui.Transfer) error {
 	var src io.Reader
 	if a.Content != nil {
 		src = bytes.NewReader(a.Content)
@@ -128,6 +132,7 @@ func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string) e
 		defer f.Close()
 		src = f
 	}
+	src = progress.Reader(src) // counts bytes for the terminal's status line
 	if err := t.WriteFile(ctx, dst, src, a.Mode); err != nil {
 		return fmt.Errorf("upload %s: %w", a.Rel, err)
 	}
