@@ -6,73 +6,21 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/openimsdk/openim-deploy/internal/clock/clocktest"
 )
 
-// fakeClock is time that moves only when the test says so. Every After
-// call is announced on parked, so a test knows when the redraw loop has
-// drawn and is waiting again, without sleeping.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []fakeTimer
-	parked chan struct{}
-}
-
-type fakeTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 12, 1, 19, 30, 0, 0, time.UTC), parked: make(chan struct{}, 64)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	ch := make(chan time.Time, 1)
-	c.timers = append(c.timers, fakeTimer{at: c.now.Add(d), ch: ch})
-	c.mu.Unlock()
-	c.parked <- struct{}{}
-	return ch
-}
-
-// advance moves time on by d and fires every timer due.
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, tm := range c.timers {
-		if tm.at.After(c.now) {
-			kept = append(kept, tm)
-			continue
-		}
-		tm.ch <- c.now
-	}
-	c.timers = kept
-}
-
-// tick lets one redraw interval pass and waits until the loop has redrawn
-// and parked on the clock again.
-func (c *fakeClock) tick() {
-	c.advance(redrawEvery)
-	<-c.parked
+func newFakeClock() *clocktest.Manual {
+	return clocktest.NewManual(time.Date(2026, 12, 1, 19, 30, 0, 0, time.UTC))
 }
 
 // terminal returns a printer on a fake terminal: a buffer flagged as a TTY.
-func terminal(opts Options) (*Printer, *bytes.Buffer, *fakeClock) {
+func terminal(opts Options) (*Printer, *bytes.Buffer, *clocktest.Manual) {
 	var out bytes.Buffer
 	clk := newFakeClock()
 	opts.Terminal, opts.Clock = true, clk
@@ -88,18 +36,18 @@ func terminal(opts Options) (*Printer, *bytes.Buffer, *fakeClock) {
 func TestTransfer_StatusLineOnTerminal(t *testing.T) {
 	p, out, clk := terminal(Options{})
 	tr := p.Transfer("uploading", 100<<20, 2)
-	<-clk.parked
+	<-clk.Parked
 	require.Empty(t, out.String(), "nothing is drawn before the first interval: a short step never flashes")
 
 	n, err := io.Copy(io.Discard, tr.Reader(bytes.NewReader(make([]byte, 10<<20))))
 	require.NoError(t, err)
 	require.EqualValues(t, 10<<20, n)
-	clk.tick()
+	clk.Step(redrawEvery)
 	require.Equal(t, "\ruploading: 10.0/100.0 MiB, 50.0 MiB/s, 0/2 hosts done\x1b[K", out.String())
 
 	out.Reset()
 	tr.HostDone()
-	clk.tick()
+	clk.Step(redrawEvery)
 	require.Equal(t, "\ruploading: 10.0/100.0 MiB, 25.0 MiB/s, 1/2 hosts done\x1b[K", out.String())
 
 	out.Reset()
@@ -113,13 +61,13 @@ func TestTransfer_RateFollowsAStall(t *testing.T) {
 	p, out, clk := terminal(Options{})
 	tr := p.Transfer("uploading", 4<<20, 1)
 	defer tr.Done()
-	<-clk.parked
+	<-clk.Parked
 	_, _ = io.Copy(io.Discard, tr.Reader(bytes.NewReader(make([]byte, 2<<20))))
-	clk.tick()
+	clk.Step(redrawEvery)
 	require.Contains(t, out.String(), "2.0/4.0 MiB, 10.0 MiB/s")
 	for range int(rateWindow/redrawEvery) + 1 {
 		out.Reset()
-		clk.tick()
+		clk.Step(redrawEvery)
 	}
 	require.Equal(t, "\ruploading: 2.0/4.0 MiB, 0 B/s, 0/1 hosts done\x1b[K", out.String())
 }
@@ -130,8 +78,8 @@ func TestLive_NormalLinesClearTheStatusFirst(t *testing.T) {
 	p, out, clk := terminal(Options{})
 	tr := p.Transfer("uploading", 1<<20, 3)
 	defer tr.Done()
-	<-clk.parked
-	clk.tick()
+	<-clk.Parked
+	clk.Step(redrawEvery)
 	out.Reset()
 	p.Host("lab-1", "release r1: 2 files sent")
 	p.HostWarn("lab-2", "slow")
@@ -152,19 +100,19 @@ func TestWaiting_GroupsGatesByServiceAndHostSet(t *testing.T) {
 		}
 	}
 	api := p.Waiting("lab-1", "openim-api@0.service")
-	<-clk.parked
-	clk.tick()
+	<-clk.Parked
+	clk.Step(redrawEvery)
 	require.Equal(t, "\rwaiting for health: openim-push@0..7 on [lab-1..3], openim-api@0 on [lab-1] (0.2 s)\x1b[K", out.String())
 
 	for range 20 {
-		clk.tick()
+		clk.Step(redrawEvery)
 	}
 	for _, d := range done[16:] { // lab-2's gates passed
 		d()
 	}
 	done[0]() // lab-3's openim-push@7
 	out.Reset()
-	clk.tick()
+	clk.Step(redrawEvery)
 	require.Equal(t, "\rwaiting for health: openim-push@0..6 on [lab-3], openim-push@0..7 on [lab-1], openim-api@0 on [lab-1] (4.4 s)\x1b[K", out.String())
 
 	for _, d := range done[1:16] {
@@ -177,9 +125,9 @@ func TestWaiting_GroupsGatesByServiceAndHostSet(t *testing.T) {
 	// The next wave's gates count their own time.
 	next := p.Waiting("lab-2", "openim-msg@0.service")
 	defer next()
-	<-clk.parked
+	<-clk.Parked
 	out.Reset()
-	clk.tick()
+	clk.Step(redrawEvery)
 	require.Equal(t, "\rwaiting for health: openim-msg@0 on [lab-2] (0.2 s)\x1b[K", out.String())
 }
 
@@ -206,7 +154,7 @@ func TestLive_NeverOffTerminalJSONOrQuiet(t *testing.T) {
 			tr.Done()
 			p.Waiting("lab-1", "api@0.service")()
 			p.Warn("done")
-			require.Empty(t, clk.parked, "no redraw loop runs")
+			require.Empty(t, clk.Parked, "no redraw loop runs")
 			require.NotContains(t, out.String(), "\r")
 			require.NotContains(t, out.String(), "\x1b[K")
 		})
@@ -218,8 +166,8 @@ func TestLive_StatusNeverReachesTheDebugLog(t *testing.T) {
 	var log bytes.Buffer
 	p, out, clk := terminal(Options{Log: slog.New(slog.NewTextHandler(&log, nil))})
 	tr := p.Transfer("uploading", 1<<20, 1)
-	<-clk.parked
-	clk.tick()
+	<-clk.Parked
+	clk.Step(redrawEvery)
 	p.Host("lab-1", "sent")
 	tr.Done()
 	require.Contains(t, out.String(), "uploading:")
@@ -232,8 +180,8 @@ func TestLive_StatusNeverReachesTheDebugLog(t *testing.T) {
 func TestLive_StatusFitsTheTerminalWidth(t *testing.T) {
 	p, out, clk := terminal(Options{Width: 40})
 	defer p.Waiting("a-very-long-host-name-1", "a-very-long-service-name@0.service")()
-	<-clk.parked
-	clk.tick()
+	<-clk.Parked
+	clk.Step(redrawEvery)
 	line := strings.TrimSuffix(strings.TrimPrefix(out.String(), "\r"), "\x1b[K")
 	require.Equal(t, 39, utf8.RuneCountInString(line), "%q", line)
 	require.True(t, strings.HasSuffix(line, "…"))
