@@ -26,7 +26,7 @@ func WritePlan(out *ui.Printer, p *plan.Plan) {
 		summarised := false
 		for i, a := range hp.Actions {
 			switch {
-			case sum != nil && sum.Covered[i]:
+			case sum.Covers(i):
 				if !summarised {
 					writeNewUnits(out, hp.Host, sum)
 					summarised = true

@@ -29,6 +29,13 @@ type NewUnits struct {
 	EnableNew  int
 }
 
+// Covers reports whether action i of the host's plan is counted in the
+// summary. It is false for a nil summary and for an action appended after
+// the summary was made.
+func (n *NewUnits) Covers(i int) bool {
+	return n != nil && i < len(n.Covered) && n.Covered[i]
+}
+
 // NewUnit is one task or service new on the host.
 type NewUnit struct {
 	Unit  string // playbook name
