@@ -103,8 +103,15 @@ func enableDesc(sum *plan.NewUnits) string {
 	return "enable " + strings.Join(sum.EnableRest, " ") + " and " + news
 }
 
+// files says how many files and what they send: "2 files (12.0 MiB)",
+// or "(nothing to send)" when each is already on the host or is the same
+// content as a file sent for another name.
 func files(fc plan.FileCount) string {
-	return fmt.Sprintf("%s (%s)", count(fc.Files, "file", "files"), ui.Bytes(fc.Bytes))
+	size := ui.Bytes(fc.Bytes)
+	if fc.Bytes == 0 {
+		size = "nothing to send"
+	}
+	return fmt.Sprintf("%s (%s)", count(fc.Files, "file", "files"), size)
 }
 
 func count(n int, one, many string) string {

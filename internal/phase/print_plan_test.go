@@ -180,3 +180,15 @@ func actualOf(d plan.Desired, id string) plan.Actual {
 	}
 	return a
 }
+
+// A new unit whose files are all on the host already says it sends
+// nothing, rather than "0 B".
+func TestWritePlan_NewUnitWithNothingToSend(t *testing.T) {
+	d := printDesired("lab-1")
+	d.Artifacts[1].SHA256 = d.Artifacts[0].SHA256 // openim-api is the same binary as check, sent first
+	d.Artifacts[1].Size = d.Artifacts[0].Size
+	p := &plan.Plan{Hosts: []*plan.HostPlan{plan.Build(d, plan.Actual{Units: map[string]plan.UnitState{}}, printWave, planRelease)}}
+	got := printPlan(p, ui.Options{})
+	require.Contains(t, got, "[lab-1] + openim-api: 1 file (nothing to send), 1 unit, 1 instance to start\n")
+	require.Contains(t, got, "[lab-1] + openim-push: 2 files (12.0 MiB), 1 unit, 3 instances to start\n")
+}
