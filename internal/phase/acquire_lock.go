@@ -10,16 +10,24 @@ import (
 
 	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/lock"
-	"github.com/openimsdk/openim-deploy/internal/release"
+	"github.com/openimsdk/openim-deploy/internal/preflight"
 )
 
 // AcquireLock takes every host's lease before anything is read for the plan,
-// so two applies never interleave on a host, and reads the host's state
-// (Gather's script) in the same round trip, once the lease is taken. All or nothing: if one host is
-// locked by another run, the leases already taken are released and the run
-// stops, naming the holder. The lease is refreshed while the run lasts and
-// released in CleanUp, which also runs after Ctrl-C.
-type AcquireLock struct{}
+// so two applies never interleave on a host, and reads the host in the same
+// round trip, once the lease is taken: Gather's state and, with Facts,
+// what Preflight judges (a no-op apply is then this round trip and the
+// release). All or nothing: if one host is locked by another run, the
+// leases already taken are released and the run stops, naming the holder.
+// The lease is refreshed while the run lasts and released in CleanUp,
+// which also runs after Ctrl-C.
+type AcquireLock struct {
+	// Facts reads the host's facts with the lock, for a Preflight that
+	// follows. A lock that cannot be taken for another reason than a
+	// holder (no sudo, a read-only disk) is then diagnosed by pre-flight,
+	// which names the cause better than the lock script's failure.
+	Facts bool
+}
 
 // Title implements Phase.
 func (AcquireLock) Title() string { return "Lock hosts" }
@@ -28,24 +36,32 @@ func (AcquireLock) Title() string { return "Lock hosts" }
 func LockPath(app string) string { return path.Join(layout.StateDir, app+".lock") }
 
 // Run implements Phase.
-func (AcquireLock) Run(ctx context.Context, r *Run) error {
+func (a AcquireLock) Run(ctx context.Context, r *Run) error {
 	holder := lock.CurrentHolder()
 	p := LockPath(r.Config.Playbook.App.Name)
 	local := NewLocalFiles()
 	err := r.EachHost(ctx, func(ctx context.Context, h *Host) error {
-		// The host's state is read in the lock's round trip (the rider),
-		// right after the lock is taken: one session instead of two.
 		if err := h.buildDesired(r, local); err != nil {
 			return err
 		}
-		rh := r.releaseHost(h)
-		names, req := gatherRequest(h.Desired)
-		script, args := rh.GatherScript(req)
+		in, script, args := inspect(r, h, a.Facts, 0)
 		rider := &lock.Rider{Script: script, Args: args}
+		var forwarding chan error
+		if a.Facts {
+			forwarding = probeForwarding(ctx, h.Target) // in flight beside the lock's command
+		}
+		sent := r.Clock.Now()
 		l, err := lock.AcquireWith(ctx, h.Target, p, holder, lock.Options{
 			TTL: r.Opts.LockTTL, Wait: r.Opts.LockWait, Sudo: h.Config.Become, Clock: r.Clock,
 		}, rider)
+		received := r.Clock.Now()
 		if err != nil {
+			var held *lock.HeldError
+			if a.Facts && !errors.As(err, &held) && ctx.Err() == nil {
+				if perr := diagnoseLock(ctx, r, h); perr != nil {
+					err = perr
+				}
+			}
 			h.Fail(OutcomeFailed, err)
 			r.Out.HostError(h.Config.Name, "%v", err)
 			return err
@@ -57,13 +73,15 @@ func (AcquireLock) Run(ctx context.Context, r *Run) error {
 		// enough for CleanUp to release it, so Keep stops on Release only.
 		l.Keep(context.WithoutCancel(ctx))
 		h.Lease = l
-		// A rider that failed is left to Gather, which reads again and
-		// reports the failure as a failed gather.
+		// What failed to run or parse is left to Preflight and Gather,
+		// which ask again and report it as theirs.
 		if rider.Err == nil {
-			if st, err := release.ParseGather(rider.Stdout); err == nil {
-				if a, err := actualFrom(st, names, rh.Root); err == nil {
-					h.Actual, h.gathered = a, true
-				}
+			in.record(h, rider.Stdout, sent, received)
+		}
+		if h.factsRead && forwarding != nil {
+			h.Facts.ForwardingChecked = true
+			if err := <-forwarding; err != nil {
+				h.Facts.ForwardingError = err.Error()
 			}
 		}
 		return nil
@@ -71,6 +89,28 @@ func (AcquireLock) Run(ctx context.Context, r *Run) error {
 	if err != nil {
 		releaseAll(context.WithoutCancel(ctx), r)
 		return err
+	}
+	return nil
+}
+
+// diagnoseLock runs pre-flight alone on a host whose lock could not be
+// taken, and returns its refusal when it has one.
+func diagnoseLock(ctx context.Context, r *Run, h *Host) error {
+	f, err := GatherFacts(ctx, h.Target, r.Config.Playbook.App.Root, instanceNames(h)...)
+	if err != nil {
+		return nil
+	}
+	h.Facts, h.factsRead = f, true
+	req, err := requirements(r, h, &binaryCache{memo: map[string]preflight.Binary{}})
+	if err != nil {
+		return nil
+	}
+	ps := preflight.Check(f, req, r.Clock.Now())
+	if r.Opts.Strict {
+		ps = preflight.Strict(ps)
+	}
+	if err := preflight.Err(ps); err != nil {
+		return fmt.Errorf("%w: no host was changed: %w", preflight.ErrRefused, err)
 	}
 	return nil
 }

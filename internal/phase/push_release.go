@@ -3,14 +3,17 @@ package phase
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"os"
 	"path"
 	"slices"
+	"sync"
 
 	"github.com/openimsdk/openim-deploy/internal/plan"
+	"github.com/openimsdk/openim-deploy/internal/preflight"
 	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/target"
 	"github.com/openimsdk/openim-deploy/internal/ui"
@@ -40,6 +43,9 @@ func (PushRelease) Skip(r *Run) (string, bool) {
 
 // Run implements Phase.
 func (PushRelease) Run(ctx context.Context, r *Run) error {
+	if err := checkSFTP(ctx, r); err != nil {
+		return err
+	}
 	progress := startUploadProgress(r)
 	defer progress.Done()
 	return r.EachHost(ctx, func(ctx context.Context, h *Host) error {
@@ -61,6 +67,33 @@ func (PushRelease) Run(ctx context.Context, r *Run) error {
 		}
 		return nil
 	})
+}
+
+// checkSFTP opens the SFTP subsystem of every host that has files to
+// receive, before any host is changed: pre-flight no longer opens it (a
+// run with nothing to send never does), so a host whose sshd lacks it is
+// refused here, all or nothing, as pre-flight would have.
+func checkSFTP(ctx context.Context, r *Run) error {
+	var refused []error
+	var mu sync.Mutex
+	_ = r.EachHost(ctx, func(ctx context.Context, h *Host) error {
+		if h.Plan == nil || !h.Plan.NewRelease || len(h.Plan.Uploads) == 0 {
+			return nil
+		}
+		if _, err := target.ReadOnly(h.Target).Stat(ctx, "/"); err != nil && ctx.Err() == nil {
+			err = fmt.Errorf("%s: SFTP subsystem unavailable: %w (enable \"Subsystem sftp\" in sshd_config)", preflight.CheckSFTP, err)
+			h.Fail(OutcomeFailed, err)
+			r.Out.HostError(h.Config.Name, "refused: %v", err)
+			mu.Lock()
+			refused = append(refused, fmt.Errorf("%s: %w", h, err))
+			mu.Unlock()
+		}
+		return nil
+	})
+	if len(refused) > 0 {
+		return fmt.Errorf("%w: no host was changed:\n%w", preflight.ErrRefused, errors.Join(refused...))
+	}
+	return ctx.Err()
 }
 
 func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer) error {

@@ -248,6 +248,9 @@ type Request struct {
 	Units []string
 	// ShowProperties are passed to systemctl show -p.
 	ShowProperties string
+	// AuditLines is how many of the audit log's last lines to read; 0
+	// reads none (only the releases command shows them).
+	AuditLines int
 }
 
 // Gather reads, in one read-only round trip, the app's releases and their
@@ -270,7 +273,7 @@ func (h Host) Gather(ctx context.Context, req Request) (*State, error) {
 // another round trip (the lock's rider): the constant script and its
 // arguments. Its output is parsed by ParseGather.
 func (h Host) GatherScript(req Request) (script string, args []string) {
-	args = []string{h.Root, h.App, h.UnitDir, h.StateDir, req.ShowProperties, strconv.Itoa(len(req.Files))}
+	args = []string{h.Root, h.App, h.UnitDir, h.StateDir, req.ShowProperties, strconv.Itoa(req.AuditLines), strconv.Itoa(len(req.Files))}
 	args = append(args, req.Files...)
 	args = append(args, req.Units...)
 	return gatherScript, args

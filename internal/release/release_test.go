@@ -126,6 +126,9 @@ func TestGatherUnitsAndProcesses(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(h.UnitDir, "demo.target.wants"), 0o755))
 	require.NoError(t, os.Symlink("../api@.service", filepath.Join(h.UnitDir, "demo.target.wants", "api@0.service")))
 	require.NoError(t, h.RecordTask(ctx, "check", "fp1"))
+	for _, l := range []string{"one", "two", "three"} {
+		require.NoError(t, h.Audit(ctx, l))
+	}
 
 	// The fake systemctl reports this test's shell as the main PID.
 	cwd := filepath.Join(h.Root, "releases", "r1")
@@ -140,8 +143,11 @@ func TestGatherUnitsAndProcesses(t *testing.T) {
 		Files:          []string{"api@.service", "api@0.service.d/release.conf", "absent.service"},
 		Units:          []string{"api@0.service", "api@1.service"},
 		ShowProperties: "Id,ActiveState,SubState,MainPID,NeedDaemonReload",
+		AuditLines:     2,
 	})
 	require.NoError(t, err)
+	require.Equal(t, ours+"WorkingDirectory=/x\n", string(st.Files["api@0.service.d/release.conf"]))
+	require.Equal(t, []string{"two", "three"}, st.Audit)
 	require.Equal(t, []string{"api@.service", "old@.service", "api@0.service.d/release.conf"}, st.Owned)
 	require.Equal(t, []string{"api@0.service"}, st.Wants)
 	require.Equal(t, map[string]string{"check": "fp1"}, st.TaskRuns)
