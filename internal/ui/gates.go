@@ -14,17 +14,19 @@ type gateSet struct {
 	sets  *HostSets // names host sets; nil: names listed as they are
 	waits []*gateWait
 	act   *activity
+	// started is when the first gate of the set began: the time shown only
+	// grows while gates come and go, as a wave's gates do.
+	started time.Time
 }
 
 type gateWait struct {
 	host, unit string
-	since      time.Time
 }
 
 // Waiting shows on the status line that host waits for unit's health gate
 // ("openim-push@3.service"), until the returned func is called. Gates of
 // many hosts and instances share the line, grouped by service and host
-// set, with the time the oldest of them has been waited on.
+// set, with the time since the first of them began.
 func (p *Printer) Waiting(host, unit string) (done func()) {
 	if p.live == nil {
 		return func() {}
@@ -34,7 +36,7 @@ func (p *Printer) Waiting(host, unit string) (done func()) {
 	l := p.live
 	now := l.clk.Now()
 	if l.gates == nil {
-		g := &gateSet{}
+		g := &gateSet{started: now}
 		if p.fold != nil {
 			g.sets = p.fold.sets
 		}
@@ -42,7 +44,7 @@ func (p *Printer) Waiting(host, unit string) (done func()) {
 		l.gates = g
 	}
 	g := l.gates
-	w := &gateWait{host: host, unit: strings.TrimSuffix(unit, ".service"), since: now}
+	w := &gateWait{host: host, unit: strings.TrimSuffix(unit, ".service")}
 	g.waits = append(g.waits, w)
 	return func() {
 		p.mu.Lock()
@@ -60,14 +62,10 @@ func (g *gateSet) render(now time.Time) string {
 	if len(g.waits) == 0 {
 		return ""
 	}
-	oldest := g.waits[0].since
 	var services []string             // in order of first wait
 	perHost := map[string][]string{}  // service -> hosts in order of first wait
 	units := map[[2]string][]string{} // (service, host) -> units
 	for _, w := range g.waits {
-		if w.since.Before(oldest) {
-			oldest = w.since
-		}
 		svc, _, _ := strings.Cut(w.unit, "@")
 		if _, ok := perHost[svc]; !ok {
 			services = append(services, svc)
@@ -86,7 +84,7 @@ func (g *gateSet) render(now time.Time) string {
 		for _, h := range perHost[svc] {
 			names := slices.Clone(units[[2]string{svc, h}])
 			slices.SortFunc(names, naturalOrder)
-			label := CompactNames(slices.Compact(names))
+			label := instanceLabel(svc, slices.Compact(names))
 			if _, ok := hostsOf[label]; !ok {
 				order = append(order, label)
 			}
@@ -96,7 +94,20 @@ func (g *gateSet) render(now time.Time) string {
 			parts = append(parts, fmt.Sprintf("%s on [%s]", label, g.name(hostsOf[label])))
 		}
 	}
-	return fmt.Sprintf("waiting for health: %s (%.1f s)", strings.Join(parts, ", "), now.Sub(oldest).Seconds())
+	return fmt.Sprintf("waiting for health: %s (%.1f s)", strings.Join(parts, ", "), now.Sub(g.started).Seconds())
+}
+
+// instanceLabel names a service's instances once: "push@0,2..3", not
+// "push@0,push@2..3".
+func instanceLabel(svc string, names []string) string {
+	if !strings.Contains(names[0], "@") {
+		return CompactNames(names) // a unit without instances
+	}
+	parts := strings.Split(CompactNames(names), ",")
+	for i, p := range parts {
+		parts[i] = strings.TrimPrefix(p, svc+"@")
+	}
+	return svc + "@" + strings.Join(parts, ",")
 }
 
 func (g *gateSet) name(hosts []string) string {
