@@ -115,19 +115,13 @@ func diagnoseLock(ctx context.Context, r *Run, h *Host) error {
 	return nil
 }
 
-// CleanUp records the run in each changed host's audit log, then releases
-// every lease. Both happen on every host at once, under a deadline, so a
-// dead host cannot hold up the others' unlocking.
+// CleanUp records the run in each changed host's audit log and releases
+// every lease, in one round trip per host (the audit line rides on the
+// release). Every host at once, under a deadline, so a dead host cannot
+// hold up the others' unlocking.
 func (AcquireLock) CleanUp(ctx context.Context, r *Run) {
 	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
 	defer cancel()
-	holder := lock.CurrentHolder() // who ran this, once for every host's line
-	_ = eachHost(ctx, r.Hosts, r.Opts.Parallel, func(ctx context.Context, h *Host) error {
-		if h.Lease != nil {
-			r.audit(ctx, h, holder)
-		}
-		return nil
-	})
 	releaseAll(ctx, r)
 }
 
@@ -141,33 +135,41 @@ func releaseAll(ctx context.Context, r *Run) {
 			hosts = append(hosts, h)
 		}
 	}
+	holder := lock.CurrentHolder() // who ran this, once for every host's line
 	_ = eachHost(ctx, hosts, r.Opts.Parallel, func(ctx context.Context, h *Host) error {
-		if err := h.Lease.Release(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		var rider *lock.Rider
+		if line, ok := r.auditLine(h, holder); ok {
+			if p, err := r.releaseHost(h).AuditPart(line); err != nil {
+				r.Out.HostWarn(h.Config.Name, "%v", err)
+			} else {
+				rider = &lock.Rider{Script: p.Script, Args: p.Args}
+			}
+		}
+		if err := h.Lease.ReleaseWith(ctx, rider); err != nil && !errors.Is(err, context.Canceled) {
 			r.Out.HostWarn(h.Config.Name, "release lock: %v", err)
+		} else if rider != nil && rider.Err != nil {
+			r.Out.HostWarn(h.Config.Name, "write audit log: %v", rider.Err)
 		}
 		h.Lease = nil
 		return nil
 	})
 }
 
-// audit appends one line about this run to the host's audit log when the
+// auditLine is the line this run appends to the host's audit log, when the
 // run changed or failed something there: when, who, from where, what, from
 // which release to which, and how it ended. Values of -var never appear:
 // only the program and its subcommand are recorded.
-func (r *Run) audit(ctx context.Context, h *Host, holder lock.Holder) {
+func (r *Run) auditLine(h *Host, holder lock.Holder) (string, bool) {
 	if r.Opts.Action == "" || h.Plan == nil || h.Target == nil {
-		return
+		return "", false
 	}
 	o, _, n := h.Result()
 	if n == 0 && o < OutcomeFailed {
-		return
+		return "", false
 	}
-	line := fmt.Sprintf("%s user=%s controller=%s action=%s from=%s to=%s outcome=%s",
+	return fmt.Sprintf("%s user=%s controller=%s action=%s from=%s to=%s outcome=%s",
 		r.Clock.Now().UTC().Format(time.RFC3339), safeWord(holder.User), safeWord(holder.Host), r.Opts.Action,
-		orDash(h.Plan.PreviousRelease), orDash(h.Plan.Release), o)
-	if err := r.releaseHost(h).Audit(ctx, line); err != nil {
-		r.Out.HostWarn(h.Config.Name, "%v", err)
-	}
+		orDash(h.Plan.PreviousRelease), orDash(h.Plan.Release), o), true
 }
 
 // safeWord keeps a value to one word of printable characters.

@@ -50,7 +50,15 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 	}
 	files := unitFiles(hp.UnitFiles)
 	files = append(files, unitFiles(hp.Pins)...)
-	if err := r.releaseHost(h).Install(ctx, files); err != nil {
+	// With a reload, the files, the enabling and the reload are one round
+	// trip and one daemon-reload.
+	var err error
+	if hp.Reload {
+		err = r.releaseHost(h).InstallAndReload(ctx, files, hp.Enable...)
+	} else {
+		err = r.releaseHost(h).Install(ctx, files)
+	}
+	if err != nil {
 		return err
 	}
 	h.wroteUnitFiles(files)
@@ -61,17 +69,16 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 		r.Out.Host(h.Config.Name, "pinned %s to release %s", strings.TrimSuffix(p.Name, ".d/release.conf"), hp.Release)
 	}
 	if hp.Reload {
-		if err := systemd.DaemonReload(ctx, h.Target); err != nil {
-			return err
-		}
 		if err := checkReloaded(ctx, h); err != nil {
 			return err
 		}
 		h.Changed(len(files) + 1)
 	}
 	if len(hp.Enable) > 0 {
-		if err := systemd.Enable(ctx, h.Target, hp.Enable...); err != nil {
-			return err
+		if !hp.Reload {
+			if err := systemd.Enable(ctx, h.Target, hp.Enable...); err != nil {
+				return err
+			}
 		}
 		r.Out.Host(h.Config.Name, "enabled %s", strings.Join(hp.Enable, " "))
 		h.Changed(1)

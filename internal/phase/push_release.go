@@ -126,13 +126,14 @@ func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer) er
 	for i, l := range hp.Dups {
 		dups[i] = release.Link{From: l.From, To: l.To}
 	}
-	var owned []string
+	var owned, sentFiles []string
 	for _, a := range hp.Uploads {
 		if a.AppOwned {
 			owned = append(owned, a.Rel)
 		}
+		sentFiles = append(sentFiles, a.Rel)
 	}
-	if err := rh.Finalize(ctx, hp.Release, dups, hp.Manifest, r.Config.Playbook.App.User, owned); err != nil {
+	if err := rh.Finalize(ctx, hp.Release, dups, hp.Manifest, r.Config.Playbook.App.User, owned, sentFiles); err != nil {
 		return err
 	}
 	h.Changed(1)
@@ -166,7 +167,9 @@ func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, p
 		src = f
 	}
 	src = progress.Reader(src) // counts bytes for the terminal's status line
-	if err := t.WriteFile(ctx, dst, src, a.Mode); err != nil {
+	// Staged: finalize checks every file sent against the manifest in one
+	// sha256sum before the release exists, instead of a session per file.
+	if err := target.StageFile(ctx, t, dst, src, a.Mode); err != nil {
 		return fmt.Errorf("upload %s: %w", a.Rel, err)
 	}
 	return nil

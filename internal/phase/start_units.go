@@ -254,8 +254,7 @@ func startOnHost(ctx context.Context, r *Run, h *Host, starts []plan.Start, extr
 		r.Out.Host(h.Config.Name, "%s %s (%s)", verb, s.Name, s.Reason)
 		// reset-failed first: a unit that tripped StartLimitBurst refuses
 		// to start until its counter is cleared.
-		_ = systemd.ResetFailed(ctx, h.Target, s.Name)
-		if err := systemd.Restart(ctx, h.Target, s.Name); err != nil {
+		if err := systemd.ResetAndRestart(ctx, h.Target, s.Name); err != nil {
 			errs = append(errs, h.reportFailure(ctx, r, s, fmt.Errorf("%s %s: %w", verb, s.Name, err)))
 			continue
 		}
@@ -298,11 +297,11 @@ func pinWave(ctx context.Context, r *Run, h *Host, starts []plan.Start, extra []
 	if len(files) == 0 {
 		return nil
 	}
-	if err := r.releaseHost(h).Install(ctx, files); err != nil {
+	if err := r.releaseHost(h).InstallAndReload(ctx, files); err != nil {
 		return err
 	}
 	h.wroteUnitFiles(files)
-	return systemd.DaemonReload(ctx, h.Target)
+	return nil
 }
 
 // unitFile is what the host's unit directory holds at rel now: what this

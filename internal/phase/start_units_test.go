@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -39,9 +40,9 @@ func fakeHost(name string, fail ...string) *targettest.Fake {
 	f.On(targettest.Contains("# install.sh DIR"), targettest.Reply{})
 	f.On(targettest.Equal("systemctl daemon-reload"), targettest.Reply{})
 	f.On(targettest.HasPrefix("systemctl reset-failed"), targettest.Reply{})
-	f.On(targettest.HasPrefix("systemctl restart"), targettest.Reply{})
+	f.On(targettest.Contains("exec systemctl restart"), targettest.Reply{})
 	for _, u := range fail {
-		f.On(targettest.Equal("systemctl restart -- "+u), targettest.Reply{Code: 1, Stderr: "Job failed"})
+		f.On(targettest.Regexp(`exec systemctl restart .* sh `+regexp.QuoteMeta(u)+`$`), targettest.Reply{Code: 1, Stderr: "Job failed"})
 	}
 	f.OnFunc(targettest.HasPrefix("systemctl show"), func(cmd target.Cmd) (target.Result, error) {
 		var b strings.Builder
@@ -84,8 +85,8 @@ func newTestRun(t *testing.T, parallel int, keepGoing bool, fakes ...*targettest
 func restarted(f *targettest.Fake) []string {
 	var out []string
 	for _, c := range f.Commands() {
-		if u, ok := strings.CutPrefix(c, "systemctl restart -- "); ok {
-			out = append(out, u)
+		if strings.Contains(c, "exec systemctl restart") {
+			out = append(out, c[strings.LastIndex(c, " ")+1:])
 		}
 	}
 	return out
@@ -103,7 +104,7 @@ func TestStartUnits_WavesInOrder(t *testing.T) {
 			require.Equal(t, []string{"rpc@0.service", "api@0.service"}, restarted(f))
 			cmds := f.Commands()
 			first := indexOf(cmds, "# install.sh DIR")
-			require.Less(t, first, indexOf(cmds, "systemctl restart -- rpc@0.service"), "pinned before restart")
+			require.Less(t, first, indexOf(cmds, "exec systemctl restart"), "pinned before restart")
 			require.Empty(t, f.Unexpected())
 		}
 	})
@@ -228,7 +229,7 @@ func TestStartUnits_FirstCtrlCStopsAfterTheBatch(t *testing.T) {
 		a, b := fakeHost("h1"), fakeHost("h2")
 		intr := make(chan struct{})
 		var once sync.Once
-		a.OnFunc(targettest.HasPrefix("systemctl restart"), func(target.Cmd) (target.Result, error) {
+		a.OnFunc(targettest.Contains("exec systemctl restart"), func(target.Cmd) (target.Result, error) {
 			once.Do(func() { close(intr) }) // Ctrl-C while h1 restarts
 			return target.Result{}, nil
 		})

@@ -76,7 +76,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(h.PartialDir(id1), "bin", "app"), []byte("v1"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(h.PartialDir(id1), "config", "a.yml"), []byte("cfg"), 0o644))
 	m1 := Manifest{"bin/app": sha("v1"), "config/a.yml": sha("cfg"), "bin/copy": sha("v1")}
-	require.NoError(t, h.Finalize(ctx, id1, []Link{{From: "bin/app", To: "bin/copy"}}, m1, "", []string{"config/a.yml"}))
+	require.NoError(t, h.Finalize(ctx, id1, []Link{{From: "bin/app", To: "bin/copy"}}, m1, "", []string{"config/a.yml"}, []string{"bin/app", "config/a.yml"}))
 	got, err := os.ReadFile(filepath.Join(h.Dir(id1), "bin", "copy"))
 	require.NoError(t, err)
 	require.Equal(t, "v1", string(got))
@@ -97,8 +97,15 @@ func TestReleaseLifecycle(t *testing.T) {
 	require.Equal(t, m1, st.Releases[id1])
 	require.Equal(t, []string{"." + id2 + ".partial"}, st.Partials)
 
+	// A file that does not match the manifest (cut short in transit)
+	// fails the finalize: the release is never committed.
+	bad := Manifest{"bin/app": sha("v2 but longer"), "config/a.yml": sha("cfg")}
+	require.ErrorContains(t, h.Finalize(ctx, id2, nil, bad, "", nil, []string{"bin/app"}), "does not match its SHA-256")
+	require.NoDirExists(t, h.Dir(id2))
+	require.DirExists(t, h.PartialDir(id2), "left for the next run's prepare to remove")
+
 	m2 := Manifest{"bin/app": sha("v2"), "config/a.yml": sha("cfg")}
-	require.NoError(t, h.Finalize(ctx, id2, nil, m2, "", nil))
+	require.NoError(t, h.Finalize(ctx, id2, nil, m2, "", nil, []string{"bin/app"}))
 	require.NoError(t, h.Switch(ctx, id2, 1, []string{id1}))
 	require.DirExists(t, h.Dir(id1), "a protected release is never pruned")
 	require.NoError(t, h.Switch(ctx, id2, 1, nil))

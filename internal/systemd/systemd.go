@@ -85,6 +85,18 @@ func Restart(ctx context.Context, t target.Target, unit string) error {
 	return run(ctx, t, mutate(withUnits("restart", []string{unit})...))
 }
 
+// ResetAndRestart clears unit's failed state (a unit that tripped
+// StartLimitBurst refuses to start until then) and restarts it, in one
+// round trip: "systemctl reset-failed -- unit; systemctl restart -- unit",
+// a constant script with the unit as its argument. Its exit status is the
+// restart's.
+func ResetAndRestart(ctx context.Context, t target.Target, unit string) error {
+	return run(ctx, t, target.Cmd{Args: []string{"sh", "-c", resetAndRestartScript, "sh", unit}, Sudo: true})
+}
+
+const resetAndRestartScript = `systemctl reset-failed -- "$1" 2>/dev/null
+exec systemctl restart -- "$1"`
+
 // ResetFailed runs "systemctl reset-failed -- units...". Call it before
 // retrying a unit that hit its start limit (Result=start-limit-hit):
 // otherwise systemd refuses to start it again until the interval passes.
