@@ -90,7 +90,7 @@ vulncheck:
 	GOTOOLCHAIN=$(RELEASE_TOOLCHAIN) "$$($(GO) env GOPATH)/bin/govulncheck" -db "file://$$db/data/osv" ./...
 
 golden:
-	$(GO) test ./internal/config/ ./internal/unit/ ./internal/cli/ -update
+	$(GO) test ./internal/config/ ./internal/unit/ ./internal/cli/ ./internal/phase/ -update
 
 lab:
 	bash lab/lab.sh up

@@ -16,6 +16,7 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/preflight"
 	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/ui"
 )
 
 // PushRelease builds the new release on every host that needs one: files
@@ -45,6 +46,8 @@ func (PushRelease) Run(ctx context.Context, r *Run) error {
 	if err := checkSFTP(ctx, r); err != nil {
 		return err
 	}
+	progress := startUploadProgress(r)
+	defer progress.Done()
 	return r.EachHost(ctx, func(ctx context.Context, h *Host) error {
 		hp := h.Plan
 		if hp == nil {
@@ -53,7 +56,7 @@ func (PushRelease) Run(ctx context.Context, r *Run) error {
 		var err error
 		switch {
 		case hp.NewRelease:
-			err = pushRelease(ctx, r, h)
+			err = pushRelease(ctx, r, h, progress)
 		case hp.CleanPartials:
 			err = r.releaseHost(h).Clean(ctx)
 		}
@@ -93,7 +96,8 @@ func checkSFTP(ctx context.Context, r *Run) error {
 	return ctx.Err()
 }
 
-func pushRelease(ctx context.Context, r *Run, h *Host) error {
+func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer) error {
+	defer progress.HostDone()
 	hp := h.Plan
 	rh := r.releaseHost(h)
 	owner := ""
@@ -110,7 +114,7 @@ func pushRelease(ctx context.Context, r *Run, h *Host) error {
 	partial := rh.PartialDir(hp.Release)
 	var sent int64
 	for _, a := range hp.Uploads {
-		if err := upload(ctx, h.Target, a, path.Join(partial, a.Rel)); err != nil {
+		if err := upload(ctx, h.Target, a, path.Join(partial, a.Rel), progress); err != nil {
 			return err
 		}
 		sent += a.Size
@@ -150,7 +154,7 @@ func releaseDirs(hp *plan.HostPlan) []string {
 	return slices.Sorted(maps.Keys(dirs))
 }
 
-func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string) error {
+func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, progress *ui.Transfer) error {
 	var src io.Reader
 	if a.Content != nil {
 		src = bytes.NewReader(a.Content)
@@ -162,6 +166,7 @@ func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string) e
 		defer f.Close()
 		src = f
 	}
+	src = progress.Reader(src) // counts bytes for the terminal's status line
 	// Staged: finalize checks every file sent against the manifest in one
 	// sha256sum before the release exists, instead of a session per file.
 	if err := target.StageFile(ctx, t, dst, src, a.Mode); err != nil {

@@ -345,6 +345,7 @@ func (h *Host) wroteUnitFiles(files []release.File) {
 func gate(ctx context.Context, r *Run, h *Host, poller *health.Poller, s plan.Start) error {
 	hc := instanceHealth(h.Placement, s)
 	probe := health.FromConfig(h.Target, hc)
+	defer r.Out.Waiting(h.Config.Name, s.Name)() // on a terminal's status line
 	return health.Wait(ctx, r.Clock, poller.State(s.Name), probe, health.PolicyFor(hc))
 }
 
