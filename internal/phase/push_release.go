@@ -39,6 +39,8 @@ func (PushRelease) Skip(r *Run) (string, bool) {
 
 // Run implements Phase.
 func (PushRelease) Run(ctx context.Context, r *Run) error {
+	z := newGzipUploads(r.Config.Playbook.App.Compress)
+	defer z.Close()
 	return r.EachHost(ctx, func(ctx context.Context, h *Host) error {
 		hp := h.Plan
 		if hp == nil {
@@ -47,7 +49,7 @@ func (PushRelease) Run(ctx context.Context, r *Run) error {
 		var err error
 		switch {
 		case hp.NewRelease:
-			err = pushRelease(ctx, r, h)
+			err = pushRelease(ctx, r, h, z.forHost(r, h))
 		case hp.CleanPartials:
 			err = r.releaseHost(h).Clean(ctx)
 		}
@@ -60,7 +62,7 @@ func (PushRelease) Run(ctx context.Context, r *Run) error {
 	})
 }
 
-func pushRelease(ctx context.Context, r *Run, h *Host) error {
+func pushRelease(ctx context.Context, r *Run, h *Host, z *gzipUploads) error {
 	hp := h.Plan
 	rh := r.releaseHost(h)
 	owner := ""
@@ -75,13 +77,17 @@ func pushRelease(ctx context.Context, r *Run, h *Host) error {
 		return err
 	}
 	partial := rh.PartialDir(hp.Release)
-	var sent int64
+	var sent, wire int64
 	for _, a := range hp.Uploads {
-		if err := upload(ctx, h.Target, a, path.Join(partial, a.Rel)); err != nil {
+		n, err := upload(ctx, h.Target, a, path.Join(partial, a.Rel), z)
+		if err != nil {
 			return err
 		}
 		sent += a.Size
-		if !a.Secret {
+		wire += n
+		if !a.Secret && n != a.Size {
+			r.Out.Verbose("[%s] sent %s (%d bytes, %d gzipped)", h.Config.Name, a.Rel, a.Size, n)
+		} else if !a.Secret {
 			r.Out.Verbose("[%s] sent %s (%d bytes)", h.Config.Name, a.Rel, a.Size)
 		}
 	}
@@ -99,8 +105,12 @@ func pushRelease(ctx context.Context, r *Run, h *Host) error {
 		return err
 	}
 	h.Changed(1)
-	r.Out.Host(h.Config.Name, "release %s: %d files sent (%d bytes), %d already on the host",
-		hp.Release, len(hp.Uploads), sent, len(hp.Links)+len(hp.Dups))
+	gz := ""
+	if wire != sent {
+		gz = fmt.Sprintf(", %d on the wire (gzip)", wire)
+	}
+	r.Out.Host(h.Config.Name, "release %s: %d files sent (%d bytes%s), %d already on the host",
+		hp.Release, len(hp.Uploads), sent, gz, len(hp.Links)+len(hp.Dups))
 	return nil
 }
 
@@ -116,20 +126,27 @@ func releaseDirs(hp *plan.HostPlan) []string {
 	return slices.Sorted(maps.Keys(dirs))
 }
 
-func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string) error {
+// upload sends a to dst and returns the bytes put on the wire: gzipped on
+// an exec session when z (nil: never) says so, else as it is over SFTP.
+func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, z *gzipUploads) (int64, error) {
+	if z != nil {
+		if n, sent, err := z.upload(ctx, t, a, dst); sent || err != nil {
+			return n, err
+		}
+	}
 	var src io.Reader
 	if a.Content != nil {
 		src = bytes.NewReader(a.Content)
 	} else {
 		f, err := os.Open(a.Local)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		defer f.Close()
 		src = f
 	}
 	if err := t.WriteFile(ctx, dst, src, a.Mode); err != nil {
-		return fmt.Errorf("upload %s: %w", a.Rel, err)
+		return 0, fmt.Errorf("upload %s: %w", a.Rel, err)
 	}
-	return nil
+	return a.Size, nil
 }
