@@ -41,7 +41,9 @@ const (
 // same table on a shaped link (netem on every host's veth: 100 Mbit/s,
 // 20 ms RTT), removed afterwards. OPENIM_BENCH_LOCK names a lock file the
 // driver takes around each scenario (and each uninstall), so other users of
-// the lab can run in between.
+// the lab can run in between. OPENIM_BENCH_LINKS ("shaped,direct") and
+// OPENIM_BENCH_ONLY (scenario name prefixes: "upgrade,cold") choose what
+// runs, in that order.
 //
 // Compression: OPENIM_BENCH_COMPRESS passes --compress to every apply
 // (auto, always or never; unset: the playbook's default) and
@@ -70,16 +72,37 @@ func TestBenchTable(t *testing.T) {
 	if os.Getenv("OPENIM_BENCH_SHAPE") == "1" {
 		links = append(links, "shaped")
 	}
+	if v := os.Getenv("OPENIM_BENCH_LINKS"); v != "" {
+		links = strings.Split(v, ",")
+	}
 	host, _ := os.Hostname()
 	fmt.Printf("\nopenim-deploy vs the floor (bench/floor.sh): %d hosts, medians of %d runs, on %s (%s/%s, %d CPUs)\n",
 		len(hosts), runs, host, runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	for _, link := range links {
 		var rows []benchRow
-		for _, sc := range benchScenarios {
+		for _, sc := range selectScenarios(os.Getenv("OPENIM_BENCH_ONLY")) {
 			rows = append(rows, b.scenario(sc, link)...)
 		}
 		printBenchTable(link, rows)
 	}
+}
+
+// selectScenarios returns the scenarios whose names start with one of the
+// comma-separated prefixes in only, in that order; "" means all, in table
+// order.
+func selectScenarios(only string) []benchScenario {
+	if only == "" {
+		return benchScenarios
+	}
+	var out []benchScenario
+	for _, p := range strings.Split(only, ",") {
+		for _, sc := range benchScenarios {
+			if strings.HasPrefix(sc.name, p) {
+				out = append(out, sc)
+			}
+		}
+	}
+	return out
 }
 
 // benchVariant is one way of sending the binary: openim-deploy's
@@ -244,42 +267,44 @@ type benchRow struct {
 
 // scenario runs sc b.runs times, every variant in each run when sc sends
 // the binary, and returns one row per variant. The lab lock (and the
-// shaping, on the shaped link) is taken per run, not per scenario, so no
-// hold lasts more than one run's few seconds and others waiting on the lab
-// get their turn.
+// shaping, on the shaped link) is held for the whole scenario, not for the
+// whole table: others waiting on a shared lab get their turn between
+// scenarios, and the scenario's runs are not spread over a queue whose
+// other users change the load on the hosts between them.
 func (b *bench) scenario(sc benchScenario, link string) []benchRow {
+	var rows []benchRow
+	b.locked(func() {
+		if link == "shaped" {
+			b.shape()
+			defer b.unshape()
+		}
+		rows = b.scenarioLocked(sc, link)
+	})
+	return rows
+}
+
+func (b *bench) scenarioLocked(sc benchScenario, link string) []benchRow {
 	variants := b.variants
 	if !sc.sends {
 		variants = variants[:1]
 	}
 	ds, fs := make([][]measure, len(variants)), make([][]measure, len(variants))
-	step := func(fn func()) {
-		b.locked(func() {
-			if link == "shaped" {
-				b.shape()
-				defer b.unshape()
-			}
-			fn()
-		})
-	}
 	b.variant = variants[0]
 	if sc.setup != nil {
-		step(func() { sc.setup(b) })
+		sc.setup(b)
 	}
 	for range b.runs {
-		step(func() {
-			for i, v := range variants {
-				b.variant = v
-				if sc.prep != nil {
-					sc.prep(b)
-				}
-				ds[i] = append(ds[i], sc.deploy(b))
-				if sc.name == "cold apply" {
-					sc.prep(b)
-				}
-				fs[i] = append(fs[i], sc.floor(b))
+		for i, v := range variants {
+			b.variant = v
+			if sc.prep != nil {
+				sc.prep(b)
 			}
-		})
+			ds[i] = append(ds[i], sc.deploy(b))
+			if sc.name == "cold apply" {
+				sc.prep(b)
+			}
+			fs[i] = append(fs[i], sc.floor(b))
+		}
 	}
 	var rows []benchRow
 	for i, v := range variants {
