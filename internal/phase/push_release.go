@@ -49,7 +49,7 @@ func (PushRelease) Run(ctx context.Context, r *Run) error {
 		var err error
 		switch {
 		case hp.NewRelease:
-			err = pushRelease(ctx, r, h, z.forHost(r, h))
+			err = pushRelease(ctx, r, h, z.forHost(ctx, r, h))
 		case hp.CleanPartials:
 			err = r.releaseHost(h).Clean(ctx)
 		}

@@ -3,6 +3,7 @@ package phase
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -121,9 +123,10 @@ func TestUploadAutoCompressesLargeBinaries(t *testing.T) {
 	r, hosts := gzipHostRun(io.Discard, true, true)
 	for _, h := range hosts {
 		g := newGzipFake(t, h.Config.Name, false)
-		hz := z.forHost(r, h)
+		h.Target, h.Plan.Uploads = g, []plan.Artifact{bin, conf, noise}
+		hz := z.forHost(t.Context(), r, h)
 		require.NotNil(t, hz)
-		for _, a := range []plan.Artifact{bin, conf, noise} {
+		for _, a := range h.Plan.Uploads {
 			_, err := upload(t.Context(), g, a, "/r/"+a.Rel, hz)
 			require.NoError(t, err)
 		}
@@ -162,8 +165,9 @@ func TestUploadAlwaysAndNever(t *testing.T) {
 			defer z.Close()
 			r, hosts := gzipHostRun(io.Discard, true)
 			g := newGzipFake(t, "h1", false)
-			for _, a := range []plan.Artifact{small, env} {
-				_, err := upload(t.Context(), g, a, "/r/"+a.Rel, z.forHost(r, hosts[0]))
+			hosts[0].Target, hosts[0].Plan.Uploads = g, []plan.Artifact{small, env}
+			for _, a := range hosts[0].Plan.Uploads {
+				_, err := upload(t.Context(), g, a, "/r/"+a.Rel, z.forHost(t.Context(), r, hosts[0]))
 				require.NoError(t, err)
 			}
 			require.Len(t, g.Calls(), tt.execs)
@@ -183,10 +187,12 @@ func TestUploadHostWithoutGzip(t *testing.T) {
 	defer z.Close()
 	var out bytes.Buffer
 	r, hosts := gzipHostRun(&out, false, true)
-	hosts[0].Plan.Uploads = []plan.Artifact{bin}
-
 	g := newGzipFake(t, "h1", false)
-	hz := z.forHost(r, hosts[0])
+	lacking := newGzipFake(t, "h2", true)
+	hosts[0].Target, hosts[0].Plan.Uploads = g, []plan.Artifact{bin}
+	hosts[1].Target, hosts[1].Plan.Uploads = lacking, []plan.Artifact{bin}
+
+	hz := z.forHost(t.Context(), r, hosts[0])
 	require.Nil(t, hz)
 	n, err := upload(t.Context(), g, bin, "/r/bin/api", hz)
 	require.NoError(t, err)
@@ -195,10 +201,55 @@ func TestUploadHostWithoutGzip(t *testing.T) {
 	require.Contains(t, g.Files(), "/r/bin/api")
 	require.Equal(t, 1, strings.Count(out.String(), "no gzip on the host"), out.String())
 
-	lacking := newGzipFake(t, "h2", true)
-	n, err = upload(t.Context(), lacking, bin, "/r/bin/api", z.forHost(r, hosts[1]))
+	n, err = upload(t.Context(), lacking, bin, "/r/bin/api", z.forHost(t.Context(), r, hosts[1]))
 	require.NoError(t, err)
 	require.Equal(t, bin.Size, n)
 	require.Len(t, lacking.Calls(), 1)
 	require.Equal(t, binaryLikeOf(t, bin), lacking.Files()["/r/bin/api"].Data)
+}
+
+// measured is a gzip host that reports a fixed SSH round trip.
+type measured struct {
+	*gzipFake
+	rtt time.Duration
+}
+
+func (m measured) RoundTrip(context.Context) (time.Duration, error) { return m.rtt, nil }
+
+// TestUploadAutoSkipsFastLinks: under "auto" a host on a local link (round
+// trip under autoMinRTT) gets its files as they are, where the host's
+// gzip -dc would be slower than the wire; a host on a long link gets them
+// compressed. "always" ignores the link.
+func TestUploadAutoSkipsFastLinks(t *testing.T) {
+	bin := artifact(t, "bin/api", binaryLike(2<<20))
+	for _, tt := range []struct {
+		mode config.Compress
+		rtt  time.Duration
+		gzip bool
+	}{
+		{config.CompressAuto, 300 * time.Microsecond, false},
+		{config.CompressAuto, 20 * time.Millisecond, true},
+		{config.CompressAlways, 300 * time.Microsecond, true},
+	} {
+		t.Run(fmt.Sprintf("%s/%s", tt.mode, tt.rtt), func(t *testing.T) {
+			z := newGzipUploads(tt.mode)
+			defer z.Close()
+			var out bytes.Buffer
+			r, hosts := gzipHostRun(&out, true)
+			r.Out = ui.New(&out, ui.Options{Verbose: true})
+			g := measured{newGzipFake(t, "h1", false), tt.rtt}
+			hosts[0].Target, hosts[0].Plan.Uploads = g, []plan.Artifact{bin}
+			n, err := upload(t.Context(), g, bin, "/r/bin/api", z.forHost(t.Context(), r, hosts[0]))
+			require.NoError(t, err)
+			require.Equal(t, binaryLikeOf(t, bin), g.Files()["/r/bin/api"].Data)
+			if tt.gzip {
+				require.Len(t, g.Calls(), 1)
+				require.Less(t, n, bin.Size)
+			} else {
+				require.Empty(t, g.Calls())
+				require.Equal(t, bin.Size, n)
+				require.Contains(t, out.String(), "a local link, files are sent as they are")
+			}
+		})
+	}
 }

@@ -45,7 +45,10 @@ case $dst in */*) dir=${dst%/*} ;; *) dir=. ;; esac
 base=${dst##*/}
 [ -d "$dst" ] && { echo "$dst is a directory" >&2; exit 4; }
 stem=$dir/.$base.openim-deploy-gz
-rm -f -- "$stem".* || exit 4
+for f in "$stem".*; do
+  [ -e "$f" ] || [ -L "$f" ] || continue
+  rm -f -- "$f" || exit 4
+done
 tmp=$stem.$$
 trap 'rm -f -- "$tmp"' EXIT
 trap 'exit 129' HUP
@@ -54,7 +57,7 @@ trap 'exit 141' PIPE
 trap 'exit 143' TERM
 umask 077
 gzip -dc >"$tmp" || { echo "gzip -dc failed: stream cut short or corrupt" >&2; exit 5; }
-n=$(wc -c <"$tmp" | tr -d ' ') || exit 6
+n=$(($(wc -c <"$tmp"))) || exit 6
 [ "$n" = "$size" ] || { echo "size on host is $n bytes, sent $size" >&2; exit 6; }
 got=$(sha256sum <"$tmp") || exit 6
 got=${got%% *}

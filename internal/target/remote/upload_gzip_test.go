@@ -265,3 +265,17 @@ func TestWriteFileGzipWithoutGzip(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist)
 	require.Empty(t, gzipLeftovers(t, dir))
 }
+
+// TestRoundTrip: the keepalive round trip is measured without running a
+// command on the host, and fails once the connection is gone.
+func TestRoundTrip(t *testing.T) {
+	h := targettest.NewHost(t)
+	tg := dial(t, config(h))
+	d, err := tg.RoundTrip(ctxT(t))
+	require.NoError(t, err)
+	require.Positive(t, d)
+	require.Empty(t, h.Commands())
+	tg.Close()
+	_, err = tg.RoundTrip(ctxT(t))
+	require.Error(t, err)
+}
