@@ -90,7 +90,7 @@ vulncheck:
 	GOTOOLCHAIN=$(RELEASE_TOOLCHAIN) "$$($(GO) env GOPATH)/bin/govulncheck" -db "file://$$db/data/osv" ./...
 
 golden:
-	$(GO) test ./internal/config/ ./internal/unit/ ./internal/cli/ -update
+	$(GO) test ./internal/config/ ./internal/unit/ ./internal/cli/ ./internal/phase/ -update
 
 lab:
 	bash lab/lab.sh up
@@ -105,12 +105,14 @@ demo: build standin
 	bash scripts/demo.sh
 
 # The table (openim-deploy beside bench/floor.sh, direct and shaped link),
-# then the Go benchmarks, the 50-500-host plan among them. Set
+# then the Go benchmarks, the 50-500-host plan among them and the scale
+# table: plan and no-op apply against 50-500 simulated hosts (internal/sim,
+# no lab needed). Set
 # OPENIM_BENCH_LOCK=/tmp/openim-lab.lock on a shared lab: the driver takes
 # it around each scenario.
 bench: build standin lab
 	OPENIM_LAB_REQUIRED=1 OPENIM_BENCH=1 OPENIM_BENCH_SHAPE=1 $(GO) test -count=1 -timeout 60m -v -run '^TestBenchTable$$' ./internal/e2e/
-	OPENIM_LAB_REQUIRED=1 $(GO) test -run '^$$' -bench . -benchtime 5x ./internal/e2e/ ./internal/plan/ ./internal/phase/
+	OPENIM_LAB_REQUIRED=1 $(GO) test -run '^$$' -bench . -benchtime 5x ./internal/e2e/ ./internal/plan/ ./internal/phase/ ./internal/sim/ ./internal/ui/
 
 clean:
 	rm -rf _output

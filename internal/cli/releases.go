@@ -35,7 +35,7 @@ it ended). Read-only.`,
 				}
 				return nil
 			})
-			return runPhases(cmd.Context(), r, []phase.Phase{phase.Connect{}, phase.Gather{}, show})
+			return runPhases(cmd.Context(), r, []phase.Phase{phase.Connect{}, phase.Gather{AuditLines: 20}, show})
 		},
 	}
 	addFleetFlags(cmd, &o)

@@ -37,7 +37,7 @@ every service is restarted. A failed batch stops the restart.`,
 			// instance on the release it runs.
 			noAutoRollback(r)
 			return runPhases(cmd.Context(), r, []phase.Phase{
-				phase.Connect{}, phase.Preflight{}, phase.AcquireLock{}, phase.Gather{},
+				phase.Connect{}, phase.AcquireLock{Facts: true}, phase.Preflight{}, phase.Gather{},
 				phase.PlanRestart{Select: args}, phase.StartUnits{},
 			})
 		},

@@ -39,7 +39,7 @@ the fleet to what the playbook says again: fix the playbook first.`,
 			// to the release being rolled away from is the operator's call.
 			noAutoRollback(r)
 			return runPhases(cmd.Context(), r, []phase.Phase{
-				phase.Connect{}, phase.Preflight{}, phase.AcquireLock{}, phase.Gather{},
+				phase.Connect{}, phase.AcquireLock{Facts: true}, phase.Preflight{}, phase.Gather{},
 				phase.PlanRollback{To: to}, phase.InstallUnits{}, phase.StartUnits{}, phase.SwitchCurrent{},
 			})
 		},

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/openimsdk/openim-deploy/internal/clock"
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/target/remote"
 	"github.com/openimsdk/openim-deploy/internal/ui"
@@ -347,7 +348,25 @@ func newPrinter(g *GlobalOptions, stdio IO, cfg *config.Config) *ui.Printer {
 	if cfg != nil {
 		opts.Redact = cfg.Redact
 	}
+	opts.Terminal, opts.Width = statusTerminal(g, stdio)
+	opts.Clock = clock.System{}
 	return ui.New(stdio.Out, opts)
+}
+
+// statusTerminal says whether long steps may show a status line redrawn in
+// place on stdout, and the terminal's width. Not with -vv: the remote
+// commands it prints go to stderr, the same screen, and would break into
+// the line; nor on a terminal that cannot move the cursor (TERM=dumb).
+func statusTerminal(g *GlobalOptions, stdio IO) (bool, int) {
+	f, ok := stdio.Out.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) || g.Verbose > 1 || lookupEnv(stdio.Environ, "TERM") == "dumb" {
+		return false, 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		width = 0
+	}
+	return true, width
 }
 
 func useColor(g *GlobalOptions, stdio IO, w io.Writer) bool {

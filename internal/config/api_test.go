@@ -197,3 +197,44 @@ func TestRedact(t *testing.T) {
 	require.Equal(t, "pw=*** and ***", c.Redact("pw=hunter22 and hunter2"))
 	require.Equal(t, "nothing", (&Config{}).Redact("nothing"))
 }
+
+// TestLoad_HostFreeBlocksShared: a block that never mentions host is
+// decoded once and its value shared by every host it is placed on; one
+// that mentions host, even in a nested block, gets its own value per host.
+func TestLoad_HostFreeBlocksShared(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"inv.hcl": `host "a" { address = "10.0.0.1" }
+host "b" { address = "10.0.0.2" }
+host "c" { address = "10.0.0.3" }`,
+		"pb.hcl": `app "x" {}
+service "same" {
+  binary = "s"
+  hosts  = ["all"]
+  environment = { MODE = "prod" }
+}
+service "own" {
+  binary = "s"
+  hosts  = ["all"]
+  health { http = "http://${host.address}:9000/" }
+}
+task "t" {
+  binary = "s"
+  hosts  = ["all"]
+}`,
+		"s": "",
+	})
+	cfg, diags := Load(LoadOptions{InventoryPath: filepath.Join(dir, "inv.hcl"), PlaybookPath: filepath.Join(dir, "pb.hcl")})
+	require.Empty(t, diags, renderDiags(t, cfg, diags))
+	hps := cfg.Placement()
+	require.Len(t, hps, 3)
+	for _, hp := range hps[1:] {
+		require.Same(t, hps[0].Services[0], hp.Services[0], "service without host on %s", hp.Host.Name)
+		require.Same(t, hps[0].Tasks[0], hp.Tasks[0], "task without host on %s", hp.Host.Name)
+		require.NotSame(t, hps[0].Services[1], hp.Services[1], "service with host on %s", hp.Host.Name)
+	}
+	for _, hp := range hps {
+		require.Equal(t, "prod", hp.Services[0].Environment["MODE"])
+		require.Equal(t, "http://"+hp.Host.Address+":9000/", hp.Services[1].Instances[0].Health.HTTP)
+	}
+}

@@ -108,7 +108,10 @@ func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext
 	ctx.Functions = functions(inv, filepath.Dir(file))
 	l.evalLocals(raw.Locals, ctx)
 
+	// Each block's per-host copy, kept for the hosts it is shared with
+	// when its body does not mention host (see place).
 	for _, b := range raw.FileSets {
+		var last *FileSet
 		l.place("files", b, inv, ctx, func(ctx *hcl.EvalContext, h *Host) []string {
 			fb := &filesBlock{Name: b.Name, NameRange: b.NameRange, DefRange: b.DefRange}
 			l.diags = append(l.diags, gohcl.DecodeBody(l.guard(b.Body, nil), ctx, fb)...)
@@ -117,10 +120,11 @@ func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext
 				pb.FileSets = append(pb.FileSets, fs)
 				src.fileSets = append(src.fileSets, fb)
 			} else {
+				last = fs
 				l.hostPlacement(h).FileSets = append(l.hostPlacement(h).FileSets, fs)
 			}
 			return fb.Hosts
-		})
+		}, func(h *Host) { l.hostPlacement(h).FileSets = append(l.hostPlacement(h).FileSets, last) })
 	}
 	for _, b := range raw.Templates {
 		l.place("template", b, inv, ctx, func(ctx *hcl.EvalContext, h *Host) []string {
@@ -134,9 +138,10 @@ func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext
 				l.hostPlacement(h).Templates = append(l.hostPlacement(h).Templates, t)
 			}
 			return tb.Hosts
-		})
+		}, nil) // a template's text may use host even when its block does not
 	}
 	for _, b := range raw.Tasks {
+		var last *Task
 		l.place("task", b, inv, ctx, func(ctx *hcl.EvalContext, h *Host) []string {
 			tb := &taskBlock{Name: b.Name, NameRange: b.NameRange, DefRange: b.DefRange}
 			l.diags = append(l.diags, gohcl.DecodeBody(l.guard(b.Body, secretAttrs), ctx, tb)...)
@@ -145,11 +150,12 @@ func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext
 				pb.Tasks = append(pb.Tasks, t)
 				src.tasks = append(src.tasks, s)
 			} else {
+				last = t
 				l.hostPlacement(h).Tasks = append(l.hostPlacement(h).Tasks, t)
 				l.hostSrc[&t.Unit] = s
 			}
 			return tb.Hosts
-		})
+		}, func(h *Host) { l.hostPlacement(h).Tasks = append(l.hostPlacement(h).Tasks, last) })
 	}
 	pb.Rollout = DefaultRollout()
 	for i, b := range raw.Rollouts {
@@ -160,6 +166,7 @@ func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext
 		pb.Rollout = l.rollout(b, pb.Rollout, ctx)
 	}
 	for _, b := range raw.Services {
+		var last *Service
 		l.place("service", b, inv, ctx, func(ctx *hcl.EvalContext, h *Host) []string {
 			sb := &serviceBlock{Name: b.Name, NameRange: b.NameRange, DefRange: b.DefRange}
 			l.diags = append(l.diags, gohcl.DecodeBody(l.guard(b.Body, secretAttrs), ctx, sb)...)
@@ -171,11 +178,12 @@ func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext
 			} else {
 				// The rollout policy is the declaration's (Playbook.Services):
 				// it does not vary by host, so per-host copies leave it unset.
+				last = svc
 				l.hostPlacement(h).Services = append(l.hostPlacement(h).Services, svc)
 				l.hostSrc[&svc.Unit] = s
 			}
 			return sb.Hosts
-		})
+		}, func(h *Host) { l.hostPlacement(h).Services = append(l.hostPlacement(h).Services, last) })
 	}
 	return pb, src
 }

@@ -40,7 +40,8 @@ type Policy struct {
 //     must fail the gate. 5 s catches that while keeping a wave of twelve
 //     services fast; Nomad's min_healthy_time is 10 s.
 //   - Interval 1 s: one "systemctl show" round trip per instance per
-//     second is cheap, and gives the window a one-second resolution.
+//     second is cheap. An open window is checked again when it ends, so
+//     its resolution is not the interval's.
 //   - Timeout 3 s: probes go to the host's loopback; an answer slower than
 //     that is not healthy, and one slow poll must not eat the budget.
 //   - Retries 30: about 30 s of not-yet-healthy polls, enough for a service
@@ -105,9 +106,24 @@ func Wait(ctx context.Context, clock Clock, unitState func(context.Context) (sys
 		select {
 		case <-ctx.Done():
 			return g.canceled(ctx.Err())
-		case <-clock.After(g.p.Interval):
+		case <-clock.After(g.next(clock.Now())):
 		}
 	}
+}
+
+// next is how long to wait before the next poll: Interval, or less when
+// the last poll passed and the open window ends sooner, so a stable window
+// shorter than the interval costs its own length rather than a whole
+// interval. A failed poll always waits Interval, so Retries keeps its
+// meaning in time.
+func (g *gate) next(now time.Time) time.Duration {
+	d := g.p.Interval
+	if g.open && g.stateErr == nil && g.probeErr == nil {
+		if left := g.since.Add(g.p.Stable).Sub(now); left < d {
+			d = max(left, 0)
+		}
+	}
+	return d
 }
 
 // gate is the state of one Wait.

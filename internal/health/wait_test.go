@@ -251,3 +251,23 @@ func TestWait_NeverSeenUp(t *testing.T) {
 		t.Errorf("Wait = %v\nwant %s", err, want)
 	}
 }
+
+// TestWait_ShortWindowCostsItsLength: a stable window shorter than the
+// interval is checked again when it ends, not a whole interval later; a
+// failed poll still waits the full interval.
+func TestWait_ShortWindowCostsItsLength(t *testing.T) {
+	p := Policy{Stable: 100 * time.Millisecond, Interval: time.Second}
+	err, el := gateRun(t, func(time.Duration) systemd.UnitState { return running(42, 0) }, nil, p)
+	if err != nil || el != 100*time.Millisecond {
+		t.Fatalf("Wait = %v after %s, want nil after 100ms", err, el)
+	}
+	err, el = gateRun(t, func(el time.Duration) systemd.UnitState {
+		if el == 0 {
+			return autoRestart(0)
+		}
+		return running(42, 1)
+	}, nil, p)
+	if err != nil || el != time.Second+100*time.Millisecond {
+		t.Fatalf("Wait = %v after %s, want nil after 1.1s (one failed poll, then the window)", err, el)
+	}
+}

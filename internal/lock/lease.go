@@ -237,6 +237,15 @@ func (l *Lease) Err() error {
 // context that survives Ctrl-C (context.WithoutCancel) so an interrupted
 // run still unlocks.
 func (l *Lease) Release(ctx context.Context) error {
+	return l.ReleaseWith(ctx, nil)
+}
+
+// ReleaseWith is Release, and runs before (when not nil) in the same round
+// trip, just before the lease is given up, still under it: a run's last
+// write to the host (its audit line) and its unlock cost one session.
+// before.Stdout and before.Err say how it went; a failed rider does not
+// keep the lease.
+func (l *Lease) ReleaseWith(ctx context.Context, before *Rider) error {
 	l.mu.Lock()
 	if l.released {
 		l.mu.Unlock()
@@ -249,8 +258,29 @@ func (l *Lease) Release(ctx context.Context) error {
 		close(stop)
 		<-done
 	}
-	_, err := l.t.Run(ctx, script(releaseScript, l.sudo, l.path, l.Info.ID))
-	if exitCode(err) == exitLost {
+	code := 0
+	var err error
+	if before == nil {
+		_, err = l.t.Run(ctx, script(releaseScript, l.sudo, l.path, l.Info.ID))
+		code = exitCode(err)
+	} else {
+		prog, args := target.Compose(
+			target.Part{Script: before.Script, Args: before.Args},
+			target.Part{Script: releaseScript, Args: []string{l.path, l.Info.ID}})
+		var res target.Result
+		res, err = l.t.Run(ctx, script(prog, l.sudo, args...))
+		if err == nil {
+			outs, codes := target.SplitComposed(res.Stdout, 2)
+			before.Stdout, before.Err = outs[0], nil
+			if codes[0] != 0 {
+				before.Err = &RiderError{Code: codes[0]}
+			}
+			if code = codes[1]; code != 0 {
+				err = &RiderError{Code: code}
+			}
+		}
+	}
+	if code == exitLost {
 		return fmt.Errorf("%w: %s was broken or taken over; left it alone", ErrLost, l.path)
 	}
 	if err != nil {

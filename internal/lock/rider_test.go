@@ -71,3 +71,54 @@ func TestAcquireWith_FailedRiderKeepsTheLease(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReleaseWith_RiderRunsBeforeTheUnlock: the rider runs under the lease
+// (the lock directory still exists when it runs) and the release happens
+// in the same command.
+func TestReleaseWith_RiderRunsBeforeTheUnlock(t *testing.T) {
+	p := lockPath(t)
+	sh := &shTarget{}
+	l, err := Acquire(t.Context(), sh, p, ops, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(sh.runs)
+	r := &Rider{Script: `[ -d "$1" ] && echo held; exit 2`, Args: []string{p}}
+	if err := l.ReleaseWith(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(r.Stdout); got != "held\n" {
+		t.Errorf("rider stdout = %q, want it to run while the lock is held", got)
+	}
+	var re *RiderError
+	if !errors.As(r.Err, &re) || re.Code != 2 {
+		t.Errorf("rider err = %v, want exit status 2", r.Err)
+	}
+	if n := len(sh.runs) - before; n != 1 {
+		t.Errorf("%d commands to release, want 1", n)
+	}
+	if info, err := Read(t.Context(), sh, p, false); err != nil || info != nil {
+		t.Errorf("after ReleaseWith the lock reads %+v, %v; want none", info, err)
+	}
+}
+
+// TestReleaseWith_LostLease: a lease someone broke is reported lost, as by
+// Release, and the rider still ran.
+func TestReleaseWith_LostLease(t *testing.T) {
+	p := lockPath(t)
+	sh := &shTarget{}
+	l, err := Acquire(t.Context(), sh, p, ops, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Break(t.Context(), sh, p, false); err != nil {
+		t.Fatal(err)
+	}
+	r := &Rider{Script: `echo ran`}
+	if err := l.ReleaseWith(t.Context(), r); !errors.Is(err, ErrLost) {
+		t.Fatalf("ReleaseWith = %v, want ErrLost", err)
+	}
+	if string(r.Stdout) != "ran\n" || r.Err != nil {
+		t.Errorf("rider = %q, %v", r.Stdout, r.Err)
+	}
+}

@@ -57,8 +57,9 @@ show() {
 // one does not block forever. The takeover lock, held for microseconds
 // and removed on exit, gets the same 60 s treatment.
 const acquireScript = prelude + `dir=$1 ttl=$2 id=$3
-info=$(cat) || exit 1
-mkdir -p -- "$(dirname -- "$dir")" || exit 1
+IFS= read -r info || [ -n "$info" ] || exit 1
+parent=${dir%/*}
+mkdir -p -- "${parent:-/}" || exit 1
 take() {
 	mkdir -- "$dir" 2>/dev/null || return 1
 	exp=$((now + ttl))
@@ -72,8 +73,8 @@ take() {
 	exit 1
 }
 stale() {
-	exp=$(cat -- "$dir/expires" 2>/dev/null) || exp=
-	old=$(cat -- "$dir/id" 2>/dev/null) || old=
+	exp=''; { IFS= read -r exp <"$dir/expires"; } 2>/dev/null
+	old=''; { IFS= read -r old <"$dir/id"; } 2>/dev/null
 	case $exp in
 	'' | *[!0-9]*)
 		m=$(date -r "$dir" +%s 2>/dev/null) || m=$now
@@ -100,7 +101,7 @@ trap 'rmdir -- "$mu" 2>/dev/null' EXIT
 stale || held
 tomb=$dir.stale.$id
 mv -- "$dir" "$tomb" 2>/dev/null || held
-got=$(cat -- "$tomb/id" 2>/dev/null) || got=
+got=''; { IFS= read -r got <"$tomb/id"; } 2>/dev/null
 if [ "$got" != "$old" ]; then
 	[ -e "$dir" ] || mv -- "$tomb" "$dir"
 	held
@@ -116,7 +117,7 @@ printf '%s\n' "$prev"
 // to the old one and renaming it into place so readers never see a
 // half-written number.
 const refreshScript = prelude + `dir=$1 id=$2 ttl=$3
-got=$(cat -- "$dir/id" 2>/dev/null) || got=
+got=''; { IFS= read -r got <"$dir/id"; } 2>/dev/null
 [ "$got" = "$id" ] || exit 3
 printf '%s\n' "$((now + ttl))" >"$dir/expires.$id" &&
 	mv -f -- "$dir/expires.$id" "$dir/expires" || exit 1
@@ -127,11 +128,11 @@ printf '%s\n' "$((now + ttl))" >"$dir/expires.$id" &&
 // lease would look like an unfinished acquire), and removed only if what
 // was renamed is ours; otherwise it is put back.
 const releaseScript = prelude + `dir=$1 id=$2
-got=$(cat -- "$dir/id" 2>/dev/null) || got=
+got=''; { IFS= read -r got <"$dir/id"; } 2>/dev/null
 [ "$got" = "$id" ] || exit 3
 gone=$dir.released.$id
 mv -- "$dir" "$gone" || exit 1
-got=$(cat -- "$gone/id" 2>/dev/null) || got=
+got=''; { IFS= read -r got <"$gone/id"; } 2>/dev/null
 if [ "$got" != "$id" ]; then
 	[ -e "$dir" ] || mv -- "$gone" "$dir"
 	exit 3

@@ -78,7 +78,10 @@ func (s StartSelected) startWave(ctx context.Context, r *Run, h *Host, units []P
 	for _, p := range services {
 		wg.Go(func() {
 			probe := health.FromConfig(h.Target, p.Health)
-			if err := health.Wait(ctx, r.Clock, poller.State(p.Name), probe, health.PolicyFor(p.Health)); err != nil {
+			waited := r.Out.Waiting(h.Config.Name, p.Name) // on a terminal's status line
+			err := health.Wait(ctx, r.Clock, poller.State(p.Name), probe, health.PolicyFor(p.Health))
+			waited()
+			if err != nil {
 				mu.Lock()
 				errs = append(errs, s.fail(ctx, r, h, p, err))
 				mu.Unlock()

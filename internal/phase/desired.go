@@ -21,13 +21,89 @@ import (
 
 // LocalFiles hashes controller-side files once per run, however many hosts
 // receive them: a 100 MB binary sent to 50 hosts is read and hashed once.
+// It also keeps what BuildDesired derives from configuration values that
+// hosts share (config shares a block's value among hosts when it does not
+// depend on the host): unit files rendered for the same tasks and services,
+// drop-ins, environment files and file set listings are made once, not
+// once per host, and the hosts' desired states share their bytes.
 type LocalFiles struct {
-	mu   sync.Mutex
-	memo map[string]plan.Artifact
+	mu      sync.Mutex
+	memo    map[string]plan.Artifact
+	derived map[any]derived
+}
+
+// derived is a memoised result of a pure function of shared config values.
+type derived struct {
+	v   any
+	err error
 }
 
 // NewLocalFiles returns an empty cache.
-func NewLocalFiles() *LocalFiles { return &LocalFiles{memo: map[string]plan.Artifact{}} }
+func NewLocalFiles() *LocalFiles {
+	return &LocalFiles{memo: map[string]plan.Artifact{}, derived: map[any]derived{}}
+}
+
+// once returns fn's result for key, computing it on first use. fn runs
+// without the lock (two hosts may both compute a missing entry; the result
+// is the same), so one slow render never blocks the others' lookups.
+func once[T any](l *LocalFiles, key any, fn func() (T, error)) (T, error) {
+	l.mu.Lock()
+	d, ok := l.derived[key]
+	l.mu.Unlock()
+	if !ok {
+		v, err := fn()
+		d = derived{v, err}
+		l.mu.Lock()
+		l.derived[key] = d
+		l.mu.Unlock()
+	}
+	v, _ := d.v.(T)
+	return v, d.err
+}
+
+// Memo keys: config values are immutable once loaded, so their pointers
+// identify them for the whole run.
+type (
+	dropInKey struct {
+		u        *config.Unit
+		instance bool
+		id       string
+	}
+	envKey    struct{ u *config.Unit }
+	walkKey   struct{ fset *config.FileSet }
+	renderKey string // the placement's tasks and services, by identity
+)
+
+func (l *LocalFiles) dropIn(app config.App, u *config.Unit, instance bool, id string) ([]byte, error) {
+	return once(l, dropInKey{u, instance, id}, func() ([]byte, error) { return unit.DropIn(app, u, instance, id) })
+}
+
+// render is unit.Render for hp, shared by every host with the same tasks
+// and services (all Render reads of the placement).
+func (l *LocalFiles) render(app config.App, hp config.HostPlacement) ([]renderedUnit, error) {
+	var key strings.Builder
+	for _, t := range hp.Tasks {
+		fmt.Fprintf(&key, "t%p,", t)
+	}
+	for _, s := range hp.Services {
+		fmt.Fprintf(&key, "s%p,", s)
+	}
+	return once(l, renderKey(key.String()), func() ([]renderedUnit, error) {
+		files, err := unit.Render(app, hp)
+		out := make([]renderedUnit, len(files))
+		for i, f := range files {
+			sum := sha256.Sum256(f.Content)
+			out[i] = renderedUnit{f, hex.EncodeToString(sum[:])}
+		}
+		return out, err
+	})
+}
+
+// renderedUnit is a rendered unit file and the SHA-256 of its text.
+type renderedUnit struct {
+	unit.File
+	sha256 string
+}
 
 // Artifact hashes local and returns it as release path rel.
 func (l *LocalFiles) Artifact(local, rel string) (plan.Artifact, error) {
@@ -83,22 +159,28 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 		// Render once now so a value that cannot go into a drop-in fails
 		// here, before any host is touched; ids are validated by the release
 		// package, so later renders cannot fail.
-		if _, err := unit.DropIn(app, u, !task, "0"); err != nil {
+		if _, err := local.dropIn(app, u, !task, "0"); err != nil {
 			return fmt.Errorf("%s: %w", u.Name, err)
 		}
 		ref.DropIn = func(id string) []byte {
-			b, err := unit.DropIn(app, u, !task, id)
+			b, err := local.dropIn(app, u, !task, id)
 			if err != nil {
 				return []byte("# " + err.Error() + "\n")
 			}
 			return b
 		}
-		if env := unit.EnvFile(u); env != nil {
+		env, _ := once(local, envKey{u}, func() (*plan.Artifact, error) {
+			env := unit.EnvFile(u)
+			if env == nil {
+				return nil, nil
+			}
 			sum := sha256.Sum256(env)
-			a := plan.Artifact{Rel: layout.EnvRel(u.Name), SHA256: hex.EncodeToString(sum[:]),
-				Size: int64(len(env)), Mode: 0o600, Content: env, Secret: true}
-			add(a)
-			ref.Uses = append(ref.Uses, a.Rel)
+			return &plan.Artifact{Rel: layout.EnvRel(u.Name), SHA256: hex.EncodeToString(sum[:]),
+				Size: int64(len(env)), Mode: 0o600, Content: env, Secret: true}, nil
+		})
+		if env != nil {
+			add(*env)
+			ref.Uses = append(ref.Uses, env.Rel)
 		}
 		// A task re-runs on a file change only when it names its files:
 		// re-running a gate restarts every same-host unit that Requires= it
@@ -121,7 +203,7 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 		add(templateArtifact(t))
 	}
 	for _, fset := range hp.FileSets {
-		arts, err := fileSetArtifacts(fset, local)
+		arts, err := once(local, walkKey{fset}, func() ([]plan.Artifact, error) { return fileSetArtifacts(fset, local) })
 		if err != nil {
 			return d, err
 		}
@@ -143,7 +225,7 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 			return d, err
 		}
 	}
-	files, err := unit.Render(app, hp)
+	files, err := local.render(app, hp)
 	if err != nil {
 		return d, fmt.Errorf("render units: %w", err)
 	}
@@ -152,8 +234,7 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 		// The release keeps the unit text it was rendered with: a release
 		// directory alone describes how to run it again (rollback), and a
 		// unit change is a change of release like any other file.
-		sum := sha256.Sum256(f.Content)
-		add(plan.Artifact{Rel: plan.UnitsDir + f.Name, SHA256: hex.EncodeToString(sum[:]),
+		add(plan.Artifact{Rel: plan.UnitsDir + f.Name, SHA256: f.sha256,
 			Size: int64(len(f.Content)), Mode: 0o644, Content: f.Content})
 	}
 	slices.SortFunc(d.Artifacts, func(a, b plan.Artifact) int { return strings.Compare(a.Rel, b.Rel) })

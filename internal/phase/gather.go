@@ -15,14 +15,17 @@ import (
 // trip per host: the releases on it and their manifests, the unit files and
 // drop-ins the tool installed, systemd's view of every unit, and the
 // release each main process runs (its working directory).
-type Gather struct{}
+type Gather struct {
+	// AuditLines is how many of each host's last audit log lines to read.
+	AuditLines int
+}
 
 // Title implements Phase.
 func (Gather) Title() string { return "Gather state" }
 
 // Run implements Phase. Hosts whose state came back with their lock
 // (AcquireLock's rider) are not asked again.
-func (Gather) Run(ctx context.Context, r *Run) error {
+func (g Gather) Run(ctx context.Context, r *Run) error {
 	local := NewLocalFiles()
 	return r.EachHost(ctx, func(ctx context.Context, h *Host) error {
 		if h.gathered {
@@ -33,7 +36,7 @@ func (Gather) Run(ctx context.Context, r *Run) error {
 		}
 		rh := r.releaseHost(h)
 		rh.T = target.ReadOnly(h.Target)
-		names, req := gatherRequest(h.Desired)
+		names, req := gatherRequest(h.Desired, g.AuditLines)
 		st, err := rh.Gather(ctx, req)
 		if err == nil {
 			h.Actual, err = actualFrom(st, names, rh.Root)
@@ -70,7 +73,7 @@ func (r *Run) releaseHost(h *Host) release.Host {
 // gatherRequest is what the plan needs read about d: its unit files and
 // drop-ins, and systemd's view of the target and every instance (names,
 // in the order systemd will answer).
-func gatherRequest(d plan.Desired) ([]string, release.Request) {
+func gatherRequest(d plan.Desired, auditLines int) ([]string, release.Request) {
 	var files []string
 	for _, uf := range d.UnitFiles {
 		files = append(files, uf.Name)
@@ -82,7 +85,7 @@ func gatherRequest(d plan.Desired) ([]string, release.Request) {
 			files = append(files, release.DropInPath(n))
 		}
 	}
-	return names, release.Request{Files: files, Units: names, ShowProperties: systemd.ShowProperties}
+	return names, release.Request{Files: files, Units: names, ShowProperties: systemd.ShowProperties, AuditLines: auditLines}
 }
 
 // actualFrom turns a gathered state into what the plan compares against.
@@ -102,7 +105,8 @@ func actualFrom(st *release.State, names []string, root string) (plan.Actual, er
 	// what ties a record to its unit (Id may be an alias).
 	for i, us := range st.Units {
 		ps := plan.UnitState{
-			Active: us.Active(), Enabled: us.Enabled(), Failed: us.ActiveState == "failed",
+			ActiveState: us.ActiveState,
+			Active:      us.Active(), Enabled: us.Enabled(), Failed: us.ActiveState == "failed",
 			StartLimitHit: us.StartLimitHit(),
 			NeedReload:    us.NeedDaemonReload,
 		}

@@ -50,7 +50,17 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 	}
 	files := unitFiles(hp.UnitFiles)
 	files = append(files, unitFiles(hp.Pins)...)
-	if err := r.releaseHost(h).Install(ctx, files); err != nil {
+	// With a reload, the files, the enabling and the reload are one round
+	// trip and one daemon-reload.
+	var err error
+	var shown []byte
+	if hp.Reload {
+		files = append(files, coldPins(h)...)
+		shown, err = r.releaseHost(h).InstallReloadShow(ctx, files, hp.Enable, reloadedNames(h))
+	} else {
+		err = r.releaseHost(h).Install(ctx, files)
+	}
+	if err != nil {
 		return err
 	}
 	h.wroteUnitFiles(files)
@@ -61,22 +71,40 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 		r.Out.Host(h.Config.Name, "pinned %s to release %s", strings.TrimSuffix(p.Name, ".d/release.conf"), hp.Release)
 	}
 	if hp.Reload {
-		if err := systemd.DaemonReload(ctx, h.Target); err != nil {
-			return err
-		}
-		if err := checkReloaded(ctx, h); err != nil {
+		if err := checkReloaded(shown); err != nil {
 			return err
 		}
 		h.Changed(len(files) + 1)
 	}
 	if len(hp.Enable) > 0 {
-		if err := systemd.Enable(ctx, h.Target, hp.Enable...); err != nil {
-			return err
+		if !hp.Reload {
+			if err := systemd.Enable(ctx, h.Target, hp.Enable...); err != nil {
+				return err
+			}
 		}
 		r.Out.Host(h.Config.Name, "enabled %s", strings.Join(hp.Enable, " "))
 		h.Changed(1)
 	}
 	return nil
+}
+
+// coldPins are the drop-ins of instances that start cold: nothing runs
+// them and systemd will not start them by itself (inactive or failed, not
+// in an auto-restart loop), so writing them with the unit files moves no
+// process early, and saves their wave a second install and daemon-reload
+// (on a cold apply, every instance). The rest are pinned at their turn.
+func coldPins(h *Host) []release.File {
+	var files []release.File
+	for _, s := range h.Plan.Starts {
+		if s.Task || s.Restart || s.DropIn == nil {
+			continue
+		}
+		switch h.Actual.Units[s.Name].ActiveState {
+		case "", "inactive", "failed":
+			files = append(files, release.File{Rel: release.DropInPath(s.Name), Content: s.DropIn})
+		}
+	}
+	return files
 }
 
 // unitFiles converts plan unit files for the release package.
@@ -88,18 +116,26 @@ func unitFiles(ufs []plan.UnitFile) []release.File {
 	return out
 }
 
-// checkReloaded fails when systemd still holds an old copy of a unit.
-func checkReloaded(ctx context.Context, h *Host) error {
+// reloadedNames are the units whose NeedDaemonReload proves the reload:
+// every changed unit file but templates (which have no state of their
+// own), and every instance.
+func reloadedNames(h *Host) []string {
 	var names []string
 	for _, uf := range h.Plan.UnitFiles {
-		if !strings.HasSuffix(uf.Name, "@.service") { // templates have no state of their own
+		if !strings.HasSuffix(uf.Name, "@.service") {
 			names = append(names, uf.Name)
 		}
 	}
 	for _, u := range h.Desired.Units {
 		names = append(names, u.Names...)
 	}
-	states, err := systemd.Show(ctx, h.Target, names...)
+	return names
+}
+
+// checkReloaded fails when systemd still holds an old copy of a unit, as
+// the "systemctl show" read after the reload (shown) says.
+func checkReloaded(shown []byte) error {
+	states, err := systemd.ParseShow(shown)
 	if err != nil {
 		return err
 	}

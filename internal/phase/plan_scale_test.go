@@ -24,7 +24,7 @@ func BenchmarkPlanOpenIM(b *testing.B) {
 			inv, pb := openIMFleet(b, n)
 			b.ReportAllocs()
 			for b.Loop() {
-				cfg, diags := config.Load(config.LoadOptions{InventoryPath: inv, PlaybookPath: pb, Vars: map[string]string{"mongo_password": "x", "redis_password": "x"}})
+				cfg, diags := config.Load(config.LoadOptions{InventoryPath: inv, PlaybookPath: pb, Vars: map[string]string{"mongo_password": "x", "redis_password": "x", "minio_secret_key": "x"}})
 				if diags.HasErrors() {
 					b.Fatal(diags)
 				}
@@ -55,13 +55,26 @@ func openIMFleet(b *testing.B, n int) (inv, pb string) {
 		b.Fatal(err)
 	}
 	pb = filepath.Join(dir, "playbooks", "openim.hcl")
-	for _, d := range []string{"playbooks", "_output/bin", "_output/config"} {
+	for _, d := range []string{"playbooks/templates", "_output/bin", "_output/config"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			b.Fatal(err)
 		}
 	}
 	if err := os.WriteFile(pb, src, 0o644); err != nil {
 		b.Fatal(err)
+	}
+	tpls, err := filepath.Glob(filepath.Join("..", "..", "playbooks", "templates", "*.tpl"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, t := range tpls {
+		text, err := os.ReadFile(t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "playbooks", "templates", filepath.Base(t)), text, 0o644); err != nil {
+			b.Fatal(err)
+		}
 	}
 	for _, name := range []string{"check-free-memory", "check-component", "openim-rpc-auth", "openim-rpc-user",
 		"openim-rpc-friend", "openim-rpc-group", "openim-rpc-conversation", "openim-rpc-msg", "openim-rpc-third",
@@ -80,6 +93,8 @@ func openIMFleet(b *testing.B, n int) (inv, pb string) {
 	for i := range n {
 		fmt.Fprintf(&s, "host \"im-%d\" {\n  address = \"10.%d.%d.%d\"\n  groups = [\"app\"]\n}\n", i, i/65536, i/256%256, i%256)
 	}
+	// The playbook renders the infra group's addresses into its templates.
+	s.WriteString("host \"infra-1\" {\n  address = \"10.255.0.1\"\n  groups = [\"infra\"]\n}\n")
 	inv = filepath.Join(dir, "inventory.hcl")
 	if err := os.WriteFile(inv, []byte(s.String()), 0o644); err != nil {
 		b.Fatal(err)

@@ -19,28 +19,41 @@ import (
 // refused the run stops before a single host is changed, because a fleet
 // deployed minus a few hosts breaks cross-host dependencies in ways that
 // are harder to see than a refusal.
-type Preflight struct{}
+//
+// Facts already read with the lock (AcquireLock with Facts) are judged
+// without asking the host again.
+type Preflight struct {
+	// State reads Gather's state in the same round trip as the facts, for
+	// a read-only run (plan) that gathers next without a lock.
+	State bool
+}
 
 // Title implements Phase.
 func (Preflight) Title() string { return "Pre-flight" }
 
 // Run implements Phase.
-func (Preflight) Run(ctx context.Context, r *Run) error {
+func (p Preflight) Run(ctx context.Context, r *Run) error {
 	bins := &binaryCache{memo: map[string]preflight.Binary{}}
+	local := NewLocalFiles()
 	_ = r.EachHost(ctx, func(ctx context.Context, h *Host) error {
-		f, err := GatherFacts(ctx, h.Target, r.Config.Playbook.App.Root, instanceNames(h)...)
-		if err != nil {
-			h.Fail(OutcomeFailed, err)
-			r.Out.HostError(h.Config.Name, "pre-flight: %v", err)
-			return nil
+		if !h.factsRead && p.State && !h.gathered && h.buildDesired(r, local) == nil {
+			inspectReadOnly(ctx, r, h)
 		}
-		h.Facts = f
+		if !h.factsRead {
+			f, err := GatherFacts(ctx, h.Target, r.Config.Playbook.App.Root, instanceNames(h)...)
+			if err != nil {
+				h.Fail(OutcomeFailed, err)
+				r.Out.HostError(h.Config.Name, "pre-flight: %v", err)
+				return nil
+			}
+			h.Facts, h.factsRead = f, true
+		}
 		req, err := requirements(r, h, bins)
 		if err != nil {
 			h.Fail(OutcomeFailed, err)
 			return nil
 		}
-		reportProblems(r, h, preflight.Check(f, req, r.Clock.Now()))
+		reportProblems(r, h, preflight.Check(h.Facts, req, r.Clock.Now()))
 		return nil
 	})
 	facts := map[string]osinfo.Facts{}
@@ -67,9 +80,10 @@ func (Preflight) Run(ctx context.Context, r *Run) error {
 }
 
 // GatherFacts runs detection read-only, with the state of units read in
-// the same round trip, and probes the SFTP subsystem.
+// the same round trip, and probes the SFTP subsystem and TCP forwarding.
 func GatherFacts(ctx context.Context, t target.Target, root string, units ...string) (osinfo.Facts, error) {
 	ro := target.ReadOnly(t)
+	forwarding := probeForwarding(ctx, t)
 	f, err := osinfo.DetectWith(ctx, ro, osinfo.Options{DiskPath: root, Units: units})
 	if err != nil {
 		return f, err
@@ -78,14 +92,45 @@ func GatherFacts(ctx context.Context, t target.Target, root string, units ...str
 	if _, err := ro.Stat(ctx, "/"); err != nil {
 		f.SFTPError = err.Error()
 	}
-	// Only SSH targets can be asked; opening a channel writes nothing.
-	if fw, ok := t.(interface{ TCPForwarding(context.Context) error }); ok {
+	if forwarding != nil {
 		f.ForwardingChecked = true
-		if err := fw.TCPForwarding(ctx); err != nil {
+		if err := <-forwarding; err != nil {
 			f.ForwardingError = err.Error()
 		}
 	}
 	return f, nil
+}
+
+// inspectReadOnly reads h's facts and state in one read-only round trip;
+// what it could not read is left for Preflight and Gather to ask again.
+func inspectReadOnly(ctx context.Context, r *Run, h *Host) {
+	in, script, args := inspect(r, h, true, 0)
+	forwarding := probeForwarding(ctx, h.Target)
+	sent := r.Clock.Now()
+	res, err := target.ReadOnly(h.Target).Run(ctx, target.Cmd{Args: append([]string{"sh", "-c", script, "sh"}, args...), Sudo: h.Config.Become, ReadOnly: true})
+	received := r.Clock.Now()
+	if err == nil {
+		in.record(h, res.Stdout, sent, received)
+	}
+	if h.factsRead && forwarding != nil {
+		h.Facts.ForwardingChecked = true
+		if err := <-forwarding; err != nil {
+			h.Facts.ForwardingError = err.Error()
+		}
+	}
+}
+
+// probeForwarding asks, in the background, whether the host's sshd
+// forwards TCP (only SSH targets can be asked; opening a channel writes
+// nothing). The answer arrives on the channel; nil when t cannot be asked.
+func probeForwarding(ctx context.Context, t target.Target) chan error {
+	fw, ok := t.(interface{ TCPForwarding(context.Context) error })
+	if !ok {
+		return nil
+	}
+	c := make(chan error, 1)
+	go func() { c <- fw.TCPForwarding(ctx) }()
+	return c
 }
 
 func reportProblems(r *Run, h *Host, ps []preflight.Problem) {
@@ -162,16 +207,23 @@ func requirements(r *Run, h *Host, bins *binaryCache) (preflight.Requirements, e
 			req.Ports = append(req.Ports, in.Health.Ports...)
 		}
 	}
-	// The units' state came back with the facts (one round trip); systemd
-	// prints one record per unit in argument order, so index i is names[i].
-	states, err := systemd.ParseShow(h.Facts.UnitShow)
-	if err == nil && len(states) == len(names) {
-		for i, st := range states {
-			if st.Active() || st.ActiveState == "activating" {
-				for _, p := range ports[i] {
-					req.OwnedPorts[p] = true
-				}
+	// The units' state came back with the gathered state, or with the
+	// facts (one round trip); systemd prints one record per unit in
+	// argument order, so index i is names[i].
+	owns := func(i int, activeState string) {
+		if activeState == "active" || activeState == "activating" {
+			for _, p := range ports[i] {
+				req.OwnedPorts[p] = true
 			}
+		}
+	}
+	if h.gathered {
+		for i, n := range names {
+			owns(i, h.Actual.Units[n].ActiveState)
+		}
+	} else if states, err := systemd.ParseShow(h.Facts.UnitShow); err == nil && len(states) == len(names) {
+		for i, st := range states {
+			owns(i, st.ActiveState)
 		}
 	}
 	return req, nil

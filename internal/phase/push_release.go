@@ -3,16 +3,20 @@ package phase
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"os"
 	"path"
 	"slices"
+	"sync"
 
 	"github.com/openimsdk/openim-deploy/internal/plan"
+	"github.com/openimsdk/openim-deploy/internal/preflight"
 	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/ui"
 )
 
 // PushRelease builds the new release on every host that needs one: files
@@ -39,6 +43,11 @@ func (PushRelease) Skip(r *Run) (string, bool) {
 
 // Run implements Phase.
 func (PushRelease) Run(ctx context.Context, r *Run) error {
+	if err := checkSFTP(ctx, r); err != nil {
+		return err
+	}
+	progress := startUploadProgress(r)
+	defer progress.Done()
 	z := newGzipUploads(r.Config.Playbook.App.Compress)
 	defer z.Close()
 	return r.EachHost(ctx, func(ctx context.Context, h *Host) error {
@@ -49,7 +58,7 @@ func (PushRelease) Run(ctx context.Context, r *Run) error {
 		var err error
 		switch {
 		case hp.NewRelease:
-			err = pushRelease(ctx, r, h, z.forHost(ctx, r, h))
+			err = pushRelease(ctx, r, h, progress, z.forHost(ctx, r, h))
 		case hp.CleanPartials:
 			err = r.releaseHost(h).Clean(ctx)
 		}
@@ -62,7 +71,35 @@ func (PushRelease) Run(ctx context.Context, r *Run) error {
 	})
 }
 
-func pushRelease(ctx context.Context, r *Run, h *Host, z *gzipUploads) error {
+// checkSFTP opens the SFTP subsystem of every host that has files to
+// receive, before any host is changed: pre-flight no longer opens it (a
+// run with nothing to send never does), so a host whose sshd lacks it is
+// refused here, all or nothing, as pre-flight would have.
+func checkSFTP(ctx context.Context, r *Run) error {
+	var refused []error
+	var mu sync.Mutex
+	_ = r.EachHost(ctx, func(ctx context.Context, h *Host) error {
+		if h.Plan == nil || !h.Plan.NewRelease || len(h.Plan.Uploads) == 0 {
+			return nil
+		}
+		if _, err := target.ReadOnly(h.Target).Stat(ctx, "/"); err != nil && ctx.Err() == nil {
+			err = fmt.Errorf("%s: SFTP subsystem unavailable: %w (enable \"Subsystem sftp\" in sshd_config)", preflight.CheckSFTP, err)
+			h.Fail(OutcomeFailed, err)
+			r.Out.HostError(h.Config.Name, "refused: %v", err)
+			mu.Lock()
+			refused = append(refused, fmt.Errorf("%s: %w", h, err))
+			mu.Unlock()
+		}
+		return nil
+	})
+	if len(refused) > 0 {
+		return fmt.Errorf("%w: no host was changed:\n%w", preflight.ErrRefused, errors.Join(refused...))
+	}
+	return ctx.Err()
+}
+
+func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer, z *gzipUploads) error {
+	defer progress.HostDone()
 	hp := h.Plan
 	rh := r.releaseHost(h)
 	owner := ""
@@ -79,7 +116,7 @@ func pushRelease(ctx context.Context, r *Run, h *Host, z *gzipUploads) error {
 	partial := rh.PartialDir(hp.Release)
 	var sent, wire int64
 	for _, a := range hp.Uploads {
-		n, err := upload(ctx, h.Target, a, path.Join(partial, a.Rel), z)
+		n, err := upload(ctx, h.Target, a, path.Join(partial, a.Rel), progress, z)
 		if err != nil {
 			return err
 		}
@@ -95,13 +132,14 @@ func pushRelease(ctx context.Context, r *Run, h *Host, z *gzipUploads) error {
 	for i, l := range hp.Dups {
 		dups[i] = release.Link{From: l.From, To: l.To}
 	}
-	var owned []string
+	var owned, sentFiles []string
 	for _, a := range hp.Uploads {
 		if a.AppOwned {
 			owned = append(owned, a.Rel)
 		}
+		sentFiles = append(sentFiles, a.Rel)
 	}
-	if err := rh.Finalize(ctx, hp.Release, dups, hp.Manifest, r.Config.Playbook.App.User, owned); err != nil {
+	if err := rh.Finalize(ctx, hp.Release, dups, hp.Manifest, r.Config.Playbook.App.User, owned, sentFiles); err != nil {
 		return err
 	}
 	h.Changed(1)
@@ -128,9 +166,9 @@ func releaseDirs(hp *plan.HostPlan) []string {
 
 // upload sends a to dst and returns the bytes put on the wire: gzipped on
 // an exec session when z (nil: never) says so, else as it is over SFTP.
-func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, z *gzipUploads) (int64, error) {
+func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, progress *ui.Transfer, z *gzipUploads) (int64, error) {
 	if z != nil {
-		if n, sent, err := z.upload(ctx, t, a, dst); sent || err != nil {
+		if n, sent, err := z.upload(ctx, t, a, dst, progress); sent || err != nil {
 			return n, err
 		}
 	}
@@ -145,7 +183,10 @@ func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, z
 		defer f.Close()
 		src = f
 	}
-	if err := t.WriteFile(ctx, dst, src, a.Mode); err != nil {
+	src = progress.Reader(src) // counts bytes for the terminal's status line
+	// Staged: finalize checks every file sent against the manifest in one
+	// sha256sum before the release exists, instead of a session per file.
+	if err := target.StageFile(ctx, t, dst, src, a.Mode); err != nil {
 		return 0, fmt.Errorf("upload %s: %w", a.Rel, err)
 	}
 	return a.Size, nil

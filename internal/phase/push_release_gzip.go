@@ -14,6 +14,7 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/plan"
 	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/ui"
 )
 
 // How release files are compressed, and what "auto" compresses. The
@@ -129,7 +130,10 @@ func (z *gzipUploads) forHost(ctx context.Context, r *Run, h *Host) *gzipUploads
 // upload sends a compressed when it should be and returns the bytes put
 // on the wire; sent is false when a must go as it is instead (not worth
 // compressing, or the host turned out to lack gzip).
-func (z *gzipUploads) upload(ctx context.Context, t target.Target, a plan.Artifact, dst string) (wire int64, sent bool, err error) {
+//
+// progress counts the compressed bytes as they go: the status line's total
+// is the files' plain size, so it ends short of it when files compress.
+func (z *gzipUploads) upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, progress *ui.Transfer) (wire int64, sent bool, err error) {
 	if !z.wants(a) {
 		return 0, false, nil
 	}
@@ -146,7 +150,7 @@ func (z *gzipUploads) upload(ctx context.Context, t target.Target, a plan.Artifa
 		gz = streamGzip(a.Content)
 	}
 	defer gz.Close()
-	wire, err = target.WriteFileGzip(ctx, t, dst, gz, a.Mode, a.Size, a.SHA256)
+	wire, err = target.WriteFileGzip(ctx, t, dst, progress.Reader(gz), a.Mode, a.Size, a.SHA256)
 	if errors.Is(err, target.ErrNoGzip) {
 		return 0, false, nil
 	}

@@ -127,7 +127,7 @@ func TestUploadAutoCompressesLargeBinaries(t *testing.T) {
 		hz := z.forHost(t.Context(), r, h)
 		require.NotNil(t, hz)
 		for _, a := range h.Plan.Uploads {
-			_, err := upload(t.Context(), g, a, "/r/"+a.Rel, hz)
+			_, err := upload(t.Context(), g, a, "/r/"+a.Rel, nil, hz)
 			require.NoError(t, err)
 		}
 		files := g.Files()
@@ -167,7 +167,7 @@ func TestUploadAlwaysAndNever(t *testing.T) {
 			g := newGzipFake(t, "h1", false)
 			hosts[0].Target, hosts[0].Plan.Uploads = g, []plan.Artifact{small, env}
 			for _, a := range hosts[0].Plan.Uploads {
-				_, err := upload(t.Context(), g, a, "/r/"+a.Rel, z.forHost(t.Context(), r, hosts[0]))
+				_, err := upload(t.Context(), g, a, "/r/"+a.Rel, nil, z.forHost(t.Context(), r, hosts[0]))
 				require.NoError(t, err)
 			}
 			require.Len(t, g.Calls(), tt.execs)
@@ -194,14 +194,14 @@ func TestUploadHostWithoutGzip(t *testing.T) {
 
 	hz := z.forHost(t.Context(), r, hosts[0])
 	require.Nil(t, hz)
-	n, err := upload(t.Context(), g, bin, "/r/bin/api", hz)
+	n, err := upload(t.Context(), g, bin, "/r/bin/api", nil, hz)
 	require.NoError(t, err)
 	require.Equal(t, bin.Size, n)
 	require.Empty(t, g.Calls())
 	require.Contains(t, g.Files(), "/r/bin/api")
 	require.Equal(t, 1, strings.Count(out.String(), "no gzip on the host"), out.String())
 
-	n, err = upload(t.Context(), lacking, bin, "/r/bin/api", z.forHost(t.Context(), r, hosts[1]))
+	n, err = upload(t.Context(), lacking, bin, "/r/bin/api", nil, z.forHost(t.Context(), r, hosts[1]))
 	require.NoError(t, err)
 	require.Equal(t, bin.Size, n)
 	require.Len(t, lacking.Calls(), 1)
@@ -239,7 +239,7 @@ func TestUploadAutoSkipsFastLinks(t *testing.T) {
 			r.Out = ui.New(&out, ui.Options{Verbose: true})
 			g := measured{newGzipFake(t, "h1", false), tt.rtt}
 			hosts[0].Target, hosts[0].Plan.Uploads = g, []plan.Artifact{bin}
-			n, err := upload(t.Context(), g, bin, "/r/bin/api", z.forHost(t.Context(), r, hosts[0]))
+			n, err := upload(t.Context(), g, bin, "/r/bin/api", nil, z.forHost(t.Context(), r, hosts[0]))
 			require.NoError(t, err)
 			require.Equal(t, binaryLikeOf(t, bin), g.Files()["/r/bin/api"].Data)
 			if tt.gzip {

@@ -117,7 +117,8 @@ type Host struct {
 	Plan      *plan.HostPlan
 	Lease     *lock.Lease
 
-	gathered bool // Actual is read (by Gather, or with the lock)
+	gathered  bool // Actual is read (by Gather, or with the lock)
+	factsRead bool // Facts are read (by Preflight, or with the lock)
 
 	mu      sync.Mutex
 	outcome Outcome

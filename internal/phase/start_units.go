@@ -206,8 +206,8 @@ func startFresh(ctx context.Context, r *Run, h *Host, w int, blocked map[string]
 }
 
 // startOnHost pins starts to their release (writing extra files with the
-// drop-ins), runs tasks, (re)starts services one at a time, then gates
-// every service at once.
+// drop-ins), runs tasks, (re)starts every service at once, then gates
+// them all.
 func startOnHost(ctx context.Context, r *Run, h *Host, starts []plan.Start, extra []release.File) error {
 	if len(starts) == 0 {
 		return nil
@@ -243,24 +243,37 @@ func startOnHost(ctx context.Context, r *Run, h *Host, starts []plan.Start, extr
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	for _, s := range services {
-		if len(errs) > 0 && !r.Opts.KeepGoing {
-			break // one instance failed to start: restart no more on this host
-		}
+	// Every service instance of this step on this host (re)starts in one
+	// systemctl call, so systemd runs their jobs side by side, with
+	// reset-failed first: a unit that tripped StartLimitBurst refuses to
+	// start until its counter is cleared. They are one batch: the gates
+	// below decide together whether it passed.
+	names := make([]string, len(services))
+	for i, s := range services {
+		names[i] = s.Name
 		verb := "start"
 		if s.Restart {
 			verb = "restart"
 		}
 		r.Out.Host(h.Config.Name, "%s %s (%s)", verb, s.Name, s.Reason)
-		// reset-failed first: a unit that tripped StartLimitBurst refuses
-		// to start until its counter is cleared.
-		_ = systemd.ResetFailed(ctx, h.Target, s.Name)
-		if err := systemd.Restart(ctx, h.Target, s.Name); err != nil {
-			errs = append(errs, h.reportFailure(ctx, r, s, fmt.Errorf("%s %s: %w", verb, s.Name, err)))
-			continue
-		}
-		h.Changed(1)
 	}
+	var gated []plan.Start
+	if err := systemd.ResetAndRestart(ctx, h.Target, names...); err != nil {
+		failed := systemd.FailedJobs(err, names)
+		if len(failed) == 0 {
+			failed = names // the call failed as a whole
+		}
+		for _, s := range services {
+			if slices.Contains(failed, s.Name) {
+				errs = append(errs, h.reportFailure(ctx, r, s, fmt.Errorf("(re)start %s: %w", s.Name, err)))
+			} else {
+				gated = append(gated, s)
+			}
+		}
+	} else {
+		gated = services
+	}
+	h.Changed(len(gated))
 	// Gate every started instance at once: waiting for one stable window per
 	// host, not one per instance, keeps a cold start of 30 instances fast.
 	// One poller per host batches every gate's "systemctl show" into one
@@ -268,7 +281,7 @@ func startOnHost(ctx context.Context, r *Run, h *Host, starts []plan.Start, extr
 	poller := health.NewPoller(h.Target)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, s := range services {
+	for _, s := range gated {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -298,11 +311,11 @@ func pinWave(ctx context.Context, r *Run, h *Host, starts []plan.Start, extra []
 	if len(files) == 0 {
 		return nil
 	}
-	if err := r.releaseHost(h).Install(ctx, files); err != nil {
+	if err := r.releaseHost(h).InstallAndReload(ctx, files); err != nil {
 		return err
 	}
 	h.wroteUnitFiles(files)
-	return systemd.DaemonReload(ctx, h.Target)
+	return nil
 }
 
 // unitFile is what the host's unit directory holds at rel now: what this
@@ -332,6 +345,7 @@ func (h *Host) wroteUnitFiles(files []release.File) {
 func gate(ctx context.Context, r *Run, h *Host, poller *health.Poller, s plan.Start) error {
 	hc := instanceHealth(h.Placement, s)
 	probe := health.FromConfig(h.Target, hc)
+	defer r.Out.Waiting(h.Config.Name, s.Name)() // on a terminal's status line
 	return health.Wait(ctx, r.Clock, poller.State(s.Name), probe, health.PolicyFor(hc))
 }
 

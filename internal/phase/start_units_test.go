@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -39,9 +40,10 @@ func fakeHost(name string, fail ...string) *targettest.Fake {
 	f.On(targettest.Contains("# install.sh DIR"), targettest.Reply{})
 	f.On(targettest.Equal("systemctl daemon-reload"), targettest.Reply{})
 	f.On(targettest.HasPrefix("systemctl reset-failed"), targettest.Reply{})
-	f.On(targettest.HasPrefix("systemctl restart"), targettest.Reply{})
+	f.On(targettest.Contains("exec systemctl restart"), targettest.Reply{})
 	for _, u := range fail {
-		f.On(targettest.Equal("systemctl restart -- "+u), targettest.Reply{Code: 1, Stderr: "Job failed"})
+		f.On(targettest.Regexp(`exec systemctl restart .* sh .*`+regexp.QuoteMeta(u)), targettest.Reply{Code: 1,
+			Stderr: "Job for " + u + " failed because the control process exited with error code."})
 	}
 	f.OnFunc(targettest.HasPrefix("systemctl show"), func(cmd target.Cmd) (target.Result, error) {
 		var b strings.Builder
@@ -84,8 +86,8 @@ func newTestRun(t *testing.T, parallel int, keepGoing bool, fakes ...*targettest
 func restarted(f *targettest.Fake) []string {
 	var out []string
 	for _, c := range f.Commands() {
-		if u, ok := strings.CutPrefix(c, "systemctl restart -- "); ok {
-			out = append(out, u)
+		if strings.Contains(c, "exec systemctl restart") {
+			out = append(out, strings.Fields(c[strings.LastIndex(c, "' sh ")+len("' sh "):])...)
 		}
 	}
 	return out
@@ -103,7 +105,7 @@ func TestStartUnits_WavesInOrder(t *testing.T) {
 			require.Equal(t, []string{"rpc@0.service", "api@0.service"}, restarted(f))
 			cmds := f.Commands()
 			first := indexOf(cmds, "# install.sh DIR")
-			require.Less(t, first, indexOf(cmds, "systemctl restart -- rpc@0.service"), "pinned before restart")
+			require.Less(t, first, indexOf(cmds, "exec systemctl restart"), "pinned before restart")
 			require.Empty(t, f.Unexpected())
 		}
 	})
@@ -228,7 +230,7 @@ func TestStartUnits_FirstCtrlCStopsAfterTheBatch(t *testing.T) {
 		a, b := fakeHost("h1"), fakeHost("h2")
 		intr := make(chan struct{})
 		var once sync.Once
-		a.OnFunc(targettest.HasPrefix("systemctl restart"), func(target.Cmd) (target.Result, error) {
+		a.OnFunc(targettest.Contains("exec systemctl restart"), func(target.Cmd) (target.Result, error) {
 			once.Do(func() { close(intr) }) // Ctrl-C while h1 restarts
 			return target.Result{}, nil
 		})
@@ -258,5 +260,31 @@ func TestStartUnits_UnreachableDependencyHostBlocksDependents(t *testing.T) {
 		require.Empty(t, restarted(b))
 		require.Contains(t, out.String(), "[h2] warning: takes no part in this run: what depends on rpc is not started on any host")
 		require.Contains(t, out.String(), "not restarting api@0.service: a dependency failed its health gate")
+	})
+}
+
+// TestStartUnits_OneCallPerHost: the instances of a step on a host restart
+// in one systemctl call; one whose job fails is reported at once and not
+// gated, the others are gated and pass.
+func TestStartUnits_OneCallPerHost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := fakeHost("h1", "rpc@1.service")
+		r, out := newTestRun(t, 1, false, a)
+		r.Hosts[0].Plan.Starts = []plan.Start{
+			{Name: "rpc@0.service", Unit: "rpc", Reason: "not running", DropIn: []byte("pin rpc@0 r2\n")},
+			{Name: "rpc@1.service", Unit: "rpc", Reason: "not running", DropIn: []byte("pin rpc@1 r2\n")},
+		}
+		require.Error(t, StartUnits{}.Run(t.Context(), r))
+		var calls int
+		for _, c := range a.Commands() {
+			if strings.Contains(c, "exec systemctl restart") {
+				calls++
+			}
+		}
+		require.Equal(t, 1, calls, "one systemctl call for both instances")
+		require.Equal(t, []string{"rpc@0.service", "rpc@1.service"}, restarted(a))
+		require.Contains(t, out.String(), "healthy rpc@0.service")
+		require.NotContains(t, out.String(), "healthy rpc@1.service")
+		require.Contains(t, out.String(), "rpc@1.service")
 	})
 }

@@ -98,6 +98,9 @@ type HostPlan struct {
 	// after every wave, so "systemctl stop <app>.target" reaches every unit.
 	StartTarget bool
 	Actions     []Action // the above, in apply order, for printing
+	// NewUnits summarises the actions that bring up units new on the host,
+	// for a short plan; nil when there are none.
+	NewUnits *NewUnits
 }
 
 // Changed reports whether apply would change anything on the host.
@@ -172,6 +175,7 @@ func Build(d Desired, a Actual, waveOf func(unit string) int, newID string) *Hos
 		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindStart, Unit: d.Target,
 			Desc: "start " + d.Target + " (after every wave)"})
 	}
+	hp.NewUnits = newUnits(hp, d, a)
 	return hp
 }
 

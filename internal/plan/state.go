@@ -71,9 +71,10 @@ type UnitFile struct {
 
 // UnitState is the part of systemd's view of a unit the plan needs.
 type UnitState struct {
-	Active  bool // ActiveState=active
-	Enabled bool // UnitFileState=enabled
-	Failed  bool
+	ActiveState string // as systemd says: active, activating, failed, ...
+	Active      bool   // ActiveState=active
+	Enabled     bool   // UnitFileState=enabled
+	Failed      bool
 	// StartLimitHit: systemd gave up restarting the unit (Result=
 	// start-limit-hit) and refuses to start it until reset-failed.
 	StartLimitHit bool

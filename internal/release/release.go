@@ -30,6 +30,7 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -151,9 +152,10 @@ func (h Host) PartialDir(id string) string { return path.Join(h.Root, "releases"
 func (h Host) Dir(id string) string { return path.Join(h.Root, "releases", id) }
 
 // Finalize links duplicate content inside the new release, writes its
-// manifest, gives the files in appOwned (release paths) to appUser, and
-// renames the release into place.
-func (h Host) Finalize(ctx context.Context, id string, dups []Link, m Manifest, appUser string, appOwned []string) error {
+// manifest, checks the files in check (release paths sent without a check
+// of their own, see target.Stager) against it in one go, gives the files
+// in appOwned to appUser, and renames the release into place.
+func (h Host) Finalize(ctx context.Context, id string, dups []Link, m Manifest, appUser string, appOwned, check []string) error {
 	args := []string{h.Root, id, appUser}
 	for _, l := range dups {
 		args = append(args, l.From, l.To)
@@ -161,6 +163,10 @@ func (h Host) Finalize(ctx context.Context, id string, dups []Link, m Manifest, 
 	if len(appOwned) > 0 {
 		args = append(args, "::own")
 		args = append(args, appOwned...)
+	}
+	if len(check) > 0 {
+		args = append(args, "::check")
+		args = append(args, check...)
 	}
 	if _, err := h.run(ctx, finalizeScript, m.Encode(), false, args...); err != nil {
 		return fmt.Errorf("complete release %s: %w", id, err)
@@ -196,13 +202,23 @@ func (h Host) RecordTask(ctx context.Context, task, fingerprint string) error {
 
 // Audit appends line to the app's audit log on the host.
 func (h Host) Audit(ctx context.Context, line string) error {
-	if strings.ContainsAny(line, "\n\r") {
-		return fmt.Errorf("audit line must be one line")
+	p, err := h.AuditPart(line)
+	if err != nil {
+		return err
 	}
-	if _, err := h.run(ctx, auditScript, nil, false, h.StateDir, line); err != nil {
+	if _, err := h.run(ctx, p.Script, nil, false, p.Args...); err != nil {
 		return fmt.Errorf("write audit log: %w", err)
 	}
 	return nil
+}
+
+// AuditPart is what Audit runs, for a caller that folds it into another
+// round trip (the lock's release), as a part of target.Compose.
+func (h Host) AuditPart(line string) (target.Part, error) {
+	if strings.ContainsAny(line, "\n\r") {
+		return target.Part{}, fmt.Errorf("audit line must be one line")
+	}
+	return target.Part{Script: auditScript, Args: []string{h.StateDir, line}}, nil
 }
 
 // File is one file Install writes under the unit directory, or removes.
@@ -220,6 +236,30 @@ func (h Host) Install(ctx context.Context, files []File) error {
 	if len(files) == 0 {
 		return nil
 	}
+	_, err := h.install(ctx, files, nil)
+	return err
+}
+
+// InstallAndReload is Install, then enables units (when any) and runs one
+// daemon-reload, all in the same round trip: "systemctl enable" would
+// reload by itself, so it runs with --no-reload before the one reload.
+func (h Host) InstallAndReload(ctx context.Context, files []File, enable ...string) error {
+	_, err := h.install(ctx, files, append([]string{"reload"}, enable...))
+	return err
+}
+
+// InstallReloadShow is InstallAndReload, and returns systemd's view (Id
+// and NeedDaemonReload) of the units in show, read after the reload in the
+// same round trip: "systemctl show" output, one record per unit in order.
+func (h Host) InstallReloadShow(ctx context.Context, files []File, enable, show []string) ([]byte, error) {
+	after := append([]string{"reload"}, enable...)
+	if len(show) > 0 {
+		after = append(append(after, "::show"), show...)
+	}
+	return h.install(ctx, files, after)
+}
+
+func (h Host) install(ctx context.Context, files []File, after []string) ([]byte, error) {
 	var in bytes.Buffer
 	for _, f := range files {
 		if f.Delete {
@@ -234,10 +274,15 @@ func (h Host) Install(ctx context.Context, files []File) error {
 		fmt.Fprintf(&in, "put %#o %d %s %s\n", mode.Perm(), len(f.Content), hex.EncodeToString(sum[:]), f.Rel)
 		in.Write(f.Content)
 	}
-	if _, err := h.run(ctx, installScript, in.Bytes(), false, h.UnitDir); err != nil {
-		return fmt.Errorf("install unit files: %w", err)
+	res, err := h.run(ctx, installScript, in.Bytes(), false, append([]string{h.UnitDir}, after...)...)
+	if err != nil {
+		var ee *target.ExitError
+		if errors.As(err, &ee) && ee.Code == 4 {
+			return nil, fmt.Errorf("unit files installed, then systemctl failed: %w", err)
+		}
+		return nil, fmt.Errorf("install unit files: %w", err)
 	}
-	return nil
+	return res.Stdout, nil
 }
 
 // Request says what Gather reads.
@@ -248,6 +293,9 @@ type Request struct {
 	Units []string
 	// ShowProperties are passed to systemctl show -p.
 	ShowProperties string
+	// AuditLines is how many of the audit log's last lines to read; 0
+	// reads none (only the releases command shows them).
+	AuditLines int
 }
 
 // Gather reads, in one read-only round trip, the app's releases and their
@@ -270,7 +318,7 @@ func (h Host) Gather(ctx context.Context, req Request) (*State, error) {
 // another round trip (the lock's rider): the constant script and its
 // arguments. Its output is parsed by ParseGather.
 func (h Host) GatherScript(req Request) (script string, args []string) {
-	args = []string{h.Root, h.App, h.UnitDir, h.StateDir, req.ShowProperties, strconv.Itoa(len(req.Files))}
+	args = []string{h.Root, h.App, h.UnitDir, h.StateDir, req.ShowProperties, strconv.Itoa(req.AuditLines), strconv.Itoa(len(req.Files))}
 	args = append(args, req.Files...)
 	args = append(args, req.Units...)
 	return gatherScript, args

@@ -20,6 +20,7 @@ import (
 // service whose main process is the test's own shell, so the gather
 // script's pid/cwd path runs for real.
 const fakeSystemctl = `#!/bin/sh
+[ -z "${FAKE_LOG:-}" ] || echo "$*" >>"$FAKE_LOG"
 [ "$1" = show ] || exit 0
 shift 4
 first=1
@@ -76,7 +77,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(h.PartialDir(id1), "bin", "app"), []byte("v1"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(h.PartialDir(id1), "config", "a.yml"), []byte("cfg"), 0o644))
 	m1 := Manifest{"bin/app": sha("v1"), "config/a.yml": sha("cfg"), "bin/copy": sha("v1")}
-	require.NoError(t, h.Finalize(ctx, id1, []Link{{From: "bin/app", To: "bin/copy"}}, m1, "", []string{"config/a.yml"}))
+	require.NoError(t, h.Finalize(ctx, id1, []Link{{From: "bin/app", To: "bin/copy"}}, m1, "", []string{"config/a.yml"}, []string{"bin/app", "config/a.yml"}))
 	got, err := os.ReadFile(filepath.Join(h.Dir(id1), "bin", "copy"))
 	require.NoError(t, err)
 	require.Equal(t, "v1", string(got))
@@ -97,8 +98,15 @@ func TestReleaseLifecycle(t *testing.T) {
 	require.Equal(t, m1, st.Releases[id1])
 	require.Equal(t, []string{"." + id2 + ".partial"}, st.Partials)
 
+	// A file that does not match the manifest (cut short in transit)
+	// fails the finalize: the release is never committed.
+	bad := Manifest{"bin/app": sha("v2 but longer"), "config/a.yml": sha("cfg")}
+	require.ErrorContains(t, h.Finalize(ctx, id2, nil, bad, "", nil, []string{"bin/app"}), "does not match its SHA-256")
+	require.NoDirExists(t, h.Dir(id2))
+	require.DirExists(t, h.PartialDir(id2), "left for the next run's prepare to remove")
+
 	m2 := Manifest{"bin/app": sha("v2"), "config/a.yml": sha("cfg")}
-	require.NoError(t, h.Finalize(ctx, id2, nil, m2, "", nil))
+	require.NoError(t, h.Finalize(ctx, id2, nil, m2, "", nil, []string{"bin/app"}))
 	require.NoError(t, h.Switch(ctx, id2, 1, []string{id1}))
 	require.DirExists(t, h.Dir(id1), "a protected release is never pruned")
 	require.NoError(t, h.Switch(ctx, id2, 1, nil))
@@ -126,6 +134,9 @@ func TestGatherUnitsAndProcesses(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(h.UnitDir, "demo.target.wants"), 0o755))
 	require.NoError(t, os.Symlink("../api@.service", filepath.Join(h.UnitDir, "demo.target.wants", "api@0.service")))
 	require.NoError(t, h.RecordTask(ctx, "check", "fp1"))
+	for _, l := range []string{"one", "two", "three"} {
+		require.NoError(t, h.Audit(ctx, l))
+	}
 
 	// The fake systemctl reports this test's shell as the main PID.
 	cwd := filepath.Join(h.Root, "releases", "r1")
@@ -140,8 +151,11 @@ func TestGatherUnitsAndProcesses(t *testing.T) {
 		Files:          []string{"api@.service", "api@0.service.d/release.conf", "absent.service"},
 		Units:          []string{"api@0.service", "api@1.service"},
 		ShowProperties: "Id,ActiveState,SubState,MainPID,NeedDaemonReload",
+		AuditLines:     2,
 	})
 	require.NoError(t, err)
+	require.Equal(t, ours+"WorkingDirectory=/x\n", string(st.Files["api@0.service.d/release.conf"]))
+	require.Equal(t, []string{"two", "three"}, st.Audit)
 	require.Equal(t, []string{"api@.service", "old@.service", "api@0.service.d/release.conf"}, st.Owned)
 	require.Equal(t, []string{"api@0.service"}, st.Wants)
 	require.Equal(t, map[string]string{"check": "fp1"}, st.TaskRuns)
@@ -175,6 +189,23 @@ func TestInstallRejectsTruncatedAndEscapingFiles(t *testing.T) {
 	require.NoError(t, h.Install(ctx, []File{{Rel: "b@0.service.d/release.conf", Content: []byte("x")}}))
 	require.NoError(t, h.Install(ctx, []File{{Rel: "b@0.service.d/release.conf", Delete: true}}))
 	require.NoDirExists(t, filepath.Join(h.UnitDir, "b@0.service.d"))
+}
+
+// TestInstallReloadShow: files, enablement (without systemctl's own
+// reload), one daemon-reload and the proof it took, in one command.
+func TestInstallReloadShow(t *testing.T) {
+	h := newHost(t)
+	log := filepath.Join(t.TempDir(), "systemctl.log")
+	t.Setenv("FAKE_LOG", log)
+	out, err := h.InstallReloadShow(t.Context(), []File{{Rel: "a@.service", Content: []byte("[Service]\n")}},
+		[]string{"a@0.service", "a@1.service"}, []string{"a@0.service"})
+	require.NoError(t, err)
+	require.FileExists(t, filepath.Join(h.UnitDir, "a@.service"))
+	calls, err := os.ReadFile(log)
+	require.NoError(t, err)
+	require.Equal(t, "enable --no-reload -q -- a@0.service a@1.service\ndaemon-reload\nshow -p Id,NeedDaemonReload -- a@0.service\n", string(calls))
+	require.Contains(t, string(out), "Id=a@0.service\n")
+	require.Contains(t, string(out), "NeedDaemonReload=no")
 }
 
 func TestNewIDIsSortableAndUnique(t *testing.T) {

@@ -85,6 +85,27 @@ func ParseGather(out []byte) (*State, error) {
 			}
 			s.Files[name] = append([]byte(nil), out[:n]...)
 			out = out[n:]
+		case "sizes":
+			// "wc -c" of the files, then their bytes in the same order.
+			end := bytes.Index(out, []byte("endsizes\n"))
+			if end < 0 || (end > 0 && out[end-1] != '\n') {
+				return nil, fmt.Errorf("gather: unterminated file sizes")
+			}
+			sizes := out[:end]
+			out = out[end+len("endsizes\n"):]
+			for _, l := range strings.Split(strings.TrimSuffix(string(sizes), "\n"), "\n") {
+				size, name, ok := strings.Cut(strings.TrimLeft(l, " \t"), " ")
+				name = strings.TrimLeft(name, " \t")
+				if name == "total" {
+					continue // wc's sum line: every file asked for has a suffix
+				}
+				n, err := strconv.Atoi(size)
+				if !ok || err != nil || n < 0 || n > len(out) {
+					return nil, fmt.Errorf("gather: bad file size line %q", l)
+				}
+				s.Files[name] = append([]byte(nil), out[:n]...)
+				out = out[n:]
+			}
 		case "show":
 			end := bytes.Index(out, []byte("\nendshow\n"))
 			if end < 0 {

@@ -1,7 +1,6 @@
 package systemd
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -124,18 +123,24 @@ func ParseShow(out []byte) ([]UnitState, error) {
 		cur    UnitState
 		inRec  bool
 	)
-	for n, line := range bytes.Split(out, []byte("\n")) {
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(bytes.TrimSpace(line)) == 0 {
+	// One conversion for the whole output, then substrings of it: a fleet's
+	// gather parses a record per unit per host, and a string per line was
+	// most of that work.
+	text := string(out)
+	for n := 0; text != ""; n++ {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		line = strings.TrimSuffix(line, "\r")
+		if len(strings.TrimSpace(line)) == 0 {
 			if inRec {
 				states = append(states, cur)
 				cur, inRec = UnitState{}, false
 			}
 			continue
 		}
-		key, value, ok := strings.Cut(string(line), "=")
+		key, value, ok := strings.Cut(line, "=")
 		if !ok || key == "" {
-			return nil, fmt.Errorf("line %d: %q is not Key=Value", n+1, truncate(string(line)))
+			return nil, fmt.Errorf("line %d: %q is not Key=Value", n+1, truncate(line))
 		}
 		if err := cur.set(key, value); err != nil {
 			return nil, fmt.Errorf("line %d: %w", n+1, err)

@@ -85,6 +85,41 @@ func Restart(ctx context.Context, t target.Target, unit string) error {
 	return run(ctx, t, mutate(withUnits("restart", []string{unit})...))
 }
 
+// ResetAndRestart clears the units' failed state (a unit that tripped
+// StartLimitBurst refuses to start until then) and restarts them, in one
+// round trip and one systemctl call, so systemd runs their jobs side by
+// side: "systemctl reset-failed -- units...; systemctl restart --
+// units...", a constant script with the units as its arguments. Its exit
+// status is the restart's; systemd names each unit whose job failed on
+// stderr (see FailedJobs).
+func ResetAndRestart(ctx context.Context, t target.Target, units ...string) error {
+	if len(units) == 0 {
+		return nil
+	}
+	return run(ctx, t, target.Cmd{Args: append([]string{"sh", "-c", resetAndRestartScript, "sh"}, units...), Sudo: true})
+}
+
+const resetAndRestartScript = `systemctl reset-failed -- "$@" 2>/dev/null
+exec systemctl restart -- "$@"`
+
+// FailedJobs returns the units of units that err, from a systemctl call
+// on all of them, names as failed ("Job for x.service failed ...",
+// "Failed to restart x.service: ..."). None named means the call failed as
+// a whole (a transport error, or a message this does not know).
+func FailedJobs(err error, units []string) []string {
+	var ee *target.ExitError
+	if !errors.As(err, &ee) {
+		return nil
+	}
+	var failed []string
+	for _, u := range units {
+		if strings.Contains(ee.Stderr, "Job for "+u+" failed") || strings.Contains(ee.Stderr, " "+u+": ") {
+			failed = append(failed, u)
+		}
+	}
+	return failed
+}
+
 // ResetFailed runs "systemctl reset-failed -- units...". Call it before
 // retrying a unit that hit its start limit (Result=start-limit-hit):
 // otherwise systemd refuses to start it again until the interval passes.

@@ -1,6 +1,8 @@
 package systemd
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,5 +119,17 @@ func TestStatusAndJournal(t *testing.T) {
 	}
 	if got := Journal(t.Context(), f, "b.service", 10); !strings.Contains(got, "unexpected command") {
 		t.Errorf("Journal with a failing command = %q", got)
+	}
+}
+
+func TestFailedJobs(t *testing.T) {
+	units := []string{"a@0.service", "a@1.service", "b.service"}
+	err := &target.ExitError{Code: 1, Stderr: "Job for a@1.service failed because the control process exited with error code.\n" +
+		"See \"systemctl status a@1.service\" for details.\nFailed to restart b.service: Unit b.service not found.\n"}
+	if got := FailedJobs(err, units); !slices.Equal(got, []string{"a@1.service", "b.service"}) {
+		t.Errorf("FailedJobs = %v", got)
+	}
+	if got := FailedJobs(errors.New("connection lost"), units); got != nil {
+		t.Errorf("FailedJobs of a transport error = %v, want none", got)
 	}
 }

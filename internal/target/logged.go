@@ -67,6 +67,14 @@ func (l *logged) WriteFile(ctx context.Context, path string, r io.Reader, mode f
 	return err
 }
 
+// StageFile stages through the wrapped target (see Stager), logged.
+func (l *logged) StageFile(ctx context.Context, path string, r io.Reader, mode fs.FileMode) error {
+	start := time.Now()
+	err := StageFile(ctx, l.t, path, r, mode)
+	l.done("stage", path, start, err)
+	return err
+}
+
 func (l *logged) ReadFile(ctx context.Context, path string) ([]byte, error) {
 	start := time.Now()
 	b, err := l.t.ReadFile(ctx, path)

@@ -16,7 +16,9 @@ import (
 
 type roundTripper struct{ *targettest.Fake }
 
-func (roundTripper) RoundTrip(context.Context) (time.Duration, error) { return 7 * time.Millisecond, nil }
+func (roundTripper) RoundTrip(context.Context) (time.Duration, error) {
+	return 7 * time.Millisecond, nil
+}
 
 // TestLoggedKeepsRoundTrip: compress = "auto" asks the transport for its
 // round trip through the log wrapper; a target that cannot measure says

@@ -115,3 +115,32 @@ func TestFold_PlanLines(t *testing.T) {
 	p.Event(Event{Type: "plan_summary"}, "Plan: 3 actions on 2 hosts, 0 bytes to send.")
 	require.Equal(t, "[lab-1..2] ~ update api@.service\n      -a\n      +b\n[lab-2] + start cron@0.service\nPlan: 3 actions on 2 hosts, 0 bytes to send.\n", out.String())
 }
+
+// TestFoldManyHostsAndRepeats pins folding past the size where a line
+// keeps its hosts as a set: a repeated report opens a second line, lines
+// print once complete, and what is left comes out in order of first
+// appearance.
+func TestFoldManyHostsAndRepeats(t *testing.T) {
+	var out bytes.Buffer
+	hs := sets(20)
+	p := New(&out, Options{Fold: hs})
+	p.Phase("Gather state")
+	for i, h := range hs.Order {
+		p.Host(h, "first")
+		if i == 0 {
+			p.Host(h, "first") // twice: a second line of its own
+			p.Host(h, "second")
+		}
+		if i < 19 {
+			p.Host(h, "third")
+		}
+	}
+	require.Equal(t, "==> Gather state\n[all: 20 hosts] first\n", out.String(), "only the complete line printed")
+	p.Flush()
+	require.Equal(t, `==> Gather state
+[all: 20 hosts] first
+[lab-1] first
+[lab-1] second
+[app: 19 hosts] third
+`, out.String())
+}

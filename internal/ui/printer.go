@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/openimsdk/openim-deploy/internal/clock"
 )
 
 // Printer is safe for concurrent use: per-host lines from parallel workers
@@ -25,7 +27,8 @@ type Printer struct {
 	redact  func(string) string
 	now     func() time.Time
 	log     *slog.Logger
-	fold    *folder // nil: one line per host, as it comes
+	fold    *folder   // nil: one line per host, as it comes
+	live    *liveLine // nil: no status line (not a terminal, JSON or -q)
 }
 
 // Options configures a Printer.
@@ -44,6 +47,13 @@ type Options struct {
 	Log *slog.Logger
 	// Redact hides secrets in every message; nil means no redaction.
 	Redact func(string) string
+	// Terminal says out is a terminal: long steps then show a status line,
+	// redrawn in place (upload progress, health gates waited on), unless
+	// JSON or Quiet is set. Width is the terminal's width in columns (0:
+	// 80); Clock paces the redraws (nil: the system clock).
+	Terminal bool
+	Width    int
+	Clock    clock.Clock
 }
 
 // New returns a Printer writing to out.
@@ -56,6 +66,13 @@ func New(out io.Writer, opts Options) *Printer {
 		redact: r, now: time.Now, log: opts.Log}
 	if opts.Fold != nil && !opts.JSON {
 		p.fold = &folder{sets: opts.Fold, expect: len(opts.Fold.Order)}
+	}
+	if opts.Terminal && !opts.JSON && !opts.Quiet {
+		clk := opts.Clock
+		if clk == nil {
+			clk = clock.System{}
+		}
+		p.live = &liveLine{clk: clk, width: opts.Width}
 	}
 	return p
 }
@@ -92,6 +109,9 @@ func (p *Printer) flushLocked() {
 
 // Quiet reports whether -q is in effect.
 func (p *Printer) Quiet() bool { return p.quiet }
+
+// IsVerbose reports whether -v is in effect.
+func (p *Printer) IsVerbose() bool { return p.verbose }
 
 // Discard returns a Printer that prints nothing, for tests and library callers.
 func Discard() *Printer { return New(io.Discard, Options{}) }
@@ -155,7 +175,12 @@ func (p *Printer) writeLocked(text string) {
 		text += "\n"
 	}
 	p.logLocked(text)
+	redraw := p.live != nil && p.live.drawn
+	p.clearStatusLocked()
 	_, _ = io.WriteString(p.out, text)
+	if redraw {
+		p.drawStatusLocked()
+	}
 }
 
 func (p *Printer) emitLocked(ev Event, text string) {

@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# gather.sh ROOT APP UNITDIR STATEDIR PROPS NFILES FILE... UNIT...
+# gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT NFILES FILE... UNIT...
 #
 # Prints, read-only, everything the plan needs about one app on this host:
 #   current ID                 the release <root>/current points to
@@ -8,35 +8,55 @@
 #   owned PATH                 a file under UNITDIR this tool installed for APP
 #   wants NAME                 an entry of APP.target.wants
 #   ran TASK FINGERPRINT       the inputs a task last succeeded with
-#   file NAME LENGTH           then LENGTH bytes: an installed unit file or drop-in
+#   sizes ... endsizes         "wc -c" of the requested unit files and drop-ins
+#                              that exist, then their bytes, in that order
 #   show ... endshow           "systemctl show" of every UNIT, in argument order
 #   pid PID CWD                the working directory of each main process
-#   audit LINE                 the last lines of the app's audit log
+#   audit LINE                 the last AUDIT lines of the app's audit log
 # Values arrive as positional parameters, never inside the script text.
+#
+# It runs on every host on every run (a no-op apply is mostly this), so it
+# starts a fixed handful of processes whatever the size of the app: one awk
+# for every manifest, one wc and one cat for every unit file, one systemctl,
+# and the read, cd and pwd builtins for the rest.
 set -u
 LC_ALL=C
 export LC_ALL
-root=$1 app=$2 unitdir=$3 statedir=$4 props=$5 nfiles=$6
-shift 6
+root=$1 app=$2 unitdir=$3 statedir=$4 props=$5 audit=$6 nfiles=$7
+shift 7
+nl='
+'
 
 cur=$(readlink -- "$root/current" 2>/dev/null) && printf 'current %s\n' "${cur##*/}"
 
+manifests=''
 if [ -d "$root/releases" ]; then
 	for d in "$root"/releases/* "$root"/releases/.*.partial; do
 		[ -d "$d" ] || continue
 		id=${d##*/}
 		case $id in
 		.*.partial) printf 'partial %s\n' "$id"; continue ;;
+		*[!0-9A-Za-z.-]*) continue ;; # not a release id: never one of ours
 		esac
-		printf 'manifest %s\n' "$id"
-		if [ -f "$d/.manifest" ]; then
-			sed 's/^/m /' "$d/.manifest"
+		if [ -s "$d/.manifest" ]; then
+			manifests=$manifests$d/.manifest$nl
+		elif [ -f "$d/.manifest" ]; then
+			printf 'manifest %s\n' "$id"
 		else
 			# A release made before manifests existed: hash it once here.
+			printf 'manifest %s\n' "$id"
 			(cd "$d" && find . -type f ! -name .manifest -exec sha256sum {} + 2>/dev/null) |
 				sed 's|^\([0-9a-f]*\)  \./|m \1  |'
 		fi
 	done
+fi
+if [ -n "$manifests" ]; then
+	(
+		IFS=$nl
+		set -f
+		# shellcheck disable=SC2086 # split on newlines only: one path each
+		awk 'FNR == 1 { n = split(FILENAME, p, "/"); print "manifest " p[n - 1] } { print "m " $0 }' $manifests
+	)
 fi
 
 for f in "$unitdir"/*.service "$unitdir"/*.target "$unitdir"/*.service.d/release.conf; do
@@ -62,30 +82,48 @@ done
 
 for f in "$statedir/ran"/*; do
 	[ -f "$f" ] || continue
-	printf 'ran %s %s\n' "${f##*/}" "$(cat -- "$f")"
+	fp=''
+	IFS= read -r fp <"$f" || true
+	printf 'ran %s %s\n' "${f##*/}" "$fp"
 done
 
-if [ -f "$statedir/audit.log" ]; then
-	tail -n 20 "$statedir/audit.log" | sed 's/^/audit /'
+if [ "$audit" -gt 0 ] && [ -f "$statedir/audit.log" ]; then
+	tail -n "$audit" "$statedir/audit.log" | sed 's/^/audit /'
 fi
 
+have=''
 i=0
 while [ "$i" -lt "$nfiles" ]; do
-	f=$unitdir/$1
+	[ -f "$unitdir/$1" ] && have=$have$1$nl
 	shift
 	i=$((i + 1))
-	[ -f "$f" ] || continue
-	printf 'file %s %s\n' "${f#"$unitdir"/}" "$(wc -c <"$f" | tr -d ' ')"
-	cat -- "$f"
 done
+if [ -n "$have" ]; then
+	(
+		cd -- "$unitdir" || exit 1
+		IFS=$nl
+		set -f
+		printf 'sizes\n'
+		# shellcheck disable=SC2086 # split on newlines only: one name each
+		wc -c -- $have || exit 1
+		printf 'endsizes\n'
+		# shellcheck disable=SC2086
+		cat -- $have
+	) || exit 1
+fi
 
 if [ $# -gt 0 ]; then
 	out=$(systemctl show -p "$props" -- "$@") || exit 1
 	printf 'show\n%s\nendshow\n' "$out"
-	printf '%s\n' "$out" | while IFS='=' read -r k v; do
-		if [ "$k" = MainPID ] && [ "$v" != 0 ]; then
-			printf 'pid %s %s\n' "$v" "$(readlink "/proc/$v/cwd" 2>/dev/null)"
+	# The release a main process runs is its working directory, read by
+	# cd and pwd -P (builtins) rather than one readlink per process.
+	while IFS='=' read -r k v; do
+		if [ "$k" = MainPID ] && [ "$v" != 0 ] && cd "/proc/$v/cwd" 2>/dev/null; then
+			printf 'pid %s ' "$v"
+			pwd -P 2>/dev/null || echo
 		fi
-	done
+	done <<EOF
+$out
+EOF
 fi
 exit 0

@@ -1,53 +1,96 @@
 # shellcheck shell=sh
-# install.sh DIR < RECORDS
+# install.sh DIR [RELOAD [UNIT...] [::show UNIT...]] < RECORDS
 #
 # Writes and removes files under DIR (the systemd unit directory) from
 # records on stdin, each one line and, for "put", the content after it:
 #   put MODE SIZE SHA256 PATH     then SIZE bytes
 #   del - - - PATH
-# A file is written to a temp name beside its destination, its length and
-# SHA-256 are checked, and only then is it renamed into place: a truncated
-# unit is never installed. PATH is relative to DIR and never climbs out.
+# Every file is first written to a temp name beside its destination and its
+# length checked; then all are hashed with one sha256sum; only when every
+# length and hash is right are they renamed into place, so a truncated or
+# corrupted unit is never installed and a bad record installs nothing. PATH
+# is relative to DIR and never climbs out.
+#
+# With RELOAD "reload", the UNITs are then enabled (without the implicit
+# reload of "systemctl enable") and systemd reloads once, and the units
+# after ::show are shown (Id and NeedDaemonReload) to prove the reload took:
+# the whole install is one round trip and one daemon-reload. Exit status 4:
+# the files are in place but systemctl failed.
 set -eu
 LC_ALL=C
 export LC_ALL
 dir=$1
+reload=${2:--}
+[ $# -lt 2 ] || shift 2
+nl='
+'
+tmps='' puts='' dels='' checks=''
+# shellcheck disable=SC2317,SC2086 # run by the trap; $tmps splits on newlines only
+cleanup() {
+	[ -z "$tmps" ] || (IFS=$nl; set -f; rm -f -- $tmps)
+}
+trap cleanup EXIT
 while IFS=' ' read -r op mode size sum rel; do
 	case $rel in
 	'' | /* | ../* | */../* | *..) echo "install: refusing path '$rel'" >&2; exit 2 ;;
 	esac
+	case $rel in *"$nl"* | *.openim-deploy.tmp) echo "install: refusing path '$rel'" >&2; exit 2 ;; esac
 	dst=$dir/$rel
 	case $op in
 	put)
-		mkdir -p -- "$(dirname -- "$dst")"
+		[ -d "${dst%/*}" ] || mkdir -p -- "${dst%/*}"
 		tmp=$dst.openim-deploy.tmp
+		tmps=$tmps$tmp$nl
 		if [ "$size" -gt 0 ]; then
 			dd bs="$size" count=1 iflag=fullblock status=none of="$tmp"
 		else
 			: >"$tmp"
 		fi
-		got=$(wc -c <"$tmp" | tr -d ' ')
+		got=$(wc -c <"$tmp")
+		got=${got#"${got%%[! ]*}"}
 		if [ "$got" != "$size" ]; then
-			rm -f -- "$tmp"
 			echo "install: $rel: received $got bytes of $size" >&2
 			exit 3
 		fi
-		h=$(sha256sum <"$tmp")
-		if [ "${h%% *}" != "$sum" ]; then
-			rm -f -- "$tmp"
-			echo "install: $rel: sha256 mismatch" >&2
-			exit 3
-		fi
 		chmod "$mode" "$tmp"
-		mv -f -- "$tmp" "$dst"
+		puts="$puts$rel$nl"
+		checks="$checks$sum  $tmp$nl"
 		;;
-	del)
-		rm -f -- "$dst"
-		case $rel in
-		*.d/*) rmdir -- "$(dirname -- "$dst")" 2>/dev/null || true ;;
-		esac
-		;;
+	del) dels=$dels$rel$nl ;;
 	*) echo "install: unknown record '$op'" >&2; exit 2 ;;
 	esac
 done
+# One sha256sum checks every file, not one per file.
+if [ -n "$checks" ] && ! printf '%s' "$checks" | sha256sum -c >/dev/null 2>&1; then
+	printf '%s' "$checks" | sha256sum -c 2>&1 | grep -v ': OK$' >&2
+	echo "install: sha256 mismatch" >&2
+	exit 3
+fi
+printf '%s' "$puts" | while IFS= read -r rel; do
+	mv -f -- "$dir/$rel.openim-deploy.tmp" "$dir/$rel"
+done
+tmps=''
+printf '%s' "$dels" | while IFS= read -r rel; do
+	[ -n "$rel" ] || continue
+	rm -f -- "$dir/$rel"
+	case $rel in
+	*.d/*) rmdir -- "$dir/${rel%/*}" 2>/dev/null || true ;;
+	esac
+done
+if [ "$reload" = reload ]; then
+	enable=''
+	while [ $# -gt 0 ] && [ "$1" != "::show" ]; do
+		enable=$enable$1$nl
+		shift
+	done
+	if [ -n "$enable" ]; then
+		# shellcheck disable=SC2086 # unit names, split on newlines only
+		(IFS=$nl; set -f; systemctl enable --no-reload -q -- $enable) || exit 4
+	fi
+	systemctl daemon-reload || exit 4
+	if [ $# -gt 1 ]; then
+		shift
+		systemctl show -p Id,NeedDaemonReload -- "$@" || exit 4
+	fi
+fi
 exit 0

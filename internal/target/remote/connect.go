@@ -29,11 +29,12 @@ func unreachable(err error) error {
 }
 
 // connectHop dials h (through proxy when non-nil) and does the SSH
-// handshake, all within h.timeout. ssh.ClientConfig.Timeout only bounds the
+// handshake, all within h.timeout, checking the host key against
+// known_hosts as parsed by known (nil: parsed here). ssh.ClientConfig.Timeout only bounds the
 // TCP dial, so the conn is closed when the budget runs out: a host that
 // accepts TCP and never speaks fails in bounded time.
-func connectHop(ctx context.Context, h *hop, proxy *ssh.Client) (*ssh.Client, error) {
-	keys, err := newHostKeyChecker(h.knownHosts, h.globalKnownHosts, h.acceptNew)
+func connectHop(ctx context.Context, h *hop, proxy *ssh.Client, known *knownHostsCache) (*ssh.Client, error) {
+	keys, err := newHostKeyChecker(h.knownHosts, h.globalKnownHosts, h.acceptNew, known)
 	if err != nil {
 		return nil, unreachable(err)
 	}

@@ -48,3 +48,32 @@ func TestCountersTallyConnectionsSessionsAndBytes(t *testing.T) {
 		t.Errorf("Names() = %v", names)
 	}
 }
+
+// TestStageFileOpensNoSessionPerFile: staged files share the SFTP session
+// and run no checking command; WriteFile runs one per file.
+func TestStageFileOpensNoSessionPerFile(t *testing.T) {
+	h := targettest.NewHost(t)
+	var c remote.Counters
+	cfg := config(h)
+	cfg.Counters = c.Host("im-1")
+	tg := dial(t, cfg)
+	ctx := ctxT(t)
+	for _, p := range []string{"/a", "/b", "/c"} {
+		if err := target.StageFile(ctx, tg, p, bytes.NewReader([]byte("staged "+p)), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := c.Host("im-1").Sessions.Load(); got != 1 {
+		t.Errorf("Sessions after staging 3 files = %d, want 1 (SFTP)", got)
+	}
+	got, err := tg.ReadFile(ctx, "/b")
+	if err != nil || string(got) != "staged /b" {
+		t.Errorf("ReadFile(/b) = %q, %v", got, err)
+	}
+	if err := tg.WriteFile(ctx, "/d", bytes.NewReader([]byte("checked")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Host("im-1").Sessions.Load(); got != 2 {
+		t.Errorf("Sessions after one WriteFile more = %d, want 2 (its sha256sum)", got)
+	}
+}

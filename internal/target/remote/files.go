@@ -34,15 +34,23 @@ func (t *Target) sftpClient() (*sftp.Client, error) {
 
 // WriteFile replaces p atomically. See target.Target.
 func (t *Target) WriteFile(ctx context.Context, p string, r io.Reader, mode fs.FileMode) error {
-	_, err := t.writeFile(ctx, p, r, mode, nil)
+	_, err := t.writeFile(ctx, p, r, mode, nil, true)
+	return err
+}
+
+// StageFile is WriteFile without the SHA-256 check on the host, which
+// costs a session per file: for a caller that checks every file it staged
+// in one command before anything uses them. See target.Stager.
+func (t *Target) StageFile(ctx context.Context, p string, r io.Reader, mode fs.FileMode) error {
+	_, err := t.writeFile(ctx, p, r, mode, nil, false)
 	return err
 }
 
 // writeFile uploads r to a temp file next to p, fsyncs it, checks its
-// SHA-256 on the host against what was sent, then renames it over p with
-// posix-rename@openssh.com. On any failure the temp file is removed (when
-// the connection still allows it) and p is untouched.
-func (t *Target) writeFile(ctx context.Context, p string, r io.Reader, mode fs.FileMode, progress func(int64)) (int64, error) {
+// SHA-256 on the host against what was sent (when verify), then renames it
+// over p with posix-rename@openssh.com. On any failure the temp file is
+// removed (when the connection still allows it) and p is untouched.
+func (t *Target) writeFile(ctx context.Context, p string, r io.Reader, mode fs.FileMode, progress func(int64), verify bool) (int64, error) {
 	c, err := t.sftpClient()
 	if err != nil {
 		return 0, err
@@ -82,13 +90,15 @@ func (t *Target) writeFile(ctx context.Context, p string, r io.Reader, mode fs.F
 	if err := f.Close(); err != nil {
 		return n, t.fileErr("write", p, err)
 	}
-	want := hex.EncodeToString(h.Sum(nil))
-	got, err := t.remoteSha256(ctx, tmp)
-	if err != nil {
-		return n, fmt.Errorf("write %s on %s: verify: %w", p, t, err)
-	}
-	if got != want {
-		return n, fmt.Errorf("write %s on %s: verify: sha256 on host is %s, sent %s", p, t, got, want)
+	if verify {
+		want := hex.EncodeToString(h.Sum(nil))
+		got, err := t.remoteSha256(ctx, tmp)
+		if err != nil {
+			return n, fmt.Errorf("write %s on %s: verify: %w", p, t, err)
+		}
+		if got != want {
+			return n, fmt.Errorf("write %s on %s: verify: sha256 on host is %s, sent %s", p, t, got, want)
+		}
 	}
 	if err := c.PosixRename(tmp, p); err != nil {
 		return n, t.fileErr("write", p, fmt.Errorf("rename into place: %w", err))

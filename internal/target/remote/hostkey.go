@@ -35,30 +35,87 @@ type hostKeyChecker struct {
 // appendMu serialises appends within this process; flock covers other processes.
 var appendMu sync.Mutex
 
-// newHostKeyChecker reads file and the global files. Files that do not
-// exist are skipped: a fresh machine has neither ~/.ssh/known_hosts nor
-// /etc/ssh/ssh_known_hosts, and every host is then unknown.
-func newHostKeyChecker(file string, global []string, acceptNew bool) (*hostKeyChecker, error) {
+// newHostKeyChecker reads file and the global files, through cache when it
+// is not nil. Files that do not exist are skipped: a fresh machine has
+// neither ~/.ssh/known_hosts nor /etc/ssh/ssh_known_hosts, and every host
+// is then unknown.
+func newHostKeyChecker(file string, global []string, acceptNew bool, cache *knownHostsCache) (*hostKeyChecker, error) {
 	k := &hostKeyChecker{file: file, acceptNew: acceptNew}
 	var files []string
+	var stamp strings.Builder
 	for _, f := range append([]string{file}, global...) {
-		if _, err := os.Stat(f); errors.Is(err, os.ErrNotExist) {
+		fi, err := os.Stat(f)
+		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		files = append(files, f)
 		if f != file {
 			k.global = append(k.global, f)
 		}
+		if err == nil {
+			fmt.Fprintf(&stamp, "%s|%s\x00", f, fileStamp(fi))
+		}
 	}
 	if len(files) == 0 {
 		return k, nil
 	}
-	db, err := knownhosts.New(files...)
+	db, err := cache.load(files, stamp.String())
 	if err != nil {
 		return nil, fmt.Errorf("known_hosts: %w", err)
 	}
 	k.db = db
 	return k, nil
+}
+
+// knownHostsCache parses a set of known_hosts files once for every
+// connection that checks against it, not once per connection: an operator's
+// known_hosts holds a line per host, so parsing it per connection made
+// connecting to n hosts cost O(n^2) (at 500 hosts, most of a run's
+// allocation). An entry is reused only while every file still has the
+// size, modification time and inode it had when parsed, so a key appended
+// by --accept-new (ours or another process's) is seen by the next
+// connection. The parsed database is read-only, so one callback serves
+// concurrent handshakes. The nil cache parses every time.
+type knownHostsCache struct {
+	mu  sync.Mutex
+	dbs map[string]parsedKnownHosts // by file list
+}
+
+// fileStamp identifies one version of a file: size, modification time,
+// and on Unix device, inode and change time (which any write, rename or
+// touch moves, even one that keeps size and mtime).
+func fileStamp(fi os.FileInfo) string {
+	s := fmt.Sprintf("%d|%d", fi.Size(), fi.ModTime().UnixNano())
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		s += fmt.Sprintf("|%d|%d|%d.%d", st.Dev, st.Ino, st.Ctim.Sec, st.Ctim.Nsec)
+	}
+	return s
+}
+
+type parsedKnownHosts struct {
+	stamp string // what the files were when parsed
+	db    ssh.HostKeyCallback
+}
+
+func (c *knownHostsCache) load(files []string, stamp string) (ssh.HostKeyCallback, error) {
+	if c == nil {
+		return knownhosts.New(files...)
+	}
+	key := strings.Join(files, "\x00")
+	c.mu.Lock()
+	defer c.mu.Unlock() // one parse per change, however many hosts connect at once
+	if p, ok := c.dbs[key]; ok && p.stamp == stamp && stamp != "" {
+		return p.db, nil
+	}
+	db, err := knownhosts.New(files...)
+	if err != nil {
+		return nil, err
+	}
+	if c.dbs == nil {
+		c.dbs = map[string]parsedKnownHosts{}
+	}
+	c.dbs[key] = parsedKnownHosts{stamp: stamp, db: db}
+	return db, nil
 }
 
 // algorithms returns the host key algorithms to offer for addr: those of
@@ -188,7 +245,7 @@ func (k *hostKeyChecker) appendKey(addr string, remote net.Addr, key ssh.PublicK
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck // released on close anyway
 
-	fresh, err := newHostKeyChecker(k.file, k.global, false)
+	fresh, err := newHostKeyChecker(k.file, k.global, false, nil) // re-read under the lock, never cached
 	if err != nil {
 		return err
 	}

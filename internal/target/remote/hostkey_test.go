@@ -260,3 +260,46 @@ func TestSSHConfigUserAndPort(t *testing.T) {
 		t.Errorf("fallback user = %q, want root", tg3.User())
 	}
 }
+
+// TestPoolRereadsChangedKnownHosts: a Pool parses known_hosts once for
+// many connections, but never serves a stale copy: a key recorded by
+// --accept-new through the pool, and a file rewritten by someone else
+// (ssh-keygen -R, an editor) are both seen by the next connection.
+func TestPoolRereadsChangedKnownHosts(t *testing.T) {
+	a, b := targettest.NewHost(t), targettest.NewHost(t)
+	b.Authorize(a.ClientKey.PublicKey())
+	known := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(known, []byte(a.KnownHostsLine()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool := remote.NewPool()
+	dial := func(h *targettest.Host, acceptNew bool) error {
+		cfg := config(h)
+		cfg.Identity, cfg.KnownHosts, cfg.AcceptNew = a.KeyPath, known, acceptNew
+		tg, err := pool.Dial(ctxT(t), cfg)
+		if err == nil {
+			tg.Close()
+		}
+		return err
+	}
+	if err := dial(a, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := dial(b, false); !errors.Is(err, target.ErrHostKeyUnknown) {
+		t.Fatalf("b before it is recorded: err = %v, want ErrHostKeyUnknown", err)
+	}
+	if err := dial(b, true); err != nil {
+		t.Fatalf("accept-new: %v", err)
+	}
+	if err := dial(b, false); err != nil {
+		t.Fatalf("b after accept-new recorded it: %v", err)
+	}
+	// Someone else rewrites the file: a's entry now holds b's key.
+	wrong := strings.Replace(b.KnownHostsLine(), "]:"+itoa(b.Port), "]:"+itoa(a.Port), 1)
+	if err := os.WriteFile(known, []byte(wrong+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := dial(a, false); !errors.Is(err, target.ErrHostKeyMismatch) {
+		t.Fatalf("a after its entry changed: err = %v, want ErrHostKeyMismatch", err)
+	}
+}

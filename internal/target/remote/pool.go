@@ -17,9 +17,13 @@ import (
 // direct-tcpip channel on it. A bastion connection is closed when the last
 // Target using it closes. The zero value is not usable; use NewPool. Safe
 // for concurrent use.
+//
+// A Pool also parses each known_hosts file once for all its connections
+// (see knownHostsCache).
 type Pool struct {
 	mu    sync.Mutex
 	conns map[string]*pooled
+	known knownHostsCache
 }
 
 // pooled is one shared bastion connection, or the attempt to make it.
@@ -125,7 +129,7 @@ func (p *Pool) connect(ctx context.Context, h *hop) (*ssh.Client, func(), error)
 		}
 		proxy, release = jc, rel
 	}
-	c, err := connectHop(ctx, h, proxy)
+	c, err := connectHop(ctx, h, proxy, &p.known)
 	if err != nil {
 		release()
 		return nil, nil, err

@@ -12,6 +12,16 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
+// feedStdin copies r into the session's stdin and closes it (EOF for the
+// command), returning the first error: r's, or the channel's.
+func feedStdin(w io.WriteCloser, r io.Reader) error {
+	_, err := io.Copy(w, r)
+	if cerr := w.Close(); err == nil && cerr != nil && !errors.Is(cerr, io.EOF) {
+		err = cerr
+	}
+	return err
+}
+
 // commandLine renders cmd for the remote shell: every word quoted by
 // target.Quote, sudo and env as argv prefixes (never shell syntax).
 //
@@ -50,10 +60,26 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 	defer sess.Close()
 	t.counters.session()
 	var stdout, stderr bytes.Buffer
-	sess.Stdout, sess.Stderr, sess.Stdin = &stdout, &stderr, stdin
+	sess.Stdout, sess.Stderr = &stdout, &stderr
+	// Stdin is written straight into the channel (StdinPipe) rather than
+	// through Session.Stdin, which interposes an io.Pipe, a goroutine and
+	// a 32 KiB copy buffer per session: every script's frame travels on
+	// stdin, so that was 48 MB of garbage per 500-host no-op apply.
+	var feed io.WriteCloser
+	if stdin != nil {
+		if feed, err = sess.StdinPipe(); err != nil {
+			return target.Result{}, fmt.Errorf("run %s on %s: %w", cmd, t, err)
+		}
+	}
 	if err := sess.Start(line); err != nil {
 		// The exec request was refused or never answered: nothing ran.
 		return target.Result{}, unreachable(fmt.Errorf("run %s on %s: %w", cmd, t, err))
+	}
+	fed := make(chan error, 1)
+	if feed != nil {
+		go func() { fed <- feedStdin(feed, stdin) }()
+	} else {
+		fed <- nil
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- sess.Wait() }()
@@ -64,7 +90,14 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 		// peer that may not answer. The buffers still belong to Wait.
 		_ = sess.Signal(ssh.SIGKILL)
 		_ = sess.Close()
+		<-fed // a write on the closed channel returns at once
 		return target.Result{}, fmt.Errorf("run %s on %s: %w", cmd, t, ctx.Err())
+	}
+	_ = sess.Close() // ends a feed the command never read
+	if ferr := <-fed; err == nil && ferr != nil {
+		// As Session.Stdin would: a command that succeeded without all
+		// of its input is not a success.
+		err = ferr
 	}
 
 	res := target.Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}

@@ -46,7 +46,7 @@ func (t *Target) Upload(ctx context.Context, localPath, remotePath string, mode 
 		total := fi.Size()
 		report = func(done int64) { progress(done, total) }
 	}
-	return t.writeFile(ctx, remotePath, f, mode, report)
+	return t.writeFile(ctx, remotePath, f, mode, report, true)
 }
 
 func (t *Target) fixMode(ctx context.Context, p string, mode fs.FileMode) error {

@@ -1,0 +1,74 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/openimsdk/openim-deploy/internal/cli"
+	"github.com/openimsdk/openim-deploy/internal/target/remote"
+)
+
+// run executes the real command line against the fleet. The run's debug
+// log goes under the fleet's directory, not the user's state directory.
+func run(ctx context.Context, f *Fleet, args ...string) (int, string) {
+	return runCounted(ctx, f, nil, args...)
+}
+
+// runCounted is run, tallying connections and sessions per host in c.
+func runCounted(ctx context.Context, f *Fleet, c *remote.Counters, args ...string) (int, string) {
+	var out bytes.Buffer
+	env := []string{"HOME=" + f.Dir, "XDG_STATE_HOME=" + filepath.Join(f.Dir, "state")}
+	code := cli.Run(ctx, args, cli.IO{In: strings.NewReader(""), Out: &out, Err: &out, Environ: env, Counters: c})
+	return code, out.String()
+}
+
+// TestNoopApplyOnSimulatedFleet: against three converged simulated hosts,
+// apply finds nothing to do on any of them and exits 0, having taken and
+// released every lock; plan with --detailed-exitcode agrees. Breaking one
+// instance makes the plan want exactly that start, so the simulation
+// answers from the host's state, not with a canned "no changes".
+func TestNoopApplyOnSimulatedFleet(t *testing.T) {
+	f := NewOpenIMFleet(t, 3)
+	counters := &remote.Counters{}
+	code, out := runCounted(t.Context(), f, counters, f.Args("apply", "--no-fold")...)
+	if code != cli.ExitOK {
+		t.Fatalf("apply exit %d:\n%s", code, out)
+	}
+	if err := CheckNoop(f, out); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, h := range f.Hosts {
+		got := h.Interp.Scripts()
+		// Two round trips: the lock with pre-flight's facts and the state
+		// riding on it, and the unlock.
+		if got["lock+rider"] != 1 || got["detect"] != 1 || got["gather"] != 1 || got["unlock"] != 1 {
+			t.Errorf("%s: scripts answered %v, want the lock with detect and gather riding on it, and one unlock", h.Name, got)
+		}
+		if c := counters.Host(h.Name); c.Connections.Load() != 1 || c.Sessions.Load() != 2 {
+			t.Errorf("%s: %d connections and %d sessions, want 1 and 2", h.Name, c.Connections.Load(), c.Sessions.Load())
+		}
+		if _, held := h.State.Files["/var/lib/openim-deploy/openim.lock/id"]; held {
+			t.Errorf("%s: the lock is still held after apply", h.Name)
+		}
+	}
+
+	code, out = run(t.Context(), f, f.Args("plan", "--detailed-exitcode")...)
+	if code != cli.ExitOK {
+		t.Fatalf("plan --detailed-exitcode exit %d, want 0 (no changes):\n%s", code, out)
+	}
+
+	f.Hosts[1].State.BreakInstance("openim-api@0.service")
+	code, out = run(t.Context(), f, f.Args("plan", "--detailed-exitcode", "--no-fold")...)
+	if code != cli.ExitChanges {
+		t.Fatalf("plan after a crash: exit %d, want %d (changes):\n%s", code, cli.ExitChanges, out)
+	}
+	if !strings.Contains(out, "start openim-api@0.service (failed)") || strings.Count(out, "start openim-") != 1 {
+		t.Fatalf("plan after a crash on %s should start openim-api@0 there and nothing else:\n%s", f.Hosts[1].Name, out)
+	}
+	if u := f.Unknown(); len(u) > 0 {
+		t.Fatalf("commands the simulation does not answer: %v", u)
+	}
+}
