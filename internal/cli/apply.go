@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/phase"
 )
 
@@ -12,6 +14,7 @@ func newApplyCommand(g *GlobalOptions, stdio IO) *cobra.Command {
 	var o fleetOptions
 	var lockWait, lockTTL time.Duration
 	var keepGoing, dryRun bool
+	var compress string
 	var rf rolloutFlags
 	cmd := &cobra.Command{
 		Use:   "apply",
@@ -36,6 +39,13 @@ with nothing changed does nothing.`,
 			}
 			r.Opts.LockWait, r.Opts.LockTTL, r.Opts.KeepGoing = lockWait, lockTTL, keepGoing
 			r.Opts.Action = "apply"
+			if compress != "" {
+				c, err := config.ParseCompress(compress)
+				if err != nil {
+					return fmt.Errorf("--compress %q: %w", compress, err)
+				}
+				r.Config.Playbook.App.Compress = c
+			}
 			if err := rf.apply(r, stdio); err != nil {
 				return err
 			}
@@ -52,6 +62,7 @@ with nothing changed does nothing.`,
 	f.DurationVar(&lockTTL, "lock-ttl", defaultLockTTL, "lease length of the host lock; refreshed while the run lasts")
 	f.BoolVar(&keepGoing, "keep-going", false, "after a failed health gate, still start units that do not depend on it")
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing (same as plan)")
+	f.StringVar(&compress, "compress", "", `send release files gzip-compressed: "auto", "always" or "never" (default: the playbook's compress, else auto)`)
 	addRolloutFlags(cmd, &rf)
 	return cmd
 }

@@ -94,7 +94,7 @@ func TestExamples_OpenIM(t *testing.T) {
 		Environ: exampleEnv(t, pb), HomeDir: testHome})
 	requireClean(t, cfg, diags)
 
-	require.Equal(t, App{Name: "openim", Root: "/opt/openim", User: "openim", KeepReleases: 5}, cfg.Playbook.App)
+	require.Equal(t, App{Name: "openim", Root: "/opt/openim", User: "openim", KeepReleases: 5, Compress: CompressAuto}, cfg.Playbook.App)
 	require.Len(t, cfg.Playbook.Services, 12)
 	require.Len(t, cfg.Playbook.Tasks, 2)
 	require.Equal(t, []string{"test-secret-minio_secret_key", "test-secret-mongo_password", "test-secret-redis_password"}, cfg.Secrets)

@@ -50,6 +50,8 @@ type appBlock struct {
 	UserRange         hcl.Range `hcl:"user,attr_range"`
 	KeepReleases      int       `hcl:"keep_releases,optional"`
 	KeepReleasesRange hcl.Range `hcl:"keep_releases,attr_range"`
+	Compress          string    `hcl:"compress,optional"`
+	CompressRange     hcl.Range `hcl:"compress,attr_range"`
 	DefRange          hcl.Range `hcl:",def_range"`
 }
 
@@ -197,7 +199,7 @@ func (l *loader) hostPlacement(h *Host) *HostPlacement {
 }
 
 func (l *loader) decodeApp(b *appBlock) App {
-	app := App{Name: b.Name, Root: "/opt/" + b.Name, User: b.Name, KeepReleases: defaultKeepReleases}
+	app := App{Name: b.Name, Root: "/opt/" + b.Name, User: b.Name, KeepReleases: defaultKeepReleases, Compress: CompressAuto}
 	l.checkName(b.NameRange, b.DefRange, "app", b.Name)
 	if l.has(b.RootRange) {
 		app.Root = b.Root
@@ -220,6 +222,13 @@ func (l *loader) decodeApp(b *appBlock) App {
 			l.errorf(b.KeepReleasesRange, b.DefRange, "Invalid keep_releases",
 				"keep_releases = %d: at least 1 release (the current one) is kept.", b.KeepReleases)
 		}
+	}
+	if l.has(b.CompressRange) {
+		c, err := ParseCompress(b.Compress)
+		if err != nil {
+			l.errorf(b.CompressRange, b.DefRange, "Invalid compress", "compress = %q: %v.", b.Compress, err)
+		}
+		app.Compress = c
 	}
 	return app
 }

@@ -97,6 +97,9 @@ type App struct {
 	Root         string
 	User         string // system user the services run as; created if missing
 	KeepReleases int
+	// Compress says whether release files travel gzip-compressed (see
+	// Compress); CompressAuto unless the playbook says otherwise.
+	Compress Compress
 }
 
 // Variable is a declared playbook variable after values were applied.

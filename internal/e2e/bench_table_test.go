@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -40,7 +41,17 @@ const (
 // same table on a shaped link (netem on every host's veth: 100 Mbit/s,
 // 20 ms RTT), removed afterwards. OPENIM_BENCH_LOCK names a lock file the
 // driver takes around each scenario (and each uninstall), so other users of
-// the lab can run in between.
+// the lab can run in between. OPENIM_BENCH_LINKS ("shaped,direct") and
+// OPENIM_BENCH_ONLY (scenario name prefixes: "upgrade,cold") choose what
+// runs, in that order.
+//
+// Compression: OPENIM_BENCH_COMPRESS passes --compress to every apply
+// (auto, always or never; unset: the playbook's default) and
+// OPENIM_BENCH_FLOOR_GZIP=1 makes the floor gzip the binary too. Both take
+// comma-separated lists, paired in order ("never,auto" with "0,1"): the
+// scenarios that send the binary (cold apply, upgrade) then measure every
+// pair in each run, interleaved, one row per pair; the others send no file
+// and are measured once.
 func TestBenchTable(t *testing.T) {
 	if os.Getenv("OPENIM_BENCH") != "1" {
 		t.Skip("a benchmark driver: set OPENIM_BENCH=1 (make bench)")
@@ -61,16 +72,64 @@ func TestBenchTable(t *testing.T) {
 	if os.Getenv("OPENIM_BENCH_SHAPE") == "1" {
 		links = append(links, "shaped")
 	}
+	if v := os.Getenv("OPENIM_BENCH_LINKS"); v != "" {
+		links = strings.Split(v, ",")
+	}
 	host, _ := os.Hostname()
 	fmt.Printf("\nopenim-deploy vs the floor (bench/floor.sh): %d hosts, medians of %d runs, on %s (%s/%s, %d CPUs)\n",
 		len(hosts), runs, host, runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	for _, link := range links {
 		var rows []benchRow
-		for _, sc := range benchScenarios {
-			rows = append(rows, b.scenario(sc, link))
+		for _, sc := range selectScenarios(os.Getenv("OPENIM_BENCH_ONLY")) {
+			rows = append(rows, b.scenario(sc, link)...)
 		}
 		printBenchTable(link, rows)
 	}
+}
+
+// selectScenarios returns the scenarios whose names start with one of the
+// comma-separated prefixes in only, in that order; "" means all, in table
+// order.
+func selectScenarios(only string) []benchScenario {
+	if only == "" {
+		return benchScenarios
+	}
+	var out []benchScenario
+	for _, p := range strings.Split(only, ",") {
+		for _, sc := range benchScenarios {
+			if strings.HasPrefix(sc.name, p) {
+				out = append(out, sc)
+			}
+		}
+	}
+	return out
+}
+
+// benchVariant is one way of sending the binary: openim-deploy's
+// --compress ("" leaves the playbook's) beside the floor's plain or gzip.
+type benchVariant struct {
+	compress  string
+	floorGzip bool
+}
+
+func (v benchVariant) String() string {
+	floor := "plain"
+	if v.floorGzip {
+		floor = "gzip -1"
+	}
+	return "compress " + cmp.Or(v.compress, "default") + " / floor " + floor
+}
+
+// benchVariants pairs OPENIM_BENCH_COMPRESS with OPENIM_BENCH_FLOOR_GZIP,
+// the shorter list repeating its last value.
+func benchVariants() []benchVariant {
+	cs := strings.Split(os.Getenv("OPENIM_BENCH_COMPRESS"), ",")
+	gs := strings.Split(os.Getenv("OPENIM_BENCH_FLOOR_GZIP"), ",")
+	vs := make([]benchVariant, max(len(cs), len(gs)))
+	for i := range vs {
+		vs[i] = benchVariant{compress: cs[min(i, len(cs)-1)], floorGzip: gs[min(i, len(gs)-1)] == "1"}
+	}
+	return vs
 }
 
 // bench holds the two deployments of the job.
@@ -84,12 +143,17 @@ type bench struct {
 	script string // floor.sh
 	stats  string // where floor.sh counts its sessions
 	lock   string
+	// variants are the ways of sending the binary measured side by side;
+	// variant is the one the next run uses.
+	variants []benchVariant
+	variant  benchVariant
 }
 
 func newBench(t *testing.T, l *lab.Lab, hosts []lab.Host, runs int) *bench {
 	dir := t.TempDir()
 	b := &bench{t: t, lab: l, hosts: hosts, runs: runs, dir: dir,
-		floor: filepath.Join(dir, "floor-bin"), stats: filepath.Join(dir, "stats"), lock: os.Getenv("OPENIM_BENCH_LOCK")}
+		floor: filepath.Join(dir, "floor-bin"), stats: filepath.Join(dir, "stats"), lock: os.Getenv("OPENIM_BENCH_LOCK"),
+		variants: benchVariants()}
 	wd, err := os.Getwd()
 	require.NoError(t, err)
 	b.script = filepath.Join(wd, "bench", "floor.sh")
@@ -154,7 +218,10 @@ type measure struct {
 
 // benchScenario is one row: prep (untimed, every run) then the timed step.
 type benchScenario struct {
-	name   string
+	name string
+	// sends: the timed step sends the binary, so each benchVariant is
+	// measured; the other scenarios send no file and run once.
+	sends  bool
 	setup  func(b *bench)         // once, before the runs
 	prep   func(b *bench)         // before each run, untimed
 	deploy func(b *bench) measure // timed
@@ -164,6 +231,7 @@ type benchScenario struct {
 var benchScenarios = []benchScenario{
 	{
 		name:   "cold apply",
+		sends:  true,
 		prep:   func(b *bench) { b.uninstall() },
 		deploy: func(b *bench) measure { return b.deployRun("apply") },
 		floor:  func(b *bench) measure { return b.floorRun("apply") },
@@ -176,6 +244,7 @@ var benchScenarios = []benchScenario{
 	},
 	{
 		name:   "upgrade (new binary)",
+		sends:  true,
 		setup:  func(b *bench) { b.deployRun("apply"); b.floorRun("apply") },
 		prep:   func(b *bench) { b.changeBinaries() },
 		deploy: func(b *bench) measure { return b.deployRun("apply") },
@@ -196,38 +265,58 @@ type benchRow struct {
 	deploy, floor measure
 }
 
-// scenario runs sc b.runs times. The lab lock (and the shaping, on the
-// shaped link) is taken per run, not per scenario, so no hold lasts more
-// than one run's few seconds and others waiting on the lab get their turn.
-func (b *bench) scenario(sc benchScenario, link string) benchRow {
-	var ds, fs []measure
-	step := func(fn func()) {
-		b.locked(func() {
-			if link == "shaped" {
-				b.shape()
-				defer b.unshape()
-			}
-			fn()
-		})
+// scenario runs sc b.runs times, every variant in each run when sc sends
+// the binary, and returns one row per variant. The lab lock (and the
+// shaping, on the shaped link) is held for the whole scenario, not for the
+// whole table: others waiting on a shared lab get their turn between
+// scenarios, and the scenario's runs are not spread over a queue whose
+// other users change the load on the hosts between them.
+func (b *bench) scenario(sc benchScenario, link string) []benchRow {
+	var rows []benchRow
+	b.locked(func() {
+		if link == "shaped" {
+			b.shape()
+			defer b.unshape()
+		}
+		rows = b.scenarioLocked(sc, link)
+	})
+	return rows
+}
+
+func (b *bench) scenarioLocked(sc benchScenario, link string) []benchRow {
+	variants := b.variants
+	if !sc.sends {
+		variants = variants[:1]
 	}
+	ds, fs := make([][]measure, len(variants)), make([][]measure, len(variants))
+	b.variant = variants[0]
 	if sc.setup != nil {
-		step(func() { sc.setup(b) })
+		sc.setup(b)
 	}
 	for range b.runs {
-		step(func() {
+		for i, v := range variants {
+			b.variant = v
 			if sc.prep != nil {
 				sc.prep(b)
 			}
-			ds = append(ds, sc.deploy(b))
+			ds[i] = append(ds[i], sc.deploy(b))
 			if sc.name == "cold apply" {
 				sc.prep(b)
 			}
-			fs = append(fs, sc.floor(b))
-		})
+			fs[i] = append(fs[i], sc.floor(b))
+		}
 	}
-	row := benchRow{name: sc.name, deploy: median(ds), floor: median(fs)}
-	fmt.Printf("%s, %s: %s\n", link, sc.name, row)
-	return row
+	var rows []benchRow
+	for i, v := range variants {
+		name := sc.name
+		if sc.sends && len(variants) > 1 {
+			name += ", " + v.String()
+		}
+		row := benchRow{name: name, deploy: median(ds[i]), floor: median(fs[i])}
+		fmt.Printf("%s, %s: %s\n", link, name, row)
+		rows = append(rows, row)
+	}
+	return rows
 }
 
 func (r benchRow) String() string {
@@ -270,6 +359,9 @@ func (b *bench) txBytes() int64 {
 // deployRun runs openim-deploy in-process and counts its connections.
 func (b *bench) deployRun(args ...string) measure {
 	full := append([]string{args[0], "-i", filepath.Join(b.dir, "inventory.hcl"), "-p", filepath.Join(b.dir, "playbook.hcl"), "--ssh-config", "none"}, args[1:]...)
+	if args[0] == "apply" && b.variant.compress != "" {
+		full = append(full, "--compress", b.variant.compress)
+	}
 	var out bytes.Buffer
 	var c remote.Counters
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -297,7 +389,7 @@ func (b *bench) floorRun(args ...string) measure {
 	require.NoError(b.t, os.MkdirAll(b.stats, 0o755))
 	n := len(args)
 	full := append(args[:n-1:n-1], args[n-1], benchFloorApp, strconv.Itoa(benchFloorPort), b.floor, b.lab.KeyPath, b.lab.KnownHostsPath, b.stats)
-	if os.Getenv("OPENIM_BENCH_FLOOR_GZIP") == "1" {
+	if b.variant.floorGzip {
 		full = append([]string{"-z"}, full...)
 	}
 	for _, h := range b.hosts {

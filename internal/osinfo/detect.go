@@ -90,6 +90,8 @@ while [ ! -e "$d" ]; do
 done
 echo "path $d"
 df -Pk -- "$d" 2>&1
+echo "${m}gzip"
+command -v gzip 2>/dev/null
 if [ $# -gt 1 ]; then
   echo "${m}units"
   shift
@@ -300,6 +302,9 @@ func ParseDetect(out []byte, diskPath string, sent, received time.Time) (Facts, 
 	}
 	if b, ok := secs["units"]; ok {
 		f.UnitShow = b
+	}
+	if b, ok := secs["gzip"]; ok {
+		f.Gzip = firstLine(b)
 	}
 	if _, ok := secs["end"]; !ok {
 		unknown("end", "output was cut short")

@@ -97,6 +97,10 @@ type Facts struct {
 	DiskAvailable int64  // bytes available to unprivileged users
 	DiskTotal     int64  // bytes
 
+	// Gzip is where the host's gzip is ("command -v gzip"), "" when it
+	// has none: compressed uploads need it to decompress.
+	Gzip string
+
 	// UnitShow is "systemctl show -p Id,ActiveState" of Options.Units,
 	// one record per unit in their order; nil when none were asked for.
 	UnitShow []byte

@@ -48,6 +48,8 @@ func (PushRelease) Run(ctx context.Context, r *Run) error {
 	}
 	progress := startUploadProgress(r)
 	defer progress.Done()
+	z := newGzipUploads(r.Config.Playbook.App.Compress)
+	defer z.Close()
 	return r.EachHost(ctx, func(ctx context.Context, h *Host) error {
 		hp := h.Plan
 		if hp == nil {
@@ -56,7 +58,7 @@ func (PushRelease) Run(ctx context.Context, r *Run) error {
 		var err error
 		switch {
 		case hp.NewRelease:
-			err = pushRelease(ctx, r, h, progress)
+			err = pushRelease(ctx, r, h, progress, z.forHost(ctx, r, h))
 		case hp.CleanPartials:
 			err = r.releaseHost(h).Clean(ctx)
 		}
@@ -96,7 +98,7 @@ func checkSFTP(ctx context.Context, r *Run) error {
 	return ctx.Err()
 }
 
-func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer) error {
+func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer, z *gzipUploads) error {
 	defer progress.HostDone()
 	hp := h.Plan
 	rh := r.releaseHost(h)
@@ -112,13 +114,17 @@ func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer) er
 		return err
 	}
 	partial := rh.PartialDir(hp.Release)
-	var sent int64
+	var sent, wire int64
 	for _, a := range hp.Uploads {
-		if err := upload(ctx, h.Target, a, path.Join(partial, a.Rel), progress); err != nil {
+		n, err := upload(ctx, h.Target, a, path.Join(partial, a.Rel), progress, z)
+		if err != nil {
 			return err
 		}
 		sent += a.Size
-		if !a.Secret {
+		wire += n
+		if !a.Secret && n != a.Size {
+			r.Out.Verbose("[%s] sent %s (%d bytes, %d gzipped)", h.Config.Name, a.Rel, a.Size, n)
+		} else if !a.Secret {
 			r.Out.Verbose("[%s] sent %s (%d bytes)", h.Config.Name, a.Rel, a.Size)
 		}
 	}
@@ -137,8 +143,12 @@ func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer) er
 		return err
 	}
 	h.Changed(1)
-	r.Out.Host(h.Config.Name, "release %s: %d files sent (%d bytes), %d already on the host",
-		hp.Release, len(hp.Uploads), sent, len(hp.Links)+len(hp.Dups))
+	gz := ""
+	if wire != sent {
+		gz = fmt.Sprintf(", %d on the wire (gzip)", wire)
+	}
+	r.Out.Host(h.Config.Name, "release %s: %d files sent (%d bytes%s), %d already on the host",
+		hp.Release, len(hp.Uploads), sent, gz, len(hp.Links)+len(hp.Dups))
 	return nil
 }
 
@@ -154,14 +164,21 @@ func releaseDirs(hp *plan.HostPlan) []string {
 	return slices.Sorted(maps.Keys(dirs))
 }
 
-func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, progress *ui.Transfer) error {
+// upload sends a to dst and returns the bytes put on the wire: gzipped on
+// an exec session when z (nil: never) says so, else as it is over SFTP.
+func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, progress *ui.Transfer, z *gzipUploads) (int64, error) {
+	if z != nil {
+		if n, sent, err := z.upload(ctx, t, a, dst, progress); sent || err != nil {
+			return n, err
+		}
+	}
 	var src io.Reader
 	if a.Content != nil {
 		src = bytes.NewReader(a.Content)
 	} else {
 		f, err := os.Open(a.Local)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		defer f.Close()
 		src = f
@@ -170,7 +187,7 @@ func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, p
 	// Staged: finalize checks every file sent against the manifest in one
 	// sha256sum before the release exists, instead of a session per file.
 	if err := target.StageFile(ctx, t, dst, src, a.Mode); err != nil {
-		return fmt.Errorf("upload %s: %w", a.Rel, err)
+		return 0, fmt.Errorf("upload %s: %w", a.Rel, err)
 	}
-	return nil
+	return a.Size, nil
 }

@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -116,4 +117,15 @@ func (l *logged) TCPForwarding(ctx context.Context) error {
 		return f.TCPForwarding(ctx)
 	}
 	return nil
+}
+
+// RoundTrip asks the wrapped target for its network round trip; a target
+// that cannot measure one (local, fakes) returns errors.ErrUnsupported.
+func (l *logged) RoundTrip(ctx context.Context) (time.Duration, error) {
+	if r, ok := l.t.(interface {
+		RoundTrip(context.Context) (time.Duration, error)
+	}); ok {
+		return r.RoundTrip(ctx)
+	}
+	return 0, errors.ErrUnsupported
 }

@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/openimsdk/openim-deploy/internal/cli"
+	"github.com/openimsdk/openim-deploy/internal/lab"
+	"github.com/openimsdk/openim-deploy/internal/target/remote"
+)
+
+// TestGzipApplyAlways pins compressed uploads on real Debian hosts: with
+// compress = "always" every release file travels gzipped on an exec
+// session and is decompressed by the host's own gzip -dc; what lands on
+// the host is byte for byte the local file, with its mode, and no temp
+// file is left beside it. A second apply sends no file at all.
+func TestGzipApplyAlways(t *testing.T) {
+	l := lab.Require(t)
+	hosts := []string{"lab-1", "lab-2"}
+	d := fresh(t, l, "e2egz0", 33000, hosts...)
+	pb := filepath.Join(d.dir, "playbook.hcl")
+	src, err := os.ReadFile(pb)
+	require.NoError(t, err)
+	withGzip := strings.Replace(string(src), "  user = \"openim\"\n", "  user = \"openim\"\n  compress = \"always\"\n", 1)
+	require.NotEqual(t, string(src), withGzip)
+	require.NoError(t, os.WriteFile(pb, []byte(withGzip), 0o644))
+
+	res := d.run("apply")
+	require.Equal(t, cli.ExitOK, res.Code, res.Out)
+	// Hosts with the same line are folded into one ("[lab-1..2] release …").
+	require.Regexp(t, `\] release \S+: \d+ files sent \(\d+ bytes, \d+ on the wire \(gzip\)\)`, res.Out)
+
+	local, err := os.ReadFile(filepath.Join(d.dir, "bin", "openim-api"))
+	require.NoError(t, err)
+	want := sha256.Sum256(local)
+	for _, h := range hosts {
+		out, err := d.lab.Exec(t, h, "sh", "-c", `f=$1/current/bin/openim-api
+sha256sum < "$f" | cut -d' ' -f1; wc -c < "$f"; stat -c %a "$f"
+find "$1/releases" -name '.*.openim-deploy-gz*' | wc -l`, "sh", "/opt/e2egz0")
+		require.NoError(t, err, out)
+		require.Equal(t, []string{hex.EncodeToString(want[:]), strconv.Itoa(len(local)), "755", "0"},
+			strings.Fields(out), "sha256, size, mode and leftover temp files of the binary on %s", h)
+	}
+	for _, st := range d.show("lab-1", d.units()[1:]...) {
+		require.Equal(t, "active", st["ActiveState"], st["Id"])
+	}
+
+	// The second apply, counted: nothing to send, so no file crosses.
+	var c remote.Counters
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	code := cli.Run(ctx, []string{"apply", "-i", filepath.Join(d.dir, "inventory.hcl"), "-p", pb, "--ssh-config", "none"},
+		cli.IO{In: strings.NewReader(""), Out: &out, Err: &out, Environ: os.Environ(), Counters: &c})
+	t.Logf("second apply -> %d\n%s", code, out.String())
+	require.Equal(t, cli.ExitOK, code)
+	require.Contains(t, out.String(), "Plan: no changes.")
+	require.NotContains(t, out.String(), "files sent")
+	for _, h := range hosts {
+		// The whole conversation (handshake, pre-flight, lock, gather):
+		// kilobytes, where one copy of the binary is megabytes.
+		require.Less(t, c.Host(h).BytesSent.Load(), int64(len(local)/20), h)
+	}
+}

@@ -1,0 +1,134 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+	"sync"
+)
+
+// ErrNoGzip means the host lacks gzip (or sha256sum, which the check after
+// decompressing needs): WriteFileGzip sent nothing worth keeping and the
+// caller should send the file as it is (WriteFile) instead.
+var ErrNoGzip = errors.New("gzip or sha256sum not found on the host")
+
+// ErrGzipCut means the host's gzip -dc saw a stream that ended early or
+// was corrupt: nothing was installed.
+var ErrGzipCut = errors.New("compressed stream cut short or corrupt")
+
+// Exit statuses of gzipWriteScript that mean something to the caller.
+const (
+	gzipExitMissing = 3 // no gzip or sha256sum; stdin left unread
+	gzipExitCut     = 5 // gzip -dc failed
+	gzipExitVerify  = 6 // size or SHA-256 of the result differs
+)
+
+// gzipWriteScript decompresses stdin with the host's own gzip -dc into a
+// temp file next to $1, checks its size ($3) and SHA-256 ($4), sets mode
+// $2, syncs it and renames it over $1: the guarantees of WriteFile (the
+// final name only ever holds a complete, verified file) on one exec
+// session instead of an SFTP channel.
+//
+// The temp name derives from the destination (.NAME.openim-deploy-gz.PID),
+// so a transfer killed with its connection (SIGKILL leaves no trap to run)
+// leaves at most one file per destination behind, and the next write of
+// the same file removes it first. The umask keeps the temp file private
+// until the final mode is set, as WriteFile does for secrets.
+const gzipWriteScript = `dst=$1 mode=$2 size=$3 sum=$4
+command -v gzip >/dev/null 2>&1 && command -v sha256sum >/dev/null 2>&1 || {
+  echo "gzip or sha256sum not found" >&2; exit 3; }
+case $dst in */*) dir=${dst%/*} ;; *) dir=. ;; esac
+[ -n "$dir" ] || dir=/
+base=${dst##*/}
+[ -d "$dst" ] && { echo "$dst is a directory" >&2; exit 4; }
+stem=$dir/.$base.openim-deploy-gz
+for f in "$stem".*; do
+  [ -e "$f" ] || [ -L "$f" ] || continue
+  rm -f -- "$f" || exit 4
+done
+tmp=$stem.$$
+trap 'rm -f -- "$tmp"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 141' PIPE
+trap 'exit 143' TERM
+umask 077
+gzip -dc >"$tmp" || { echo "gzip -dc failed: stream cut short or corrupt" >&2; exit 5; }
+n=$(($(wc -c <"$tmp"))) || exit 6
+[ "$n" = "$size" ] || { echo "size on host is $n bytes, sent $size" >&2; exit 6; }
+got=$(sha256sum <"$tmp") || exit 6
+got=${got%% *}
+[ "$got" = "$sum" ] || { echo "sha256 on host is $got, sent $sum" >&2; exit 6; }
+chmod "$mode" "$tmp" || exit 7
+sync -- "$tmp" 2>/dev/null || sync
+mv -f -- "$tmp" "$dst" || exit 7
+trap - EXIT`
+
+// WriteFileGzip replaces path on t with the file whose gzip stream is gz,
+// decompressed on the host by its own gzip -dc, on one exec session (the
+// stream follows the script on stdin). size and sha256 are what the
+// decompressed file must be: the host checks both before the file is
+// renamed into place, so path only ever holds the verified file, as with
+// WriteFile. It returns the compressed bytes sent.
+//
+// It runs as the login user, like WriteFile. A host without gzip yields
+// an error satisfying errors.Is(err, ErrNoGzip) before anything is
+// written; a stream that ends early (the reader failed, the connection
+// dropped) installs nothing and leaves at most a temp file that the next
+// write of path removes.
+func WriteFileGzip(ctx context.Context, t Target, path string, gz io.Reader, mode fs.FileMode, size int64, sha256 string) (int64, error) {
+	src := &sentCounter{r: gz}
+	_, err := t.Run(ctx, Cmd{
+		Args: []string{"sh", "-c", gzipWriteScript, "openim-deploy-gz",
+			path, fmt.Sprintf("%04o", mode.Perm()), strconv.FormatInt(size, 10), sha256},
+		Env:   []string{"LC_ALL=C"},
+		Stdin: src,
+	})
+	sent, readErr := src.result()
+	if err == nil {
+		return sent, nil
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		switch ee.Code {
+		case gzipExitMissing:
+			return sent, fmt.Errorf("write %s on %s: %w", path, t, ErrNoGzip)
+		case gzipExitCut:
+			err = fmt.Errorf("%w: %w", ErrGzipCut, err)
+		case gzipExitVerify:
+			err = fmt.Errorf("verify: %w", err)
+		}
+	}
+	// A local read failure is what cut the stream: name it first.
+	return sent, fmt.Errorf("write %s on %s: %w", path, t, errors.Join(readErr, err))
+}
+
+// sentCounter counts what the transport read from r and keeps the first
+// read error that was not end of file. The transport reads from its own
+// goroutine, hence the lock.
+type sentCounter struct {
+	r   io.Reader
+	mu  sync.Mutex
+	n   int64
+	err error
+}
+
+func (c *sentCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.mu.Lock()
+	c.n += int64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = fmt.Errorf("read the compressed stream: %w", err)
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+func (c *sentCounter) result() (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n, c.err
+}
