@@ -124,9 +124,13 @@ func TestDroppedUploadLeavesDestination(t *testing.T) {
 			t.Errorf("unexpected file %s", e.Name())
 		}
 	}
-	// The connection is gone: later calls fail as unreachable, not hang.
+	// The connection is gone: later calls fail as unreachable, not hang,
+	// and say why in words (not a bare "EOF").
 	_, err = tg.Run(ctx, target.Cmd{Args: []string{"true"}})
 	isUnreachable(t, err)
+	if !strings.Contains(err.Error(), "open session: connection lost") {
+		t.Errorf("a command on a dropped connection: %v; want it to say the connection was lost", err)
+	}
 }
 
 func TestUploadSkipsWhenSame(t *testing.T) {
