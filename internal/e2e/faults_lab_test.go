@@ -432,7 +432,8 @@ func TestFltUploadCut(t *testing.T) {
 	const size = 20 << 20
 	writeRandomFile(t, filepath.Join(d.dir, "config", "big.bin"), size)
 	throttle(t, h, "20mbit") // about 8 s for the file
-	wait := d.startRun(nil, "apply")
+	// A short lease: the cut host keeps it (its release cannot reach it).
+	wait := d.startRun(nil, "apply", "--lock-ttl", "5s")
 	waitFor(t, 60*time.Second, "half of big.bin on "+victim, func() bool { return d.uploading(victim, "big.bin") >= size/2 })
 	require.NoError(t, setLink(h, "down"))
 	cut := time.Now()
@@ -453,7 +454,7 @@ func TestFltUploadCut(t *testing.T) {
 
 	require.NoError(t, setLink(h, "up"))
 	unthrottle(h)
-	require.Equal(t, cli.ExitOK, d.run("apply").Code, "the re-run converges")
+	require.Equal(t, cli.ExitOK, d.run("apply", "--lock-wait", "30s").Code, "the re-run converges")
 	for _, host := range d.hosts {
 		require.Empty(t, d.leftovers(host), "no partial release or temp file on %s", host)
 		d.requireWhole(host)
