@@ -327,3 +327,25 @@ func TestFullDiskUploadSaysNoSpace(t *testing.T) {
 		}
 	}
 }
+
+// TestHostGoneMidCommandIsUnreachable: a host that goes away while a
+// command runs (its sshd ends the session, then the connection, as a
+// reboot does) is reported as an unknown outcome on an unreachable host,
+// whichever of the two ends the client notices first.
+func TestHostGoneMidCommandIsUnreachable(t *testing.T) {
+	for range 5 {
+		var h *targettest.Host
+		gone := func(ctx context.Context, _ []string, _ io.Reader, _, _ io.Writer) int {
+			h.Close()
+			<-ctx.Done()
+			return 0
+		}
+		h = targettest.NewHost(t, targettest.WithCommand("reboot-now", gone))
+		tg := dial(t, config(h))
+		_, err := tg.Run(ctxT(t), target.Cmd{Args: []string{"reboot-now"}})
+		if !errors.Is(err, target.ErrUnknownOutcome) && !strings.Contains(err.Error(), "connection lost") {
+			t.Fatalf("err = %v; want an unknown outcome or a lost connection", err)
+		}
+		isUnreachable(t, err)
+	}
+}
