@@ -5,6 +5,9 @@
 #                       non-systemd host nosd-1, each in its own network namespace
 #   lab/lab.sh down     stop every lab host and remove all lab state (mounts, netns, links)
 #   lab/lab.sh status   show the lab's hosts and whether they answer; exit 1 if any does not
+#   lab/lab.sh stop HOST     shut one host down cleanly (its disk, address and keys stay)
+#   lab/lab.sh start HOST    boot a stopped host again, as up does; no-op if it runs
+#   lab/lab.sh restart HOST  stop then start: a reboot of that host
 #
 # Hosts are systemd-nspawn containers booted with --boot, so systemd is PID 1 and sshd
 # runs as a systemd service (nosd-1 boots Debian's sysvinit instead). See docs/lab.md.
@@ -16,6 +19,7 @@
 #   LAB_MIRROR   Debian mirror for debootstrap (default: the one apt uses on this machine)
 #   LAB_SUITE    Debian suite (default bookworm)
 #   LAB_BOOT_TIMEOUT  seconds to wait for every host's sshd (default 60)
+#   LAB_STOP_TIMEOUT  seconds stop waits for a clean shutdown before killing (default 10)
 set -Eeuo pipefail
 shopt -s nullglob
 
@@ -25,6 +29,7 @@ LAB_STATE=${LAB_STATE:-/var/lib/openim-deploy-lab}
 LAB_OUT=${LAB_OUT:-$LAB_DIR/out}
 LAB_SUITE=${LAB_SUITE:-bookworm}
 LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-60}
+LAB_STOP_TIMEOUT=${LAB_STOP_TIMEOUT:-10}
 
 BRIDGE=oimlab0
 NET_PREFIX=10.231.0
@@ -374,10 +379,13 @@ start_host() { # host kind
   # container's systemd would manage the same cgroup tree and stop or kill units of the
   # other hosts. Each host's nspawn therefore starts in a cgroup of its own first.
   # setsid: a session of its own, so the host outlives this script and its caller.
+  # Every descriptor above 2 is closed first: the host runs for hours, and one it inherited
+  # (a caller's `flock FILE lab/lab.sh ...` lock, a test's pipe) would be held all along.
   local cg cgs=()
   mapfile -t cgs < <(cgroup_roots)
   # shellcheck disable=SC2016
   setsid bash -c 'for cg in "${@:2:$1}"; do mkdir -p "$cg" && echo $$ > "$cg/cgroup.procs"; done
+                  for fd in /proc/$$/fd/*; do fd=${fd##*/}; if (( fd > 2 )); then eval "exec $fd>&-"; fi; done
                   shift $(( $1 + 1 )); exec "$@"' lab-start "${#cgs[@]}" "${cgs[@]/%//$h}" \
     systemd-nspawn --boot --register=no --keep-unit --machine="$h" \
     --link-journal=no --resolv-conf=off --timezone=off "${extra[@]}" \
@@ -615,9 +623,92 @@ cmd_status() {
   return $bad
 }
 
+# ---------------------------------------------------------------- one host: stop, start, restart
+
+# The hosts of the lab that is up, as `up` planned them: LAB_HOSTS is taken from lab.json,
+# not from the environment, so lab.json is rewritten with the same hosts.
+plan_running_hosts() {
+  local j=$LAB_OUT/lab.json
+  [[ -f $j ]] || die "the lab is not up (no $j); run 'lab/lab.sh up' first"
+  LAB_HOSTS=$(grep -c '"name": "lab-[0-9]*"' "$j" || true)
+  plan_hosts
+}
+
+# Index of host in HOSTS, or die naming the hosts there are.
+host_index() { # host
+  local i
+  for i in "${!HOSTS[@]}"; do
+    if [[ ${HOSTS[$i]} == "$1" ]]; then echo "$i"; return 0; fi
+  done
+  die "no lab host '$1' (hosts: ${HOSTS[*]})"
+}
+
+# Shuts one host down as a power button would on a machine with an init: SIGTERM to its
+# nspawn makes the container's init shut down cleanly (services stopped, sshd sessions
+# closed); SIGTERM again after LAB_STOP_TIMEOUT turns that into an immediate stop, then
+# SIGKILL. The overlay (its disk), its network namespace and its keys stay, so `start`
+# boots the same host with the same files. Already stopped: nothing to do.
+stop_one() { # host
+  local h=$1 d=$LAB_STATE/hosts/$1 np lp
+  np=$(pid_from_file "$d/nspawn.pid")
+  lp=$(pid_from_file "$d/leader.pid")
+  if [[ -z $np && -z $lp ]]; then log "$h is not running"; return 0; fi
+  local t; t=$(now)
+  if [[ -n $np ]]; then
+    kill -TERM "$np" 2>/dev/null || true
+    if ! wait_gone "$LAB_STOP_TIMEOUT" "$np"; then
+      log "$h did not shut down within ${LAB_STOP_TIMEOUT}s; stopping it at once"
+      kill -TERM "$np" 2>/dev/null || true
+      wait_gone 2 "$np" || kill -KILL "$np" 2>/dev/null || true
+    fi
+  fi
+  lp=$(pid_from_file "$d/leader.pid")   # an init whose nspawn is gone: end its container
+  if [[ -n $lp ]]; then kill -KILL "$lp" 2>/dev/null || true; fi
+  local left=(); [[ -n $np ]] && left+=("$np"); [[ -n $lp ]] && left+=("$lp")
+  wait_gone 5 "${left[@]}" || die "host $h: processes ${left[*]} did not exit"
+  log "$h stopped in $(since "$t") s"
+}
+
+# Boots one stopped host the way `up` does (start_host, find_leader, wait_host) and
+# rewrites lab.json with its new PIDs, so lab.Require and Exec find it. Running: nothing
+# to do.
+start_one() { # host
+  local i h a kind; i=$(host_index "$1")
+  h=${HOSTS[$i]} a=${ADDRS[$i]} kind=${KINDS[$i]}
+  local d=$LAB_STATE/hosts/$h
+  [[ -d $d/merged ]] && mountpoint -q "$d/merged" || die "host $h has no root filesystem mounted ($d/merged); run 'lab/lab.sh up'"
+  ip netns list | grep -q "^$NS_PREFIX$h\b" || die "host $h has no network namespace $NS_PREFIX$h; run 'lab/lab.sh up'"
+  if [[ -n $(pid_from_file "$d/nspawn.pid") && -n $(pid_from_file "$d/leader.pid") ]]; then
+    log "$h is already running"; return 0
+  fi
+  local t; t=$(now)
+  start_host "$h" "$kind"
+  find_leader "$h" > /dev/null
+  local r; r=$(wait_host "$h" "$a" "$kind" "$t")
+  [[ $r == ok* ]] || die "host $h: ${r#fail }"
+  write_outputs
+  log "$h $a ready after $(since "$t") s"
+}
+
+cmd_one() { # stop|start|restart host
+  local what=$1 h=${2:-}
+  [[ -n $h ]] || die "usage: $0 $what HOST"
+  need_root "$what"
+  mkdir -p "$LAB_STATE"
+  take_lock
+  plan_running_hosts
+  host_index "$h" > /dev/null
+  case $what in
+    stop)    stop_one "$h" ;;
+    start)   start_one "$h" ;;
+    restart) stop_one "$h"; start_one "$h" ;;
+  esac
+}
+
 case ${1:-} in
   up)     cmd_up ;;
   down)   cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up|down|status   (LAB_HOSTS=N, LAB_STATE=DIR; see docs/lab.md)" >&2; exit 2 ;;
+  stop|start|restart) cmd_one "$1" "${2:-}" ;;
+  *) echo "usage: $0 up|down|status|stop HOST|start HOST|restart HOST   (LAB_HOSTS=N, LAB_STATE=DIR; see docs/lab.md)" >&2; exit 2 ;;
 esac

@@ -2,6 +2,8 @@ package health
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -92,6 +94,12 @@ func (p *Poller) serve(batch []pollReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), showTimeout)
 	states, err := systemd.Show(ctx, p.t, units...)
 	cancel()
+	if errors.Is(err, target.ErrUnreachable) {
+		// The connection is gone (host rebooted, link cut): no later poll
+		// can read the state either, so the gates fail now rather than
+		// after Retries polls of a dead connection.
+		err = fmt.Errorf("%w (%w)", err, ErrPermanent)
+	}
 	for _, r := range batch {
 		if err != nil {
 			r.ch <- pollRes{err: err}

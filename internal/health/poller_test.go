@@ -2,6 +2,9 @@ package health
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,6 +76,36 @@ func TestPoller(t *testing.T) {
 		if requests := 20 * rounds; maxInFlight != 1 || polls > 2*rounds {
 			t.Errorf("%d show calls for %d requests, at most %d at once; want one at a time, well under one per request",
 				polls, requests, maxInFlight)
+		}
+	})
+}
+
+// TestPollerConnectionLostIsPermanent pins that a gate whose host's
+// connection is gone (rebooted, link cut: the target reports it
+// unreachable) fails at the first poll, naming the cause, instead of
+// polling a dead connection Retries times; a failure that may pass (a
+// show that exited non-zero) is still retried.
+func TestPollerConnectionLostIsPermanent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lost := fmt.Errorf("run systemctl show on im-1: open session: connection lost: %w (%w)", io.EOF, target.ErrUnreachable)
+		f := targettest.NewFake("im-1")
+		f.On(targettest.HasPrefix("systemctl show -p "), targettest.Reply{Err: lost})
+		err := Wait(t.Context(), SystemClock{}, NewPoller(f).State("s@0.service"), nil, Policy{Retries: 5})
+		if !errors.Is(err, ErrPermanent) || !errors.Is(err, target.ErrUnreachable) || !errors.Is(err, ErrUnhealthy) {
+			t.Fatalf("Wait = %v; want an unhealthy, permanent, unreachable error", err)
+		}
+		if n := len(f.Commands()); n != 1 {
+			t.Errorf("%d show calls on a lost connection; want 1", n)
+		}
+
+		f = targettest.NewFake("im-1")
+		f.On(targettest.HasPrefix("systemctl show -p "), targettest.Reply{Code: 1, Stderr: "Failed to connect to bus"})
+		err = Wait(t.Context(), SystemClock{}, NewPoller(f).State("s@0.service"), nil, Policy{Retries: 5})
+		if !errors.Is(err, ErrUnhealthy) || errors.Is(err, ErrPermanent) {
+			t.Fatalf("Wait = %v; want unhealthy after retries, not permanent", err)
+		}
+		if n := len(f.Commands()); n != 5 {
+			t.Errorf("%d show calls for a failing show; want 5 (Retries)", n)
 		}
 	})
 }

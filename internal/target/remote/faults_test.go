@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/openimsdk/openim-deploy/internal/target"
@@ -124,9 +125,13 @@ func TestDroppedUploadLeavesDestination(t *testing.T) {
 			t.Errorf("unexpected file %s", e.Name())
 		}
 	}
-	// The connection is gone: later calls fail as unreachable, not hang.
+	// The connection is gone: later calls fail as unreachable, not hang,
+	// and say why in words (not a bare "EOF").
 	_, err = tg.Run(ctx, target.Cmd{Args: []string{"true"}})
 	isUnreachable(t, err)
+	if !strings.Contains(err.Error(), "open session: connection lost") {
+		t.Errorf("a command on a dropped connection: %v; want it to say the connection was lost", err)
+	}
 }
 
 func TestUploadSkipsWhenSame(t *testing.T) {
@@ -274,3 +279,73 @@ func TestFailedWriteCleansUp(t *testing.T) {
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("source broke") }
+
+// TestFullDiskUploadSaysNoSpace: a write refused with a bare SSH_FX_FAILURE
+// (what OpenSSH's sftp-server sends for ENOSPC) on a filesystem df reports
+// full is reported as "no space left on device"; the destination keeps its
+// old content, the temp file is removed, and the host is not unreachable.
+// With room left, the same refusal is not blamed on the disk.
+func TestFullDiskUploadSaysNoSpace(t *testing.T) {
+	for _, tc := range []struct {
+		avail string
+		full  bool
+	}{{"0", true}, {"5000", false}} {
+		df := func(_ context.Context, _ []string, _ io.Reader, stdout, _ io.Writer) int {
+			fmt.Fprintf(stdout, "Filesystem 1024-blocks Used Available Capacity Mounted on\ntmpfs 9000 4000 %s 45%% /\n", tc.avail)
+			return 0
+		}
+		h := targettest.NewHost(t, targettest.WithCommand("df", df))
+		tg := dial(t, config(h))
+		ctx := ctxT(t)
+		if err := tg.WriteFile(ctx, "/bin.dat", strings.NewReader("old"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		h.FillDiskAfterBytes(100 << 10)
+		big := make([]byte, 1<<20)
+		_, _ = rand.Read(big)
+		err := tg.WriteFile(ctx, "/bin.dat", bytes.NewReader(big), 0o755)
+		if err == nil {
+			t.Fatal("upload to a full disk succeeded")
+		}
+		if got := errors.Is(err, syscall.ENOSPC); got != tc.full {
+			t.Errorf("avail %s: errors.Is(%v, ENOSPC) = %v, want %v", tc.avail, err, got, tc.full)
+		}
+		if tc.full && !strings.Contains(err.Error(), "no space left on device") {
+			t.Errorf("error does not say the disk is full: %v", err)
+		}
+		if errors.Is(err, target.ErrUnreachable) {
+			t.Errorf("a full disk reported as unreachable: %v", err)
+		}
+		if got, err := os.ReadFile(h.Path("/bin.dat")); err != nil || string(got) != "old" {
+			t.Fatalf("destination after a failed upload: %.20q, %v", got, err)
+		}
+		entries, _ := os.ReadDir(h.Root)
+		for _, e := range entries {
+			if strings.Contains(e.Name(), ".openim-deploy-") {
+				t.Errorf("temp file %s left behind on a live connection", e.Name())
+			}
+		}
+	}
+}
+
+// TestHostGoneMidCommandIsUnreachable: a host that goes away while a
+// command runs (its sshd ends the session, then the connection, as a
+// reboot does) is reported as an unknown outcome on an unreachable host,
+// whichever of the two ends the client notices first.
+func TestHostGoneMidCommandIsUnreachable(t *testing.T) {
+	for range 5 {
+		var h *targettest.Host
+		gone := func(ctx context.Context, _ []string, _ io.Reader, _, _ io.Writer) int {
+			h.Close()
+			<-ctx.Done()
+			return 0
+		}
+		h = targettest.NewHost(t, targettest.WithCommand("reboot-now", gone))
+		tg := dial(t, config(h))
+		_, err := tg.Run(ctxT(t), target.Cmd{Args: []string{"reboot-now"}})
+		if !errors.Is(err, target.ErrUnknownOutcome) && !strings.Contains(err.Error(), "connection lost") {
+			t.Fatalf("err = %v; want an unknown outcome or a lost connection", err)
+		}
+		isUnreachable(t, err)
+	}
+}

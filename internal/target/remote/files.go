@@ -11,6 +11,10 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/openimsdk/openim-deploy/internal/target"
 	"github.com/pkg/sftp"
@@ -80,15 +84,15 @@ func (t *Target) writeFile(ctx context.Context, p string, r io.Reader, mode fs.F
 	src := io.TeeReader(&ctxReader{ctx: ctx, r: r, progress: progress}, h)
 	n, err := f.ReadFromWithConcurrency(src, 0)
 	if err != nil {
-		return n, t.fileErr("write", p, errors.Join(ctx.Err(), err))
+		return n, t.fileErr("write", p, t.explainWriteFailure(ctx, dir, errors.Join(ctx.Err(), err)))
 	}
 	if _, ok := c.HasExtension("fsync@openssh.com"); ok {
 		if err := f.Sync(); err != nil {
-			return n, t.fileErr("write", p, fmt.Errorf("fsync: %w", err))
+			return n, t.fileErr("write", p, t.explainWriteFailure(ctx, dir, fmt.Errorf("fsync: %w", err)))
 		}
 	}
 	if err := f.Close(); err != nil {
-		return n, t.fileErr("write", p, err)
+		return n, t.fileErr("write", p, t.explainWriteFailure(ctx, dir, err))
 	}
 	if verify {
 		want := hex.EncodeToString(h.Sum(nil))
@@ -105,6 +109,43 @@ func (t *Target) writeFile(ctx context.Context, p string, r io.Reader, mode fs.F
 	}
 	committed = true
 	return n, nil
+}
+
+// explainWriteFailure adds the cause OpenSSH's sftp-server leaves out:
+// it reports a write that failed with ENOSPC as a bare SSH_FX_FAILURE
+// ("Failure"). When a write fails that way on a live connection and df
+// says the filesystem of dir has no space left, the error also wraps
+// syscall.ENOSPC, "no space left on device". Any other error, or a df that
+// fails, leaves err as it is.
+func (t *Target) explainWriteFailure(ctx context.Context, dir string, err error) error {
+	var se *sftp.StatusError
+	if !errors.As(err, &se) || se.FxCode() != sftp.ErrSSHFxFailure || t.lost() || ctx.Err() != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, derr := t.Run(dctx, target.Cmd{Args: []string{"df", "-Pk", "--", dir}})
+	if derr != nil {
+		return err
+	}
+	if avail, ok := dfAvailable(res.Stdout); ok && avail == 0 {
+		return fmt.Errorf("%w (%w under %s)", err, syscall.ENOSPC, dir)
+	}
+	return err
+}
+
+// dfAvailable parses the Available column (KiB) of `df -Pk` output.
+func dfAvailable(out []byte) (int64, bool) {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < 2 {
+		return 0, false
+	}
+	f := strings.Fields(lines[len(lines)-1])
+	if len(f) < 6 {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(f[3], 10, 64)
+	return v, err == nil
 }
 
 // remoteSha256 hashes p on the host with sha256sum (target.Sha256); if the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/openimsdk/openim-deploy/internal/target"
 	"golang.org/x/crypto/ssh"
@@ -120,9 +121,43 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 	case errors.As(err, &missing):
 		// Also what a session sees when keepalives close a dead
 		// connection under it: then the host is unreachable too.
-		return res, t.connErr(fmt.Errorf("run %s on %s: %w", cmd, t, target.ErrUnknownOutcome))
+		return res, t.unknownOutcome(fmt.Errorf("run %s on %s: %w", cmd, t, target.ErrUnknownOutcome))
 	default:
 		// The connection dropped while the command ran.
-		return res, t.connErr(fmt.Errorf("run %s on %s: %w (%w)", cmd, t, target.ErrUnknownOutcome, err))
+		return res, t.unknownOutcome(fmt.Errorf("run %s on %s: %w (%w)", cmd, t, target.ErrUnknownOutcome, err))
 	}
+}
+
+// confirmLostTimeout bounds how long unknownOutcome asks the peer whether
+// the connection still lives.
+const confirmLostTimeout = 5 * time.Second
+
+// unknownOutcome is connErr for a session that ended without an exit
+// status. A rebooting host's sshd closes its sessions a moment before the
+// TCP connection, so the client may not have noticed the end yet: it asks
+// the peer (a keepalive request) before deciding, so that the same fault
+// is reported as unreachable every time, not only when the client was
+// quick.
+func (t *Target) unknownOutcome(err error) error {
+	if t.lost() {
+		return unreachable(err)
+	}
+	answered := make(chan error, 1)
+	// Bounded: SendRequest returns on the reply or when the connection ends.
+	go func() {
+		_, _, rerr := t.client.SendRequest("keepalive@openssh.com", true, nil)
+		answered <- rerr
+	}()
+	timer := time.NewTimer(confirmLostTimeout)
+	defer timer.Stop()
+	select {
+	case rerr := <-answered:
+		if rerr != nil {
+			return unreachable(err)
+		}
+	case <-t.lostc:
+		return unreachable(err)
+	case <-timer.C:
+	}
+	return t.connErr(err)
 }

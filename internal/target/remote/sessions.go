@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 )
+
+// errConnectionLost names a session that could not be opened because the
+// connection under it had already ended.
+var errConnectionLost = errors.New("connection lost")
 
 // sessionLimiter bounds the command sessions open at once on one
 // connection, and learns the host's real bound. sshd refuses a session
@@ -111,6 +116,11 @@ func (t *Target) openSession(ctx context.Context) (*ssh.Session, error) {
 		}
 		if !isSessionRefusal(err) || t.lost() {
 			t.sessions.release()
+			if t.lost() || errors.Is(err, io.EOF) {
+				// The transport has ended (the host rebooted, its sshd
+				// stopped, keepalives gave up): say so, not just "EOF".
+				return nil, unreachable(fmt.Errorf("open session: %w: %w", errConnectionLost, err))
+			}
 			return nil, unreachable(fmt.Errorf("open session: %w", err))
 		}
 		wake := t.sessions.refused()

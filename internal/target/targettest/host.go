@@ -40,6 +40,7 @@ type Host struct {
 	conns     map[net.Conn]bool
 	stall     bool
 	dropAfter int64 // >0: next SFTP upload drops the connection after this many bytes
+	fullAfter int64 // >0: next SFTP upload fails its writes after this many bytes (a full disk)
 	dropSess  bool
 	mute      bool
 	commands  []string
@@ -206,6 +207,12 @@ func (h *Host) Stall() { h.mu.Lock(); h.stall = true; h.mu.Unlock() }
 // DropAfterBytes makes the next SFTP upload close the whole SSH connection
 // once n bytes of file data have been written.
 func (h *Host) DropAfterBytes(n int64) { h.mu.Lock(); h.dropAfter = n; h.mu.Unlock() }
+
+// FillDiskAfterBytes makes the next SFTP upload's writes fail once n bytes
+// are written, as a filesystem that runs out of space does: the server
+// answers SSH_FX_FAILURE, as OpenSSH's sftp-server does for ENOSPC, and the
+// connection stays up.
+func (h *Host) FillDiskAfterBytes(n int64) { h.mu.Lock(); h.fullAfter = n; h.mu.Unlock() }
 
 // DropSessions makes exec sessions end without an exit status: the command
 // runs, then the channel closes (the client sees *ssh.ExitMissingError).

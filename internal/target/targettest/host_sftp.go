@@ -55,17 +55,21 @@ func (r *rootFS) Filewrite(req *sftp.Request) (io.WriterAt, error) {
 		return nil, err
 	}
 	r.host.mu.Lock()
-	limit := r.host.dropAfter
-	r.host.dropAfter = 0
+	limit, full := r.host.dropAfter, r.host.fullAfter
+	r.host.dropAfter, r.host.fullAfter = 0, 0
 	r.host.mu.Unlock()
 	if limit > 0 {
 		return &dropWriter{f: f, limit: limit, conn: r.conn}, nil
+	}
+	if full > 0 {
+		return &dropWriter{f: f, limit: full}, nil
 	}
 	return f, nil
 }
 
 // dropWriter writes up to limit bytes, then kills the SSH connection, as a
-// network failure in the middle of an upload would.
+// network failure in the middle of an upload would; with no conn it only
+// fails the write (pkg/sftp answers SSH_FX_FAILURE), as a full disk does.
 type dropWriter struct {
 	f     *os.File
 	conn  net.Conn
@@ -82,6 +86,9 @@ func (w *dropWriter) WriteAt(p []byte, off int64) (int, error) {
 		if keep > 0 {
 			_, _ = w.f.WriteAt(p[:keep], off)
 			w.n += keep
+		}
+		if w.conn == nil {
+			return int(max(keep, 0)), errors.New("targettest: disk full")
 		}
 		w.conn.Close()
 		return int(max(keep, 0)), errors.New("targettest: connection dropped")
