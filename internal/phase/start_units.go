@@ -75,9 +75,23 @@ func (StartUnits) Run(ctx context.Context, r *Run) error {
 	}
 	// With every wave healthy, start the app target itself (its members are
 	// already up, so this starts nothing new): an active target is what makes
-	// "systemctl stop/start <app>.target" act on the whole app.
+	// "systemctl stop/start <app>.target" act on the whole app. Not on a
+	// host where instances were held back (what they depend on is on a host
+	// that took no part): the target wants them, so starting it would start
+	// them as if their dependencies were healthy.
+	blocked := blockedUnits(r.Config.Playbook, failedUnits)
 	return r.EachHost(ctx, func(ctx context.Context, h *Host) error {
 		if !h.Plan.StartTarget {
+			return nil
+		}
+		var held []string
+		for _, s := range h.Plan.Starts {
+			if blocked[s.Unit] {
+				held = append(held, s.Name)
+			}
+		}
+		if len(held) > 0 {
+			r.Out.HostWarn(h.Config.Name, "not starting %s: it would start %s, held back", h.Desired.Target, strings.Join(held, " "))
 			return nil
 		}
 		if err := systemd.Start(ctx, h.Target, h.Desired.Target); err != nil {

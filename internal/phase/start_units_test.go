@@ -254,12 +254,17 @@ func TestStartUnits_UnreachableDependencyHostBlocksDependents(t *testing.T) {
 		down := r.Hosts[1]
 		down.Placement.Services = testPlaybook().Services[:1] // rpc
 		down.Fail(OutcomeUnreachable, errors.New("no route to host"))
+		r.Hosts[0].Plan.StartTarget = true
+		a.On(targettest.HasPrefix("systemctl start"), targettest.Reply{})
 		err := StartUnits{}.Run(t.Context(), r)
 		require.NoError(t, err)
 		require.Equal(t, []string{"rpc@0.service"}, restarted(a))
 		require.Empty(t, restarted(b))
 		require.Contains(t, out.String(), "[h2] warning: takes no part in this run: what depends on rpc is not started on any host")
 		require.Contains(t, out.String(), "not restarting api@0.service: a dependency failed its health gate")
+		// The app target wants api@0: starting it would start what was held back.
+		targettest.NotReceivedContains(t, a, "systemctl start -- demo.target")
+		require.Contains(t, out.String(), "not starting demo.target: it would start api@0.service, held back")
 	})
 }
 
