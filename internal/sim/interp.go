@@ -100,7 +100,7 @@ func (in *Interpreter) Run(ctx context.Context, args []string, stdin io.Reader, 
 	}
 	script, params := args[2], args[min(len(args), 4):]
 	if script == target.ScriptWrapper {
-		body, err := readFrame(stdin)
+		body, err := target.ReadScriptFrame(stdin)
 		if err != nil {
 			fmt.Fprintf(stderr, "sh: %v\n", err)
 			return 125
@@ -172,31 +172,6 @@ func stripSudo(args []string) []string {
 		}
 	}
 	return args
-}
-
-// readFrame reads one target.EncodeScript frame: a length line, then that
-// many bytes. What follows stays in r for the script.
-func readFrame(r io.Reader) (string, error) {
-	var line []byte
-	b := make([]byte, 1)
-	for {
-		if _, err := io.ReadFull(r, b); err != nil {
-			return "", fmt.Errorf("script frame: %w", err)
-		}
-		if b[0] == '\n' {
-			break
-		}
-		line = append(line, b[0])
-	}
-	n, err := strconv.Atoi(string(line))
-	if err != nil || n < 0 {
-		return "", fmt.Errorf("script frame: bad length %q", line)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return "", fmt.Errorf("script frame: %w", err)
-	}
-	return string(body), nil
 }
 
 // composedPrefix starts a program made by target.Compose: each part is a

@@ -2,6 +2,7 @@ package target
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -71,4 +72,30 @@ func WrapScript(cmd Cmd) (argv []string, stdin io.Reader, ok bool) {
 		frame = io.MultiReader(frame, cmd.Stdin)
 	}
 	return []string{"sh", "-c", ScriptWrapper, name}, frame, true
+}
+
+// ReadScriptFrame reads one EncodeScript frame from r, byte-exact like
+// ScriptWrapper, so whatever follows stays in r for the script: for
+// in-process hosts that play the host's side.
+func ReadScriptFrame(r io.Reader) (string, error) {
+	var line []byte
+	b := make([]byte, 1)
+	for {
+		if _, err := io.ReadFull(r, b); err != nil {
+			return "", fmt.Errorf("script frame: %w", err)
+		}
+		if b[0] == '\n' {
+			break
+		}
+		line = append(line, b[0])
+	}
+	n, err := strconv.Atoi(string(line))
+	if err != nil || n < 0 {
+		return "", fmt.Errorf("script frame: bad length %q", line)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return "", fmt.Errorf("script frame: %w", err)
+	}
+	return string(body), nil
 }

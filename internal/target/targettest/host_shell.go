@@ -195,7 +195,7 @@ func (s *shell) exec(ctx context.Context, env map[string]string, args []string, 
 		return 0
 	case "sh":
 		if len(rest) >= 2 && rest[0] == "-c" && rest[1] == target.ScriptWrapper {
-			src, err := readFrame(stdin)
+			src, err := target.ReadScriptFrame(stdin)
 			if err != nil {
 				fmt.Fprintf(stderr, "sh: %v\n", err)
 				return 125
@@ -385,31 +385,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-// readFrame reads one target.EncodeScript frame from r, byte-exact like
-// the real ScriptWrapper, so whatever follows stays for the script.
-func readFrame(r io.Reader) (string, error) {
-	var line []byte
-	b := make([]byte, 1)
-	for {
-		if _, err := io.ReadFull(r, b); err != nil {
-			return "", fmt.Errorf("script frame: %w", err)
-		}
-		if b[0] == '\n' {
-			break
-		}
-		line = append(line, b[0])
-	}
-	n, err := strconv.Atoi(string(line))
-	if err != nil || n < 0 {
-		return "", fmt.Errorf("script frame: bad length %q", line)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return "", fmt.Errorf("script frame: %w", err)
-	}
-	return string(body), nil
 }
 
 // streamed is the in-process host's version of target.StreamScript: it runs
