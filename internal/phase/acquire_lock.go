@@ -78,11 +78,8 @@ func (a AcquireLock) Run(ctx context.Context, r *Run) error {
 		if rider.Err == nil {
 			in.record(h, rider.Stdout, sent, received)
 		}
-		if h.factsRead && forwarding != nil {
-			h.Facts.ForwardingChecked = true
-			if err := <-forwarding; err != nil {
-				h.Facts.ForwardingError = err.Error()
-			}
+		if h.factsRead {
+			recordForwarding(&h.Facts, forwarding)
 		}
 		return nil
 	})

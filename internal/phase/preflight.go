@@ -92,12 +92,7 @@ func GatherFacts(ctx context.Context, t target.Target, root string, units ...str
 	if _, err := ro.Stat(ctx, "/"); err != nil {
 		f.SFTPError = err.Error()
 	}
-	if forwarding != nil {
-		f.ForwardingChecked = true
-		if err := <-forwarding; err != nil {
-			f.ForwardingError = err.Error()
-		}
-	}
+	recordForwarding(&f, forwarding)
 	return f, nil
 }
 
@@ -112,11 +107,20 @@ func inspectReadOnly(ctx context.Context, r *Run, h *Host) {
 	if err == nil {
 		in.record(h, res.Stdout, sent, received)
 	}
-	if h.factsRead && forwarding != nil {
-		h.Facts.ForwardingChecked = true
-		if err := <-forwarding; err != nil {
-			h.Facts.ForwardingError = err.Error()
-		}
+	if h.factsRead {
+		recordForwarding(&h.Facts, forwarding)
+	}
+}
+
+// recordForwarding waits for probeForwarding's answer (none when c is
+// nil: the target cannot be asked) and records it in f.
+func recordForwarding(f *osinfo.Facts, c chan error) {
+	if c == nil {
+		return
+	}
+	f.ForwardingChecked = true
+	if err := <-c; err != nil {
+		f.ForwardingError = err.Error()
 	}
 }
 
