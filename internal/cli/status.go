@@ -18,6 +18,7 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/health"
 	"github.com/openimsdk/openim-deploy/internal/phase"
+	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/systemd"
 	"github.com/openimsdk/openim-deploy/internal/target"
 )
@@ -146,13 +147,12 @@ func hostStatus(ctx context.Context, cfg *config.Config, h *phase.Host) []status
 			pids = append(pids, st.MainPID)
 		}
 	}
-	uptime, cwds := processFacts(ctx, ro, pids)
-	rel := path2release(cfg.Playbook.App.Root)
+	uptime, realRoot, cwds := processFacts(ctx, ro, cfg.Playbook.App.Root, pids)
 	for i := range rows {
 		row, st := &rows[i], states[i]
 		if st.MainPID > 0 {
 			if cwd, ok := cwds[st.MainPID]; ok {
-				row.Release = rel(cwd)
+				row.Release = releaseShown(realRoot, cwd)
 			}
 			if uptime > 0 && st.ExecMainStart > 0 && uptime >= st.ExecMainStart {
 				row.Uptime = (uptime - st.ExecMainStart).Round(time.Second)
@@ -175,27 +175,34 @@ func unitNamesOf(ps []phase.PlacedUnit) []string {
 	return names
 }
 
-// processScript prints the host's uptime (the first field of /proc/uptime)
-// and then, per PID argument, "PID CWD" with the process's working
-// directory resolved, or "PID -" when it is gone. /proc/uptime counts
-// CLOCK_BOOTTIME and systemd's start timestamp CLOCK_MONOTONIC; they differ
-// only by time spent suspended, which servers do not do, and both ignore
-// wall-clock changes, unlike the timestamp systemd prints.
+// processScript prints the host's uptime (the first field of /proc/uptime),
+// then the app root ($1) with its symlinks resolved ("-" when it does not
+// exist), and then, per PID argument, "PID CWD" with the process's working
+// directory resolved, or "PID -" when it is gone. Both are resolved the
+// same way, so a root reached through a symlink (/opt -> /data/opt) still
+// names the release a process runs. /proc/uptime counts CLOCK_BOOTTIME and
+// systemd's start timestamp CLOCK_MONOTONIC; they differ only by time spent
+// suspended, which servers do not do, and both ignore wall-clock changes,
+// unlike the timestamp systemd prints.
 const processScript = `cat /proc/uptime
+r=$1
+shift
+(cd -- "$r" 2>/dev/null && pwd -P) || echo -
 for p; do printf '%s %s\n' "$p" "$(readlink -f "/proc/$p/cwd" 2>/dev/null || echo -)"; done`
 
-// processFacts returns the host's uptime and each PID's resolved working
-// directory, in one round trip. sudo is needed to read another user's
-// /proc/PID/cwd. Failures leave the columns empty rather than failing status.
-func processFacts(ctx context.Context, t target.Target, pids []int) (time.Duration, map[int]string) {
-	args := []string{"sh", "-c", processScript, "sh"}
+// processFacts returns the host's uptime, the app root resolved, and each
+// PID's resolved working directory, in one round trip. sudo is needed to
+// read another user's /proc/PID/cwd. Failures leave the columns empty
+// rather than failing status.
+func processFacts(ctx context.Context, t target.Target, root string, pids []int) (time.Duration, string, map[int]string) {
+	args := []string{"sh", "-c", processScript, "sh", root}
 	for _, p := range pids {
 		args = append(args, strconv.Itoa(p))
 	}
 	res, err := t.Run(ctx, target.Cmd{Args: args, Sudo: true, ReadOnly: true})
 	cwds := map[int]string{}
 	if err != nil {
-		return 0, cwds
+		return 0, root, cwds
 	}
 	lines := strings.Split(strings.TrimRight(string(res.Stdout), "\n"), "\n")
 	var uptime time.Duration
@@ -204,28 +211,26 @@ func processFacts(ctx context.Context, t target.Target, pids []int) (time.Durati
 			uptime = time.Duration(secs * float64(time.Second))
 		}
 	}
-	for _, l := range lines[1:] {
+	realRoot := root
+	if len(lines) > 1 && lines[1] != "-" && lines[1] != "" {
+		realRoot = lines[1]
+	}
+	for _, l := range lines[min(2, len(lines)):] {
 		pid, cwd, ok := strings.Cut(l, " ")
 		if n, err := strconv.Atoi(pid); ok && err == nil && cwd != "-" {
 			cwds[n] = cwd
 		}
 	}
-	return uptime, cwds
+	return uptime, realRoot, cwds
 }
 
-// path2release maps a process's working directory to the release id it is
-// in: the first path element under <root>/releases/. A directory elsewhere
-// is shown as "?" (not one of ours).
-func path2release(root string) func(string) string {
-	prefix := strings.TrimSuffix(root, "/") + "/releases/"
-	return func(cwd string) string {
-		rest, ok := strings.CutPrefix(cwd, prefix)
-		if !ok || rest == "" {
-			return "?"
-		}
-		id, _, _ := strings.Cut(rest, "/")
+// releaseShown is the release column for a process's working directory:
+// its release id, or "?" for a directory that is not one of ours.
+func releaseShown(realRoot, cwd string) string {
+	if id := release.ReleaseOf(realRoot, cwd); id != "" {
 		return id
 	}
+	return "?"
 }
 
 // probeConcurrency bounds health probes in flight per host.

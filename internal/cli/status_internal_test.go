@@ -3,6 +3,9 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,18 +13,41 @@ import (
 
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/target/local"
 )
 
-// TestPath2Release pins how a process's resolved working directory maps to
-// the release it runs.
-func TestPath2Release(t *testing.T) {
-	rel := path2release("/opt/openim/")
+// TestReleaseShown pins how a process's resolved working directory maps to
+// the release it runs, the same way the plan reads it (release.ReleaseOf).
+func TestReleaseShown(t *testing.T) {
+	rel := func(cwd string) string { return releaseShown("/opt/openim/", cwd) }
 	require.Equal(t, "20261201T101010Z", rel("/opt/openim/releases/20261201T101010Z"))
-	require.Equal(t, "20261201T101010Z", rel("/opt/openim/releases/20261201T101010Z/config"))
 	require.Equal(t, "?", rel("/opt/openim/current"), "current is resolved before; an unresolved path is not a release")
 	require.Equal(t, "?", rel("/opt/openim/releases/"))
 	require.Equal(t, "?", rel("/opt/openim2/releases/x"))
 	require.Equal(t, "?", rel("/"))
+}
+
+// TestProcessFactsResolvesTheRoot runs the status script against a root
+// reached through a symlink: the root comes back resolved, as the working
+// directories do, so the two compare equal.
+func TestProcessFactsResolvesTheRoot(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "data", "opt")
+	rel := filepath.Join(real, "releases", "20261201T101010Z")
+	require.NoError(t, os.MkdirAll(rel, 0o755))
+	require.NoError(t, os.Symlink(filepath.Join(dir, "data", "opt"), filepath.Join(dir, "opt")))
+	sleeper := exec.Command("sleep", "60")
+	sleeper.Dir = filepath.Join(dir, "opt", "releases", "20261201T101010Z")
+	require.NoError(t, sleeper.Start())
+	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
+
+	root := filepath.Join(dir, "opt")
+	_, realRoot, cwds := processFacts(t.Context(), local.New("h", ""), root, []int{sleeper.Process.Pid})
+	wantRoot, err := filepath.EvalSymlinks(root)
+	require.NoError(t, err)
+	require.Equal(t, wantRoot, realRoot)
+	require.Equal(t, "20261201T101010Z", releaseShown(realRoot, cwds[sleeper.Process.Pid]))
+	require.Equal(t, "?", releaseShown(root, cwds[sleeper.Process.Pid]), "the configured path alone never matches")
 }
 
 // TestWriteStatus pins the table: problems first whatever the input order,

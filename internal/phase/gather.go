@@ -111,7 +111,7 @@ func actualFrom(st *release.State, names []string, root string) (plan.Actual, er
 			NeedReload:    us.NeedDaemonReload,
 		}
 		if us.MainPID > 0 {
-			ps.Release = release.ReleaseOf(root, st.Cwd[us.MainPID])
+			ps.Release = st.ReleaseOf(root, st.Cwd[us.MainPID])
 		}
 		a.Units[names[i]] = ps
 	}

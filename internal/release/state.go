@@ -13,6 +13,9 @@ import (
 
 // State is what Gather read from one host.
 type State struct {
+	// RealRoot is the app root with every symlink resolved, as processes'
+	// working directories are read; "" when the root does not exist.
+	RealRoot string
 	// Current is the release current points to; "" on a cold host.
 	Current string
 	// Releases maps every completed release to its manifest.
@@ -36,6 +39,16 @@ type State struct {
 	Audit []string
 }
 
+// ReleaseOf returns the release a process with working directory cwd runs,
+// comparing against the resolved root when the host reported one (cwd is
+// read resolved), else against root as configured.
+func (s *State) ReleaseOf(root, cwd string) string {
+	if s.RealRoot != "" {
+		root = s.RealRoot
+	}
+	return ReleaseOf(root, cwd)
+}
+
 // IDs returns the completed releases, oldest first (ids sort by time).
 func (s *State) IDs() []string {
 	ids := make([]string, 0, len(s.Releases))
@@ -55,6 +68,8 @@ func ParseGather(out []byte) (*State, error) {
 		out = rest
 		word, arg, _ := strings.Cut(string(line), " ")
 		switch word {
+		case "realroot":
+			s.RealRoot = arg
 		case "current":
 			s.Current = arg
 		case "manifest":

@@ -109,4 +109,8 @@ func TestGatherMatchesTheRealScript(t *testing.T) {
 	// The real process runs under the temp root.
 	require.Equal(t, map[int]string{pid: cwd}, want.Cwd)
 	require.Equal(t, map[int]string{pid: filepath.Join(root, cwd)}, got.Cwd)
+	require.Equal(t, app.Root, want.RealRoot)
+	realRoot, err := filepath.EvalSymlinks(filepath.Join(root, app.Root))
+	require.NoError(t, err)
+	require.Equal(t, realRoot, got.RealRoot)
 }

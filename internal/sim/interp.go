@@ -399,6 +399,9 @@ func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
+	if s.isDir(root) {
+		fmt.Fprintf(out, "realroot %s\n", root) // no symlinks in a simulated host
+	}
 	if cur, ok := s.Links[path.Join(root, "current")]; ok {
 		fmt.Fprintf(out, "current %s\n", path.Base(cur))
 	}

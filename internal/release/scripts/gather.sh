@@ -2,6 +2,8 @@
 # gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT NFILES FILE... UNIT...
 #
 # Prints, read-only, everything the plan needs about one app on this host:
+#   realroot PATH              ROOT with every symlink resolved (pwd -P), the
+#                              prefix of the working directories below
 #   current ID                 the release <root>/current points to
 #   manifest ID                a completed release; its "sha256  path" lines follow as "m ..."
 #   partial NAME               a release left half built by an interrupted run
@@ -27,6 +29,10 @@ shift 7
 nl='
 '
 
+# Processes' working directories are read resolved (pwd -P below): the
+# root they are compared with must be resolved the same way, or a root
+# reached through a symlink (/opt -> /data/opt) never matches.
+if real=$(cd -- "$root" 2>/dev/null && pwd -P); then printf 'realroot %s\n' "$real"; fi
 cur=$(readlink -- "$root/current" 2>/dev/null) && printf 'current %s\n' "${cur##*/}"
 
 manifests=''
