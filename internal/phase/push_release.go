@@ -108,7 +108,7 @@ func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer, z 
 	}
 	links := make([]release.Link, len(hp.Links))
 	for i, l := range hp.Links {
-		links[i] = release.Link{From: l.From, To: l.To}
+		links[i] = release.Link{From: l.From, To: l.To, Mode: l.Mode}
 	}
 	if err := rh.Prepare(ctx, hp.Release, owner, r.Config.Playbook.App.User, releaseDirs(hp), links); err != nil {
 		return err
@@ -130,7 +130,7 @@ func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer, z 
 	}
 	dups := make([]release.Link, len(hp.Dups))
 	for i, l := range hp.Dups {
-		dups[i] = release.Link{From: l.From, To: l.To}
+		dups[i] = release.Link{From: l.From, To: l.To, Mode: l.Mode}
 	}
 	var owned, sentFiles []string
 	for _, a := range hp.Uploads {

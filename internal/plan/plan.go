@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"io/fs"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -64,7 +65,14 @@ type Start struct {
 // "<release>/<path>" for a file of an existing release, or a path of the
 // new release for content uploaded once and linked again. To is the path
 // in the new release.
-type Link struct{ From, To string }
+type Link struct {
+	From, To string
+	// Mode is the mode the new release wants for To. A file already on the
+	// host is linked only when it is root's with exactly this mode (and
+	// copied otherwise), so no chmod or chown of one release reaches
+	// another through a shared inode.
+	Mode fs.FileMode
+}
 
 // HostPlan is everything apply will do on one host.
 type HostPlan struct {
@@ -137,6 +145,10 @@ func (p *Plan) Changed() bool {
 
 // UnitsDir is the directory inside a release that holds its unit text.
 const UnitsDir = "units/"
+
+// EnvDir is the directory inside a release that holds the secret
+// environment files (layout.EnvRel).
+const EnvDir = "env/"
 
 // Build plans one host. waveOf gives the dependency wave of a playbook
 // unit; newID is the id a new release gets if one is needed.
@@ -212,6 +224,17 @@ func sameFiles(a, b map[string]string) bool {
 // uploaded, or uploaded once and linked again: identical content crosses
 // the network once per host.
 func planNewRelease(hp *HostPlan, d Desired, a Actual) {
+	// Generated files (units, secrets, templates) have their own owner and
+	// mode, set by finalize: never a source of a link either, whatever
+	// their bytes. Which paths were generated in an older release is known
+	// by the directories generated files live in and by what the playbook
+	// generates now; the host checks owner and mode again before linking.
+	generatedNow := map[string]bool{}
+	for _, art := range d.Artifacts {
+		if art.Content != nil {
+			generatedNow[art.Rel] = true
+		}
+	}
 	have := map[string]string{} // sha256 -> "<release>/<path>"
 	sources := sortedKeys(a.Releases)
 	slices.Reverse(sources)
@@ -219,13 +242,18 @@ func planNewRelease(hp *HostPlan, d Desired, a Actual) {
 	for _, id := range sources {
 		m := a.Releases[id]
 		for _, rel := range sortedKeys(m) {
+			if generatedNow[rel] || strings.HasPrefix(rel, UnitsDir) || strings.HasPrefix(rel, EnvDir) {
+				continue
+			}
 			if _, ok := have[m[rel]]; !ok {
 				have[m[rel]] = id + "/" + rel
 			}
 		}
 	}
 	cur := a.Releases[a.Current]
-	sentAs := map[string]string{} // sha256 -> path in the new release
+	// sha256 and mode -> path in the new release: a second name shares the
+	// first one's inode, so only content with the same mode is linked.
+	sentAs := map[string]string{}
 	for _, art := range d.Artifacts {
 		old, existed := cur[art.Rel]
 		var how string
@@ -233,17 +261,18 @@ func planNewRelease(hp *HostPlan, d Desired, a Actual) {
 		// their own owner and mode: always sent, never a link another
 		// release's chmod or chown could reach.
 		generated := art.Content != nil
+		sent := art.SHA256 + " " + art.Mode.Perm().String()
 		switch src, ok := have[art.SHA256]; {
 		case generated:
 			hp.Uploads = append(hp.Uploads, art)
 		case ok:
-			hp.Links = append(hp.Links, Link{From: src, To: art.Rel})
+			hp.Links = append(hp.Links, Link{From: src, To: art.Rel, Mode: art.Mode.Perm()})
 			how = "already on the host"
-		case sentAs[art.SHA256] != "":
-			hp.Dups = append(hp.Dups, Link{From: sentAs[art.SHA256], To: art.Rel})
-			how = "same content as " + sentAs[art.SHA256]
+		case sentAs[sent] != "":
+			hp.Dups = append(hp.Dups, Link{From: sentAs[sent], To: art.Rel, Mode: art.Mode.Perm()})
+			how = "same content as " + sentAs[sent]
 		default:
-			sentAs[art.SHA256] = art.Rel
+			sentAs[sent] = art.Rel
 			hp.Uploads = append(hp.Uploads, art)
 		}
 		if (existed && old == art.SHA256) || strings.HasPrefix(art.Rel, UnitsDir) {

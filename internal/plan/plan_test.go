@@ -186,7 +186,7 @@ func TestBuild_DuplicateContentIsSentOnce(t *testing.T) {
 	d.Artifacts = append(d.Artifacts, Artifact{Rel: "bin/openim-api-copy", SHA256: "a1", Size: 100, Mode: 0o755})
 	hp := build(d, Actual{Units: map[string]UnitState{}})
 	require.Len(t, hp.Uploads, len(d.Artifacts)-1)
-	require.Equal(t, []Link{{From: "bin/openim-api", To: "bin/openim-api-copy"}}, hp.Dups)
+	require.Equal(t, []Link{{From: "bin/openim-api", To: "bin/openim-api-copy", Mode: 0o755}}, hp.Dups)
 }
 
 // A changed file in a file set restarts the units that use the set.
@@ -313,4 +313,39 @@ func TestBuild_StartLimitHitIsReported(t *testing.T) {
 	hp := build(d, a)
 	require.Equal(t, []string{"openim-api@0.service"}, startNames(hp))
 	require.Contains(t, hp.Starts[0].Reason, "start limit hit")
+}
+
+// A plain file is never linked from a generated one, whatever their bytes:
+// an older release's template, unit text or secret has its own owner and
+// mode, which a shared inode would carry into the new release (and
+// finalize's chown of the new release back into the old).
+func TestBuild_NeverLinksFromGeneratedFiles(t *testing.T) {
+	d := desired()
+	a := converged(d)
+	m := a.Releases[r1]
+	m["config/rendered.yml"] = "same" // a template in the playbook now
+	m[EnvDir+"api.env"] = "same"
+	m[UnitsDir+"x.service"] = "same"
+	d.Artifacts = append(d.Artifacts,
+		Artifact{Rel: "config/rendered.yml", SHA256: "other", Content: []byte("x"), Mode: 0o640, AppOwned: true},
+		Artifact{Rel: "config/plain.yml", SHA256: "same", Size: 4, Mode: 0o644})
+	hp := build(d, a)
+	for _, l := range hp.Links {
+		require.NotEqual(t, "config/plain.yml", l.To, "linked from a generated file: %+v", l)
+	}
+	var sent []string
+	for _, u := range hp.Uploads {
+		sent = append(sent, u.Rel)
+	}
+	require.Contains(t, sent, "config/plain.yml")
+}
+
+// Two files with the same bytes but different modes are both sent: a link
+// would give the second the first one's mode.
+func TestBuild_DuplicateContentOfAnotherModeIsSentAgain(t *testing.T) {
+	d := desired()
+	d.Artifacts = append(d.Artifacts, Artifact{Rel: "bin/openim-api-ro", SHA256: "a1", Size: 100, Mode: 0o644})
+	hp := build(d, Actual{Units: map[string]UnitState{}})
+	require.Len(t, hp.Uploads, len(d.Artifacts))
+	require.Empty(t, hp.Dups)
 }

@@ -126,7 +126,13 @@ func (h Host) run(ctx context.Context, script string, stdin []byte, readOnly boo
 // Link is a file of the new release taken from elsewhere on the host:
 // From is relative to releases/ ("<id>/bin/x") for Prepare, or to the new
 // release for Finalize; To is relative to the new release.
-type Link struct{ From, To string }
+type Link struct {
+	From, To string
+	// Mode is the mode To must have. Prepare links a file only when it is
+	// root's with exactly this mode, and copies it otherwise, so no chmod
+	// or chown of one release reaches another through a shared inode.
+	Mode fs.FileMode
+}
 
 // Prepare creates the app user when missing, removes stale partial
 // releases, and starts release id: its directories and the files linked
@@ -137,7 +143,7 @@ func (h Host) Prepare(ctx context.Context, id, owner, appUser string, dirs []str
 	args = append(args, dirs...)
 	args = append(args, "::link")
 	for _, l := range links {
-		args = append(args, l.From, l.To)
+		args = append(args, l.From, l.To, strconv.FormatUint(uint64(l.Mode.Perm()), 8))
 	}
 	if _, err := h.run(ctx, prepareScript, nil, false, args...); err != nil {
 		return fmt.Errorf("prepare release %s: %w", id, err)

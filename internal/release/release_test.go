@@ -86,7 +86,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	// An interrupted run leaves a partial; the next prepare removes it.
 	require.NoError(t, os.MkdirAll(filepath.Join(h.Root, "releases", ".stale.partial", "env"), 0o700))
 	id2 := "20261201-101500-001-bbbb"
-	require.NoError(t, h.Prepare(ctx, id2, own, "", []string{"bin", "config"}, []Link{{From: id1 + "/config/a.yml", To: "config/a.yml"}}))
+	require.NoError(t, h.Prepare(ctx, id2, own, "", []string{"bin", "config"}, []Link{{From: id1 + "/config/a.yml", To: "config/a.yml", Mode: 0o644}}))
 	require.NoDirExists(t, filepath.Join(h.Root, "releases", ".stale.partial"))
 	require.NoError(t, os.WriteFile(filepath.Join(h.PartialDir(id2), "bin", "app"), []byte("v2"), 0o755))
 

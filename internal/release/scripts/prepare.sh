@@ -1,11 +1,15 @@
 # shellcheck shell=sh
-# prepare.sh ROOT ID OWNER APPUSER DIR... [::link SRC DST ...]
+# prepare.sh ROOT ID OWNER APPUSER DIR... [::link SRC DST MODE ...]
 #
 # Creates the app user if missing, removes releases left half built by
 # interrupted runs (the caller holds the host's lock, so none is in use),
 # and starts release ID as the hidden directory releases/.ID.partial: its
-# directories, then hard links of files an existing release already has
-# (SRC is relative to releases/, DST to the new release). OWNER, when set,
+# directories, then the files an existing release already has (SRC is
+# relative to releases/, DST to the new release, MODE the octal mode DST
+# must have). A file is hard-linked only when its inode can be shared as it
+# is: root's, with exactly MODE. Anything else (an app-owned template, a
+# 0600 secret, another mode) is copied, so no chown or chmod of one
+# release ever reaches another. OWNER, when set,
 # is the login user that uploads the remaining files by SFTP.
 set -eu
 root=$1 id=$2 owner=$3 appuser=$4
@@ -32,9 +36,14 @@ while [ $# -gt 0 ] && [ "$1" != "::link" ]; do
 	shift
 done
 [ $# -gt 0 ] && shift
-while [ $# -gt 1 ]; do
-	ln "$root/releases/$1" "$new/$2" 2>/dev/null || cp -p "$root/releases/$1" "$new/$2"
-	shift 2
+while [ $# -gt 2 ]; do
+	src=$root/releases/$1 dst=$new/$2 mode=$3
+	shift 3
+	if [ "$(stat -c '%u:%g:%a' -- "$src" 2>/dev/null)" = "0:0:$mode" ] && ln -- "$src" "$dst" 2>/dev/null; then
+		continue
+	fi
+	cp -- "$src" "$dst"
+	chmod "$mode" "$dst"
 done
 if [ -n "$owner" ]; then find "$new" -type d -exec chown "$owner" {} +; fi
 exit 0
