@@ -1,15 +1,18 @@
 package plan
 
 import (
-	"io/fs"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
+	"path"
 	"slices"
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/openimsdk/openim-deploy/internal/layout"
 )
 
 // Kind names what an action does.
@@ -598,8 +601,11 @@ func planOrphans(hp *HostPlan, d Desired, a Actual) {
 }
 
 // Protected lists the releases pruning must keep whatever keep_releases
-// says: current, and every one a process still runs or a task last ran
-// with.
+// says: current, every one a process still runs or a task last ran with,
+// and every one a drop-in pins. A stopped instance (held back by an
+// unreachable dependency, or stopped by hand) runs nothing, but its
+// drop-in still names the release its next start or a boot will chdir
+// into.
 func Protected(a Actual) []string {
 	keep := map[string]bool{}
 	if a.Current != "" {
@@ -615,7 +621,38 @@ func Protected(a Actual) []string {
 			keep[id] = true
 		}
 	}
+	for name, text := range a.UnitFiles {
+		if strings.HasSuffix(name, dropInSuffix) {
+			if id := PinnedRelease(text); id != "" {
+				keep[id] = true
+			}
+		}
+	}
 	return sortedKeys(keep)
+}
+
+// dropInSuffix ends the path of every release drop-in
+// (release.DropInPath).
+const dropInSuffix = ".d/release.conf"
+
+// PinnedRelease returns the release a drop-in pins its unit to: the last
+// element of its WorkingDirectory= when that is ".../releases/<id>", else
+// "".
+func PinnedRelease(dropIn []byte) string {
+	id := ""
+	for line := range strings.SplitSeq(string(dropIn), "\n") {
+		wd, ok := strings.CutPrefix(strings.TrimSpace(line), "WorkingDirectory=")
+		if !ok {
+			continue
+		}
+		wd = strings.TrimSuffix(strings.TrimSpace(wd), "/")
+		if path.Base(path.Dir(wd)) == "releases" && layout.ValidReleaseID(path.Base(wd)) {
+			id = path.Base(wd)
+		} else {
+			id = ""
+		}
+	}
+	return id
 }
 
 // UnitDiff returns a unified diff of a unit file; old nil means a new file.

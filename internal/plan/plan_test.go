@@ -349,3 +349,25 @@ func TestBuild_DuplicateContentOfAnotherModeIsSentAgain(t *testing.T) {
 	require.Len(t, hp.Uploads, len(d.Artifacts))
 	require.Empty(t, hp.Dups)
 }
+
+// A release pinned only by the drop-in of a stopped instance (held back by
+// an unreachable dependency host, twice) is protected from pruning: its
+// next start, or the host's next boot, chdirs into it.
+func TestProtected_ReleasePinnedByAStoppedInstance(t *testing.T) {
+	a := converged(desired())
+	const held = "20261130T090000.000Z-beef"
+	a.Releases[held] = map[string]string{}
+	a.Units["openim-api@0.service"] = UnitState{} // stopped: runs nothing
+	a.UnitFiles["openim-api@0.service.d/release.conf"] = []byte(
+		"# Managed by openim-deploy (app=openim)\n[Service]\nWorkingDirectory=/opt/openim/releases/" + held + "\nExecStart=\nExecStart=/opt/openim/releases/" + held + "/bin/openim-api\n")
+	require.Contains(t, Protected(a), held)
+	require.Contains(t, build(desired(), a).Protect, held)
+}
+
+func TestPinnedRelease(t *testing.T) {
+	require.Equal(t, "r-1", PinnedRelease([]byte("[Service]\nWorkingDirectory=/srv/x/releases/r-1\n")))
+	require.Equal(t, "r-1", PinnedRelease([]byte("[Service]\nWorkingDirectory=/srv/x/releases/r-1/\n")))
+	require.Equal(t, "", PinnedRelease([]byte("[Service]\nWorkingDirectory=/srv/x/current\n")))
+	require.Equal(t, "", PinnedRelease([]byte("[Service]\nWorkingDirectory=/srv/x/releases/.r.partial\n")))
+	require.Equal(t, "", PinnedRelease(nil))
+}
