@@ -180,7 +180,7 @@ func newFleetRun(cfg *config.Config, o fleetOptions, out *ui.Printer) (*phase.Ru
 		if selected != nil && !selected[hp.Host.Name] {
 			continue
 		}
-		if !o.AllHosts && len(hp.Services)+len(hp.Tasks)+len(hp.FileSets) == 0 {
+		if !o.AllHosts && hp.Empty() {
 			continue
 		}
 		r.Hosts = append(r.Hosts, &phase.Host{Config: hp.Host, Placement: hp})
