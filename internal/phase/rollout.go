@@ -216,7 +216,7 @@ func (r *Run) rollBack(ctx context.Context, svc *config.Service, moved []rollIte
 	back := func(it rollItem) plan.Start {
 		s := it.s
 		s.Reason = "rollback to release " + orDash(s.From)
-		s.DropIn = it.h.Actual.UnitFiles[release.DropInPath(s.Name)]
+		s.DropIn = pinBack(it.h, s)
 		return s
 	}
 	template := func(h *Host) []release.File {
@@ -245,6 +245,27 @@ func (r *Run) rollBack(ctx context.Context, svc *config.Service, moved []rollIte
 	for _, it := range moved {
 		r.Out.HostWarn(it.h.Config.Name, "%s runs release %s after the rollback", it.s.Name, result[it.String()])
 	}
+}
+
+// pinBack is the drop-in that returns s's instance to the release it ran
+// before this run (s.From, read from its process on the host). The drop-in
+// gathered before the run is that pin only when it names that release:
+// after an interrupted run it may already pin the new release while the
+// process still ran the old one, and restoring it would "roll back" onto
+// the release that just failed. Otherwise the pin is rendered for s.From.
+// With no release known (the instance ran nothing), the gathered drop-in
+// is restored as it was.
+func pinBack(h *Host, s plan.Start) []byte {
+	gathered := h.Actual.UnitFiles[release.DropInPath(s.Name)]
+	if s.From == "" || plan.PinnedRelease(gathered) == s.From {
+		return gathered
+	}
+	for _, u := range h.Desired.Units {
+		if u.Unit == s.Unit && u.DropIn != nil {
+			return u.DropIn(s.From)
+		}
+	}
+	return gathered
 }
 
 // event prints a rollout event: a plain line, or with --output json an

@@ -223,6 +223,32 @@ func TestStartUnits_RollbackRestoresThePreviousPin(t *testing.T) {
 	})
 }
 
+// TestStartUnits_RollbackPinsTheReleaseThatRan: after an interrupted run
+// the drop-in already pins the new release while the process still runs
+// the old one. The auto-rollback pins the release the process ran (read
+// from the host), never the gathered drop-in that names the failed one.
+func TestStartUnits_RollbackPinsTheReleaseThatRan(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := fakeHost("h1", "rpc@0.service")
+		r, _ := newTestRun(t, 1, false, a)
+		h := r.Hosts[0]
+		h.Actual.UnitFiles["rpc@0.service.d/release.conf"] = []byte("[Service]\nWorkingDirectory=/opt/demo/releases/r2\n")
+		h.Plan.Starts[0].From = "r1"
+		h.Desired.Units = []plan.UnitRef{{Unit: "rpc", Names: []string{"rpc@0.service"},
+			DropIn: func(id string) []byte { return []byte("[Service]\nWorkingDirectory=/opt/demo/releases/" + id + "\n") }}}
+		require.Error(t, StartUnits{}.Run(t.Context(), r))
+		var writes []string
+		for _, c := range a.Calls() {
+			if strings.Contains(c.Line, "# install.sh DIR") {
+				writes = append(writes, string(c.Stdin))
+			}
+		}
+		require.Len(t, writes, 2)
+		require.Contains(t, writes[1], "WorkingDirectory=/opt/demo/releases/r1\n", "the rollback pins the release the instance ran")
+		require.NotContains(t, writes[1], "releases/r2")
+	})
+}
+
 // TestStartUnits_FirstCtrlCStopsAfterTheBatch: a Ctrl-C during a batch
 // lets it settle (restart and gate), then no further batch starts.
 func TestStartUnits_FirstCtrlCStopsAfterTheBatch(t *testing.T) {
