@@ -63,7 +63,9 @@ func Main() int {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	intr := newInterrupts()
-	go intr.watch(ctx, sigs, cancel, os.Stderr)
+	done := make(chan struct{})
+	defer close(done)
+	go intr.watch(done, sigs, cancel, os.Stderr, os.Exit)
 	stdio := IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Environ: os.Environ(), Interrupts: intr}
 	return Run(ctx, os.Args[1:], stdio)
 }
@@ -94,21 +96,34 @@ func (i *Interrupts) Soften() {
 	}
 }
 
-// watch handles signals until ctx ends: bounded by the process's life.
-func (i *Interrupts) watch(ctx context.Context, sigs <-chan os.Signal, cancel context.CancelFunc, w io.Writer) {
+// watch handles signals until done is closed (the command returned): the
+// first asks a soft stop (or cancels, for commands without one), the next
+// cancels the run's context, and every further one exits at once with 130,
+// so a run stuck past its cancellation (an auto-rollback finishing its
+// instance, a host that does not answer) is never left for SIGKILL.
+func (i *Interrupts) watch(done <-chan struct{}, sigs <-chan os.Signal, cancel context.CancelFunc, w io.Writer, exit func(int)) {
+	cancelled := false
 	for n := 0; ; n++ {
 		select {
-		case <-ctx.Done():
+		case <-done:
 			return
 		case <-sigs:
 		}
-		if n == 0 && i.soft.Load() {
+		switch {
+		case n == 0 && i.soft.Load():
 			close(i.first)
 			fmt.Fprintln(w, "interrupt: stopping once the current step settles; press Ctrl-C again to stop at once")
-			continue
+		case !cancelled:
+			cancelled = true
+			cancel()
+			if n > 0 {
+				fmt.Fprintln(w, "interrupt: stopping now (an auto-rollback stops between instances); press Ctrl-C again to exit at once")
+			}
+		default:
+			fmt.Fprintln(w, "interrupt: exiting now; a host mid-step is left as it is (its lock expires with its lease)")
+			exit(ExitInterrupted)
+			return
 		}
-		cancel()
-		return
 	}
 }
 

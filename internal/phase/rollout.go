@@ -138,7 +138,7 @@ func (r *Run) rollService(ctx context.Context, svc *config.Service, items []roll
 				r.Out.Warn("not reached after the failure (left as they were): %s", strings.Join(strings.Fields(itemNames(rest)), ", "))
 			}
 			if pol.AutoRollback {
-				r.rollBack(context.WithoutCancel(ctx), svc, moved, size)
+				r.rollBack(ctx, svc, moved, size)
 			}
 			return err
 		}
@@ -156,6 +156,8 @@ func (r *Run) rollService(ctx context.Context, svc *config.Service, items []roll
 
 // betweenBatches waits between two batches: after a canary, for
 // confirmation (or the pause in a non-interactive run); otherwise the pause.
+// The first Ctrl-C ends either wait: nothing is under way there, so it is
+// a settled point.
 func (r *Run) betweenBatches(ctx context.Context, svc *config.Service, pol config.Rollout, canary bool) error {
 	if canary && r.Opts.Confirm != nil {
 		if r.Opts.Confirmed {
@@ -163,7 +165,15 @@ func (r *Run) betweenBatches(ctx context.Context, svc *config.Service, pol confi
 			return nil
 		}
 		r.Out.Info("rolling %s: canary healthy; waiting for confirmation to continue", svc.Name)
-		return r.Opts.Confirm(ctx, pol.Pause)
+		wait, stop := r.untilInterrupt(ctx)
+		defer stop()
+		if err := r.Opts.Confirm(wait, pol.Pause); err != nil {
+			if ierr := r.interrupted(ctx); ierr != nil {
+				return ierr
+			}
+			return err
+		}
+		return r.interrupted(ctx)
 	}
 	if pol.Pause <= 0 {
 		return nil
@@ -172,9 +182,27 @@ func (r *Run) betweenBatches(ctx context.Context, svc *config.Service, pol confi
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-r.Opts.Interrupt:
+		return r.interrupted(ctx)
 	case <-r.Clock.After(pol.Pause):
 		return nil
 	}
+}
+
+// untilInterrupt returns a context that ends with ctx or at the first
+// Ctrl-C, for waits that hold nothing under way.
+func (r *Run) untilInterrupt(ctx context.Context) (context.Context, context.CancelFunc) {
+	wait, cancel := context.WithCancel(ctx)
+	if r.Opts.Interrupt != nil {
+		go func() { // ends with wait: the caller cancels it when done
+			select {
+			case <-r.Opts.Interrupt:
+				cancel()
+			case <-wait.Done():
+			}
+		}()
+	}
+	return wait, cancel
 }
 
 // runBatch restarts one batch: its hosts side by side, the instances of a
@@ -210,8 +238,13 @@ func (r *Run) runBatch(ctx context.Context, batch []rollItem, startOf func(rollI
 
 // rollBack moves the instances this run moved back to the release each ran
 // before, restoring the drop-in and the template text it had, and reports
-// which release every one of them runs afterwards.
+// which release every one of them runs afterwards. It is the run's safety
+// net, so the first Ctrl-C does not stop it and a batch under way always
+// finishes (its work runs on a context that is never cancelled); a second
+// Ctrl-C (ctx cancelled) stops it before its next batch, and the report
+// says which instances were left on the release they were rolled to.
 func (r *Run) rollBack(ctx context.Context, svc *config.Service, moved []rollItem, size int) {
+	work := context.WithoutCancel(ctx)
 	r.Out.Warn("rolling %s: auto-rollback of %d instance(s): %s", svc.Name, len(moved), itemNames(moved))
 	back := func(it rollItem) plan.Start {
 		s := it.s
@@ -231,9 +264,16 @@ func (r *Run) rollBack(ctx context.Context, svc *config.Service, moved []rollIte
 		return nil
 	}
 	result := map[string]string{}
+	for _, it := range moved {
+		result[it.String()] = orDash(it.h.Plan.Release) + " (the rollback was stopped by Ctrl-C before it)"
+	}
 	for i, batch := range batches(moved, 0, size) {
+		if ctx.Err() != nil {
+			r.Out.Warn("rolling back %s: stopped by Ctrl-C before batch %d", svc.Name, i+1)
+			break
+		}
 		r.event("rollback", fmt.Sprintf("rolling back %s: batch %d: %s", svc.Name, i+1, itemNames(batch)), svc.Name, batch)
-		failed, _ := r.runBatch(ctx, batch, back, template)
+		failed, _ := r.runBatch(work, batch, back, template)
 		for _, it := range batch {
 			if failed[it.h] != nil {
 				result[it.String()] = "unknown: the rollback failed too"
