@@ -33,6 +33,7 @@ with nothing changed does nothing.`,
   openim-deploy apply -i inventory/prod.hcl --batch 25% --canary 1 --pause 30s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.EveryHost = true // what the tool installed where nothing is placed any more is removed
 			r, err := loadFleet(g, stdio, o)
 			if err != nil {
 				return err

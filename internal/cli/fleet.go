@@ -32,6 +32,10 @@ type fleetOptions struct {
 	// AllHosts keeps hosts with nothing placed on them (exec works on any
 	// inventory host); other commands only act where the playbook runs.
 	AllHosts bool
+	// EveryHost keeps hosts with nothing placed on them as bystanders:
+	// apply, plan and uninstall visit them to stop and remove what the tool
+	// installed there earlier, and skip (not fail) one they cannot check.
+	EveryHost bool
 }
 
 // RedactCommandLine returns args with the value of every -var/--var
@@ -180,10 +184,10 @@ func newFleetRun(cfg *config.Config, o fleetOptions, out *ui.Printer) (*phase.Ru
 		if selected != nil && !selected[hp.Host.Name] {
 			continue
 		}
-		if !o.AllHosts && hp.Empty() {
+		if !o.AllHosts && !o.EveryHost && hp.Empty() {
 			continue
 		}
-		r.Hosts = append(r.Hosts, &phase.Host{Config: hp.Host, Placement: hp})
+		r.Hosts = append(r.Hosts, &phase.Host{Config: hp.Host, Placement: hp, Bystander: o.EveryHost && hp.Empty()})
 	}
 	if len(r.Hosts) == 0 {
 		return nil, errors.New("nothing is placed on any selected host")

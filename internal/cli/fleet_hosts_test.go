@@ -54,4 +54,12 @@ service "member" {
 		names = append(names, h.Config.Name)
 	}
 	require.Equal(t, []string{"svc-1", "edge-1"}, names, "the template-only host is in the run; the spare with nothing placed is not")
+
+	// apply and plan visit every host: one with nothing placed is a
+	// bystander, checked for what the tool installed there earlier.
+	r, err = newFleetRun(cfg, fleetOptions{EveryHost: true, ConnectOptions: ConnectOptions{Parallel: 1}}, nil)
+	require.NoError(t, err)
+	require.Len(t, r.Hosts, 3)
+	require.False(t, r.Hosts[1].Bystander)
+	require.True(t, r.Hosts[2].Bystander)
 }

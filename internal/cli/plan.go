@@ -27,6 +27,7 @@ and 2 when there are changes, as in Terraform.`,
   openim-deploy plan -i inventory/prod.hcl --detailed-exitcode --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.EveryHost = true // what the tool installed where nothing is placed any more is removed
 			r, err := loadFleet(g, stdio, o)
 			if err != nil {
 				return err

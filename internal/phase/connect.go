@@ -26,7 +26,11 @@ func (Connect) Run(ctx context.Context, r *Run) error {
 		t, err := r.Dial(ctx, h.Config, bastions[h.Config.Via]) // nil when Via is ""
 		if err != nil {
 			h.Fail(OutcomeUnreachable, err)
-			r.Out.HostError(h.Config.Name, "unreachable: %v", err)
+			if h.Bystander {
+				r.Out.HostWarn(h.Config.Name, "nothing is placed here; not checked for leftovers: unreachable: %v", err)
+			} else {
+				r.Out.HostError(h.Config.Name, "unreachable: %v", err)
+			}
 			return nil
 		}
 		h.Target = t

@@ -98,12 +98,16 @@ type Outcome int
 const (
 	OutcomeOK Outcome = iota
 	OutcomeChanged
+	// OutcomeSkipped is a bystander (a host with nothing placed on it) that
+	// could not be checked for leftovers before anything changed there:
+	// said, but not a failure of the run.
+	OutcomeSkipped
 	OutcomeFailed
 	OutcomeUnreachable
 )
 
 func (o Outcome) String() string {
-	return [...]string{"ok", "changed", "failed", "unreachable"}[o]
+	return [...]string{"ok", "changed", "skipped", "failed", "unreachable"}[o]
 }
 
 // Host is one inventory host and what the run learned and did there.
@@ -116,6 +120,11 @@ type Host struct {
 	Desired   plan.Desired
 	Plan      *plan.HostPlan
 	Lease     *lock.Lease
+	// Bystander marks a host the playbook places nothing on: it is visited
+	// only to stop and remove what the tool installed there earlier. One
+	// that cannot be checked (unreachable, no systemd, no sudo) is
+	// skipped, not failed, as long as nothing changed on it.
+	Bystander bool
 
 	gathered  bool // Actual is read (by Gather, or with the lock)
 	factsRead bool // Facts are read (by Preflight, or with the lock)
@@ -136,6 +145,9 @@ func (h *Host) String() string { return h.Config.Name }
 func (h *Host) Fail(o Outcome, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.Bystander && h.changes == 0 && o > OutcomeSkipped {
+		o = OutcomeSkipped
+	}
 	if o > h.outcome {
 		h.outcome = o
 	}
@@ -164,7 +176,7 @@ func (h *Host) Result() (Outcome, error, int) {
 // Usable reports whether the host is still taking part.
 func (h *Host) Usable() bool {
 	o, _, _ := h.Result()
-	return o < OutcomeFailed && h.Target != nil
+	return o < OutcomeSkipped && h.Target != nil
 }
 
 // Run is the state of one invocation, passed explicitly.

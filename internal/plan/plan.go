@@ -156,6 +156,9 @@ const EnvDir = "env/"
 // Build plans one host. waveOf gives the dependency wave of a playbook
 // unit; newID is the id a new release gets if one is needed.
 func Build(d Desired, a Actual, waveOf func(unit string) int, newID string) *HostPlan {
+	if !d.Placed() {
+		return buildUnplaced(d, a)
+	}
 	hp := &HostPlan{Host: d.Host, PreviousRelease: a.Current, Manifest: map[string]string{}}
 	for _, art := range d.Artifacts {
 		hp.Manifest[art.Rel] = art.SHA256
@@ -191,6 +194,18 @@ func Build(d Desired, a Actual, waveOf func(unit string) int, newID string) *Hos
 			Desc: "start " + d.Target + " (after every wave)"})
 	}
 	hp.NewUnits = newUnits(hp, d, a)
+	return hp
+}
+
+// buildUnplaced plans a host the playbook places nothing on any more: every
+// unit the tool installed there for the app (the target included) is
+// stopped, disabled and removed, as any orphan. Releases and current stay:
+// they are data until uninstall --purge, and a later placement reuses
+// them. On a host the app never reached there is nothing to do.
+func buildUnplaced(d Desired, a Actual) *HostPlan {
+	hp := &HostPlan{Host: d.Host, PreviousRelease: a.Current, Release: a.Current, Manifest: map[string]string{}}
+	planOrphans(hp, Desired{Host: d.Host}, a)
+	hp.Protect = Protected(a)
 	return hp
 }
 
@@ -572,8 +587,8 @@ func planOrphans(hp *HostPlan, d Desired, a Actual) {
 			stop[name] = true
 		case strings.HasSuffix(rel, "@.service"):
 			templates[strings.TrimSuffix(rel, ".service")] = true
-		case strings.HasSuffix(rel, ".service"):
-			stop[rel] = true
+		case strings.HasSuffix(rel, ".service"), strings.HasSuffix(rel, ".target"):
+			stop[rel] = true // a target is an orphan only where nothing is placed
 		}
 	}
 	owned := map[string]bool{}

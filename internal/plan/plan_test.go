@@ -371,3 +371,40 @@ func TestPinnedRelease(t *testing.T) {
 	require.Equal(t, "", PinnedRelease([]byte("[Service]\nWorkingDirectory=/srv/x/releases/.r.partial\n")))
 	require.Equal(t, "", PinnedRelease(nil))
 }
+
+// A host the playbook places nothing on any more loses every unit the tool
+// installed there, the target included, and nothing else: no new release,
+// current untouched, releases kept.
+func TestBuild_UnplacedHostRemovesEverythingItInstalled(t *testing.T) {
+	a := converged(desired())
+	d := Desired{Host: "h", Target: "openim.target",
+		UnitFiles: []UnitFile{{Name: "openim.target", Content: []byte("target\n")}},
+		Artifacts: []Artifact{{Rel: UnitsDir + "openim.target", SHA256: "t", Content: []byte("target\n")}}}
+	require.False(t, d.Placed())
+	a.Owned = append(a.Owned, "openim.target")
+	a.Units["openim.target"] = UnitState{Active: true, Enabled: true}
+	hp := build(d, a)
+	require.False(t, hp.NewRelease)
+	require.False(t, hp.SwitchCurrent)
+	require.False(t, hp.StartTarget)
+	require.Empty(t, hp.Starts)
+	require.Equal(t, r1, hp.Release)
+	require.Contains(t, hp.Orphans, "openim.target")
+	require.Contains(t, hp.Orphans, "openim-api@0.service")
+	require.Contains(t, hp.Orphans, "check.service")
+	require.ElementsMatch(t, a.Owned, hp.OrphanFiles)
+	require.Contains(t, hp.Protect, r1)
+
+	// Where the app never was, there is nothing to do.
+	cold := build(d, Actual{Units: map[string]UnitState{}})
+	require.Empty(t, cold.Actions)
+}
+
+// A host whose only placement is a template is deployed like any other.
+func TestBuild_TemplateOnlyHostIsPlaced(t *testing.T) {
+	d := Desired{Host: "h", Target: "openim.target",
+		Artifacts: []Artifact{{Rel: "config/only.yml", SHA256: "x", Content: []byte("x"), Mode: 0o644}}}
+	require.True(t, d.Placed())
+	hp := build(d, Actual{Units: map[string]UnitState{}})
+	require.True(t, hp.NewRelease)
+}

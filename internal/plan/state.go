@@ -11,6 +11,7 @@ package plan
 
 import (
 	"io/fs"
+	"strings"
 )
 
 // Artifact is one file of a release, addressed by its path inside the
@@ -60,6 +61,21 @@ type Desired struct {
 	Units []UnitRef
 	// Target is the app target unit name ("openim.target").
 	Target string
+}
+
+// Placed reports whether the playbook puts anything on the host: a unit,
+// or a file (a file set or a template). Unit text alone (the app target is
+// always rendered) is not a placement.
+func (d Desired) Placed() bool {
+	if len(d.Units) > 0 {
+		return true
+	}
+	for _, a := range d.Artifacts {
+		if !strings.HasPrefix(a.Rel, UnitsDir) {
+			return true
+		}
+	}
+	return false
 }
 
 // UnitFile is a rendered unit file or drop-in; Name is relative to the unit
