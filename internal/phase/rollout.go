@@ -2,6 +2,7 @@ package phase
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -26,8 +27,14 @@ type rollItem struct {
 func (it rollItem) String() string { return it.h.Config.Name + "/" + it.s.Name }
 
 // rollWave restarts, service by service in playbook order, the running
-// instances of wave w that must move to a new release, in batches.
-func (r *Run) rollWave(ctx context.Context, w int, blocked map[string]bool) error {
+// instances of wave w that must move to a new release, in batches. A
+// service is not rolled when it depends on a failure (blocked) or when one
+// of its own instances failed in this run (failed): rolling it would move
+// more instances onto a release that just failed, or a dependent onto a
+// release its dependency did not reach. With --keep-going a failed service
+// does not stop the services after it; their errors are joined.
+func (r *Run) rollWave(ctx context.Context, w int, blocked, failed map[string]bool) error {
+	var errs []error
 	for _, svc := range r.Config.Playbook.Services {
 		var items []rollItem
 		for _, h := range r.Usable() {
@@ -43,17 +50,24 @@ func (r *Run) rollWave(ctx context.Context, w int, blocked map[string]bool) erro
 		if len(items) == 0 {
 			continue
 		}
-		if blocked[svc.Name] {
+		if blocked[svc.Name] || failed[svc.Name] {
+			why := "a dependency failed its health gate"
+			if failed[svc.Name] {
+				why = "an instance of " + svc.Name + " failed in this run"
+			}
 			for _, it := range items {
-				r.Out.HostWarn(it.h.Config.Name, "not restarting %s: a dependency failed its health gate", it.s.Name)
+				r.Out.HostWarn(it.h.Config.Name, "not restarting %s: %s", it.s.Name, why)
 			}
 			continue
 		}
 		if err := r.rollService(ctx, svc, items); err != nil {
-			return err
+			if !r.Opts.KeepGoing || r.mustStop(ctx) {
+				return err
+			}
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // policy is svc's rollout policy for this run.

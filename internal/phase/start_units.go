@@ -42,6 +42,7 @@ func (StartUnits) Skip(r *Run) (string, bool) {
 func (StartUnits) Run(ctx context.Context, r *Run) error {
 	waves := r.Config.Playbook.Waves()
 	failedUnits := r.unitsOnLostHosts() // playbook units with a failed or unknown instance anywhere
+	failedInRun := map[string]bool{}    // playbook units with an instance that failed in this run
 	var errs []error
 	for w := range waves {
 		if err := leasesLost(r); err != nil {
@@ -54,17 +55,21 @@ func (StartUnits) Run(ctx context.Context, r *Run) error {
 		err := r.eachHostUntilFailure(ctx, func(ctx context.Context, h *Host) error {
 			return startFresh(ctx, r, h, w, blocked)
 		}, func(h *Host) bool { return h.Plan != nil && h.Plan.StartsIn(w) })
-		if err == nil {
-			err = r.rollWave(ctx, w, blocked)
-		}
 		if err != nil {
 			errs = append(errs, err)
-			for _, h := range r.Hosts {
-				for _, u := range h.failedUnits() {
-					failedUnits[u] = true
-				}
-			}
+			r.noteFailedUnits(failedUnits, failedInRun)
 			if !r.Opts.KeepGoing {
+				r.Out.Warn("stopping: a health gate failed; later waves were not started (use --keep-going to start units that do not depend on it)")
+				break
+			}
+			// --keep-going: the wave's rolling restarts still run, except
+			// for the units that failed and what depends on them.
+			blocked = blockedUnits(r.Config.Playbook, failedUnits)
+		}
+		if err := r.rollWave(ctx, w, blocked, failedInRun); err != nil {
+			errs = append(errs, err)
+			r.noteFailedUnits(failedUnits, failedInRun)
+			if !r.Opts.KeepGoing || r.mustStop(ctx) {
 				r.Out.Warn("stopping: a health gate failed; later waves were not started (use --keep-going to start units that do not depend on it)")
 				break
 			}
@@ -101,6 +106,24 @@ func (StartUnits) Run(ctx context.Context, r *Run) error {
 		h.Changed(1)
 		return nil
 	})
+}
+
+// noteFailedUnits adds to each set every playbook unit with an instance
+// that failed on some host, so what depends on it is held back from now on.
+func (r *Run) noteFailedUnits(sets ...map[string]bool) {
+	for _, h := range r.Hosts {
+		for _, u := range h.failedUnits() {
+			for _, set := range sets {
+				set[u] = true
+			}
+		}
+	}
+}
+
+// mustStop reports a stop that --keep-going does not override: Ctrl-C, a
+// cancelled run or a lock lost to another run.
+func (r *Run) mustStop(ctx context.Context) bool {
+	return r.interrupted(ctx) != nil || leasesLost(r) != nil
 }
 
 // unitsOnLostHosts returns the tasks and services placed on hosts that
