@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openimsdk/openim-deploy/internal/layout"
+	"github.com/openimsdk/openim-deploy/internal/ledger"
 	"github.com/openimsdk/openim-deploy/internal/lock"
 	"github.com/openimsdk/openim-deploy/internal/preflight"
 )
@@ -136,7 +137,7 @@ func releaseAll(ctx context.Context, r *Run) {
 	_ = eachHost(ctx, hosts, r.Opts.Parallel, func(ctx context.Context, h *Host) error {
 		var rider *lock.Rider
 		if line, ok := r.auditLine(h, holder); ok {
-			if p, err := r.releaseHost(h).AuditPart(line); err != nil {
+			if p, err := r.releaseHost(h).AuditPart(line, r.ledgerLines(h)...); err != nil {
 				r.Out.HostWarn(h.Config.Name, "%v", err)
 			} else {
 				rider = &lock.Rider{Script: p.Script, Args: p.Args}
@@ -167,6 +168,32 @@ func (r *Run) auditLine(h *Host, holder lock.Holder) (string, bool) {
 	return fmt.Sprintf("%s user=%s controller=%s action=%s from=%s to=%s outcome=%s",
 		r.Clock.Now().UTC().Format(time.RFC3339), safeWord(holder.User), safeWord(holder.Host), r.Opts.Action,
 		orDash(h.Plan.PreviousRelease), orDash(h.Plan.Release), o), true
+}
+
+// ledgerLines are the release ledger's lines for what this run did to h's
+// releases, besides "current" (written with the switch): the release it
+// built, and, when an instance moved to it failed its gate or was rolled
+// back here, that it failed.
+func (r *Run) ledgerLines(h *Host) []string {
+	hp := h.Plan
+	if hp == nil || hp.Release == "" {
+		return nil
+	}
+	now := r.Clock.Now()
+	action := orDash(r.Opts.Action)
+	var out []string
+	if hp.NewRelease && h.pushed {
+		out = append(out, ledger.New(now, ledger.Built, hp.Release, map[string]string{"action": action}).Line())
+	}
+	if failed := h.failedInstances(); len(failed) > 0 && hp.Release != hp.PreviousRelease {
+		out = append(out, ledger.New(now, ledger.Failed, hp.Release, map[string]string{
+			"action": action, "units": strings.Join(failed, ",")}).Line())
+	}
+	if h.rolledBack && hp.Release != hp.PreviousRelease {
+		out = append(out, ledger.New(now, ledger.RolledBack, hp.Release, map[string]string{
+			"action": action, "to": orDash(hp.PreviousRelease)}).Line())
+	}
+	return out
 }
 
 // safeWord keeps a value to one word of printable characters.

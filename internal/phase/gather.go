@@ -36,7 +36,7 @@ func (g Gather) Run(ctx context.Context, r *Run) error {
 		}
 		rh := r.releaseHost(h)
 		rh.T = target.ReadOnly(h.Target)
-		names, req := gatherRequest(h.Desired, g.AuditLines)
+		names, req := gatherRequest(h.Desired, g.AuditLines, r.Opts.ReadLedger)
 		st, err := rh.Gather(ctx, req)
 		if err == nil {
 			h.Actual, err = actualFrom(st, names, rh.Root)
@@ -73,7 +73,7 @@ func (r *Run) releaseHost(h *Host) release.Host {
 // gatherRequest is what the plan needs read about d: its unit files and
 // drop-ins, and systemd's view of the target and every instance (names,
 // in the order systemd will answer).
-func gatherRequest(d plan.Desired, auditLines int) ([]string, release.Request) {
+func gatherRequest(d plan.Desired, auditLines int, ledger bool) ([]string, release.Request) {
 	var files []string
 	for _, uf := range d.UnitFiles {
 		files = append(files, uf.Name)
@@ -85,7 +85,7 @@ func gatherRequest(d plan.Desired, auditLines int) ([]string, release.Request) {
 			files = append(files, release.DropInPath(n))
 		}
 	}
-	return names, release.Request{Files: files, Units: names, ShowProperties: systemd.ShowProperties, AuditLines: auditLines}
+	return names, release.Request{Files: files, Units: names, ShowProperties: systemd.ShowProperties, AuditLines: auditLines, Ledger: ledger}
 }
 
 // actualFrom turns a gathered state into what the plan compares against.
@@ -96,7 +96,7 @@ func actualFrom(st *release.State, names []string, root string) (plan.Actual, er
 	a := plan.Actual{
 		Current: st.Current, Releases: map[string]map[string]string{}, Partials: len(st.Partials),
 		UnitFiles: st.Files, Owned: st.Owned, Wants: st.Wants, TaskRuns: st.TaskRuns,
-		Units: map[string]plan.UnitState{}, Audit: st.Audit,
+		Units: map[string]plan.UnitState{}, Audit: st.Audit, Ledger: st.Ledger,
 	}
 	for id, m := range st.Releases {
 		a.Releases[id] = m

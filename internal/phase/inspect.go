@@ -24,7 +24,7 @@ type inspection struct {
 // inspect prepares h's inspection; h.Desired must be built.
 func inspect(r *Run, h *Host, facts bool, auditLines int) (*inspection, string, []string) {
 	rh := r.releaseHost(h)
-	names, req := gatherRequest(h.Desired, auditLines)
+	names, req := gatherRequest(h.Desired, auditLines, r.Opts.ReadLedger)
 	gs, ga := rh.GatherScript(req)
 	in := &inspection{facts: facts, diskPath: r.Config.Playbook.App.Root, names: names, root: rh.Root}
 	parts := []target.Part{{Script: gs, Args: ga}}

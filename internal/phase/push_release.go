@@ -142,6 +142,9 @@ func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer, z 
 	if err := rh.Finalize(ctx, hp.Release, dups, hp.Manifest, r.Config.Playbook.App.User, owned, sentFiles); err != nil {
 		return err
 	}
+	h.mu.Lock()
+	h.pushed = true
+	h.mu.Unlock()
 	h.Changed(1)
 	gz := ""
 	if wire != sent {

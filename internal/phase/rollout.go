@@ -281,6 +281,11 @@ func (r *Run) rollBack(ctx context.Context, svc *config.Service, moved []rollIte
 	for _, it := range moved {
 		result[it.String()] = orDash(it.h.Plan.Release) + " (the rollback was stopped by Ctrl-C before it)"
 	}
+	for _, it := range moved {
+		it.h.mu.Lock()
+		it.h.rolledBack = true
+		it.h.mu.Unlock()
+	}
 	for i, batch := range batches(moved, 0, size) {
 		if ctx.Err() != nil {
 			r.Out.Warn("rolling back %s: stopped by Ctrl-C before batch %d", svc.Name, i+1)

@@ -67,6 +67,9 @@ type Options struct {
 	Confirmed bool
 	// Strict makes pre-flight warnings refuse the host too (--strict).
 	Strict bool
+	// ReadLedger reads each host's release ledger with its state (rollback
+	// and releases need the history; apply and plan do not).
+	ReadLedger bool
 	// Interrupt is closed at the first Ctrl-C: the run stops at the next
 	// point where every host is settled (between phases, waves and rollout
 	// batches) instead of in the middle of a restart. The second Ctrl-C
@@ -134,6 +137,12 @@ type Host struct {
 	err     error
 	changes int
 	failed  []string // playbook units with a failed instance here
+	// failedNames are the systemd units that failed here (for the ledger).
+	failedNames []string
+	// pushed: this run completed its new release here (Push release).
+	pushed bool
+	// rolledBack: an auto-rollback moved instances back here.
+	rolledBack bool
 	// written holds unit files and drop-ins this run wrote, so later steps
 	// compare against what the host holds now, not what gather read.
 	written map[string][]byte
@@ -154,6 +163,13 @@ func (h *Host) Fail(o Outcome, err error) {
 	if h.err == nil {
 		h.err = err
 	}
+}
+
+// failedInstances returns the systemd units that failed on the host.
+func (h *Host) failedInstances() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.failedNames)
 }
 
 // Changed counts a change made on the host.

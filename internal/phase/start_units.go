@@ -408,6 +408,7 @@ func (h *Host) reportFailure(ctx context.Context, r *Run, s plan.Start, err erro
 	h.Fail(OutcomeFailed, err)
 	h.mu.Lock()
 	h.failed = append(h.failed, s.Unit)
+	h.failedNames = append(h.failedNames, s.Name)
 	h.mu.Unlock()
 	r.Out.HostError(h.Config.Name, "%v", err)
 	ctx = context.WithoutCancel(ctx)

@@ -2,6 +2,8 @@ package phase
 
 import (
 	"context"
+
+	"github.com/openimsdk/openim-deploy/internal/ledger"
 )
 
 // SwitchCurrent points <root>/current at the release every instance on the
@@ -31,7 +33,11 @@ func (SwitchCurrent) Run(ctx context.Context, r *Run) error {
 		if hp == nil || !hp.SwitchCurrent {
 			return nil
 		}
-		if err := r.releaseHost(h).Switch(ctx, hp.Release, keep, hp.Protect); err != nil {
+		// The ledger line goes with the switch, in the same script: the
+		// history of what became current is what rollback goes by.
+		line := ledger.New(r.Clock.Now(), ledger.Current, hp.Release, map[string]string{
+			"from": orDash(hp.PreviousRelease), "action": orDash(r.Opts.Action)}).Line()
+		if err := r.releaseHost(h).Switch(ctx, hp.Release, keep, line, hp.Protect); err != nil {
 			h.Fail(OutcomeFailed, err)
 			r.Out.HostError(h.Config.Name, "%v", err)
 			return err

@@ -128,4 +128,7 @@ type Actual struct {
 	Units map[string]UnitState
 	// Audit holds the last lines of the host's audit log for the app.
 	Audit []string
+	// Ledger holds the host's release ledger lines (see package ledger),
+	// read only by the commands that need the history (rollback, releases).
+	Ledger []string
 }

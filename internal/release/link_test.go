@@ -74,3 +74,28 @@ func requireMode(t *testing.T, p string, want os.FileMode) {
 	require.NoError(t, err)
 	require.Equal(t, want, fi.Mode().Perm(), p)
 }
+
+// TestSwitchAndAuditWriteTheLedger: the switch appends its "current" line
+// in the same script that moves current, the audit rider appends the
+// run's other lines, gather reads them back when asked, and the ledger is
+// readable by root only.
+func TestSwitchAndAuditWriteTheLedger(t *testing.T) {
+	h := newHost(t)
+	ctx := t.Context()
+	id := "20261201-101500-000-aaaa"
+	require.NoError(t, os.MkdirAll(filepath.Join(h.Root, "releases", id), 0o755))
+	require.NoError(t, h.Switch(ctx, id, 5, "2026-12-01T10:15:00Z current "+id+" from=-", nil))
+	p, err := h.AuditPart("audit line", "2026-12-01T10:15:01Z built "+id, "2026-12-01T10:15:02Z failed x units=a@0.service")
+	require.NoError(t, err)
+	_, err = h.run(ctx, p.Script, nil, false, p.Args...)
+	require.NoError(t, err)
+
+	st, err := h.Gather(ctx, Request{ShowProperties: "Id", Ledger: true})
+	require.NoError(t, err)
+	require.Equal(t, []string{"2026-12-01T10:15:00Z current " + id + " from=-", "2026-12-01T10:15:01Z built " + id,
+		"2026-12-01T10:15:02Z failed x units=a@0.service"}, st.Ledger)
+	st, err = h.Gather(ctx, Request{ShowProperties: "Id"})
+	require.NoError(t, err)
+	require.Empty(t, st.Ledger, "read only when asked")
+	requireMode(t, filepath.Join(h.StateDir, "ledger"), 0o600)
+}

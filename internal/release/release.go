@@ -190,8 +190,11 @@ func (h Host) Clean(ctx context.Context) error {
 
 // Switch points current at id and prunes to keep releases, never removing
 // id or a protected one.
-func (h Host) Switch(ctx context.Context, id string, keep int, protect []string) error {
-	args := append([]string{h.Root, id, strconv.Itoa(keep)}, protect...)
+func (h Host) Switch(ctx context.Context, id string, keep int, ledgerLine string, protect []string) error {
+	if strings.ContainsAny(ledgerLine, "\n\r") {
+		return fmt.Errorf("ledger line must be one line")
+	}
+	args := append([]string{h.Root, id, strconv.Itoa(keep), h.StateDir, ledgerLine}, protect...)
 	if _, err := h.run(ctx, switchScript, nil, false, args...); err != nil {
 		return fmt.Errorf("switch current to %s: %w", id, err)
 	}
@@ -220,11 +223,14 @@ func (h Host) Audit(ctx context.Context, line string) error {
 
 // AuditPart is what Audit runs, for a caller that folds it into another
 // round trip (the lock's release), as a part of target.Compose.
-func (h Host) AuditPart(line string) (target.Part, error) {
-	if strings.ContainsAny(line, "\n\r") {
-		return target.Part{}, fmt.Errorf("audit line must be one line")
+// ledgerLines, each one line, go to the release ledger.
+func (h Host) AuditPart(line string, ledgerLines ...string) (target.Part, error) {
+	for _, l := range append([]string{line}, ledgerLines...) {
+		if strings.ContainsAny(l, "\n\r") {
+			return target.Part{}, fmt.Errorf("audit line must be one line")
+		}
 	}
-	return target.Part{Script: auditScript, Args: []string{h.StateDir, line}}, nil
+	return target.Part{Script: auditScript, Args: append([]string{h.StateDir, line}, ledgerLines...)}, nil
 }
 
 // File is one file Install writes under the unit directory, or removes.
@@ -302,6 +308,8 @@ type Request struct {
 	// AuditLines is how many of the audit log's last lines to read; 0
 	// reads none (only the releases command shows them).
 	AuditLines int
+	// Ledger reads the app's release ledger (rollback and releases).
+	Ledger bool
 }
 
 // Gather reads, in one read-only round trip, the app's releases and their
@@ -324,7 +332,11 @@ func (h Host) Gather(ctx context.Context, req Request) (*State, error) {
 // another round trip (the lock's rider): the constant script and its
 // arguments. Its output is parsed by ParseGather.
 func (h Host) GatherScript(req Request) (script string, args []string) {
-	args = []string{h.Root, h.App, h.UnitDir, h.StateDir, req.ShowProperties, strconv.Itoa(req.AuditLines), strconv.Itoa(len(req.Files))}
+	ledger := "0"
+	if req.Ledger {
+		ledger = "1"
+	}
+	args = []string{h.Root, h.App, h.UnitDir, h.StateDir, req.ShowProperties, strconv.Itoa(req.AuditLines), ledger, strconv.Itoa(len(req.Files))}
 	args = append(args, req.Files...)
 	args = append(args, req.Units...)
 	return gatherScript, args

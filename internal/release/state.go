@@ -37,6 +37,8 @@ type State struct {
 	Cwd map[int]string
 	// Audit holds the last lines of the app's audit log, oldest first.
 	Audit []string
+	// Ledger holds the app's release ledger lines, oldest first, when asked.
+	Ledger []string
 }
 
 // ReleaseOf returns the release a process with working directory cwd runs,
@@ -134,6 +136,8 @@ func ParseGather(out []byte) (*State, error) {
 			out = out[end+len("\nendshow\n"):]
 		case "audit":
 			s.Audit = append(s.Audit, arg)
+		case "ledger":
+			s.Ledger = append(s.Ledger, arg)
 		case "pid":
 			pid, cwd, _ := strings.Cut(arg, " ")
 			n, err := strconv.Atoi(pid)

@@ -375,11 +375,11 @@ func (in *Interpreter) breakLock(args []string, out *bytes.Buffer) int {
 	return 0
 }
 
-// gather answers gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT NFILES
+// gather answers gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT LEDGER NFILES
 // FILE... UNIT... by walking State as the script walks the host's
 // filesystem.
 func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer) int {
-	if len(args) < 7 {
+	if len(args) < 8 {
 		fmt.Fprintln(stderr, "gather: too few arguments")
 		return 2
 	}
@@ -389,12 +389,14 @@ func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer
 		fmt.Fprintln(stderr, "gather: bad audit count")
 		return 2
 	}
-	nfiles, err := strconv.Atoi(args[6])
-	if err != nil || nfiles > len(args)-7 {
+	// args[6] (LEDGER) asks for the release ledger, which simulated hosts
+	// do not keep: nothing to print.
+	nfiles, err := strconv.Atoi(args[7])
+	if err != nil || nfiles > len(args)-8 {
 		fmt.Fprintln(stderr, "gather: bad file count")
 		return 2
 	}
-	files, units := args[7:7+nfiles], args[7+nfiles:]
+	files, units := args[8:8+nfiles], args[8+nfiles:]
 	s := in.State
 	s.mu.Lock()
 	defer s.mu.Unlock()

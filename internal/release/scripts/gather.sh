@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT NFILES FILE... UNIT...
+# gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT LEDGER NFILES FILE... UNIT...
 #
 # Prints, read-only, everything the plan needs about one app on this host:
 #   realroot PATH              ROOT with every symlink resolved (pwd -P), the
@@ -15,6 +15,8 @@
 #   show ... endshow           "systemctl show" of every UNIT, in argument order
 #   pid PID CWD                the working directory of each main process
 #   audit LINE                 the last AUDIT lines of the app's audit log
+#   ledger LINE                every line of the app's release ledger, when
+#                              LEDGER is 1 (rollback and releases read it)
 # Values arrive as positional parameters, never inside the script text.
 #
 # It runs on every host on every run (a no-op apply is mostly this), so it
@@ -24,8 +26,8 @@
 set -u
 LC_ALL=C
 export LC_ALL
-root=$1 app=$2 unitdir=$3 statedir=$4 props=$5 audit=$6 nfiles=$7
-shift 7
+root=$1 app=$2 unitdir=$3 statedir=$4 props=$5 audit=$6 ledger=$7 nfiles=$8
+shift 8
 nl='
 '
 
@@ -95,6 +97,10 @@ done
 
 if [ "$audit" -gt 0 ] && [ -f "$statedir/audit.log" ]; then
 	tail -n "$audit" "$statedir/audit.log" | sed 's/^/audit /'
+fi
+
+if [ "$ledger" = 1 ] && [ -f "$statedir/ledger" ]; then
+	sed 's/^/ledger /' "$statedir/ledger"
 fi
 
 have=''
