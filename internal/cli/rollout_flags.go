@@ -103,7 +103,7 @@ func confirmCanary(ctx context.Context, confirmed bool, pause time.Duration, std
 }
 
 // noAutoRollback turns auto_rollback off for this run, after the flags:
-// restart and rollback have no release of their own to go back to.
+// restart has no release of its own to go back to.
 func noAutoRollback(r *phase.Run) {
 	override := r.Opts.Rollout
 	r.Opts.Rollout = func(p config.Rollout) config.Rollout {
@@ -111,6 +111,20 @@ func noAutoRollback(r *phase.Run) {
 			p = override(p)
 		}
 		p.AutoRollback = false
+		return p
+	}
+}
+
+// forceAutoRollback turns auto_rollback on for this run, after the flags:
+// a rollback batch that fails goes back to the release it ran, whatever
+// the playbook's policy says.
+func forceAutoRollback(r *phase.Run) {
+	override := r.Opts.Rollout
+	r.Opts.Rollout = func(p config.Rollout) config.Rollout {
+		if override != nil {
+			p = override(p)
+		}
+		p.AutoRollback = true
 		return p
 	}
 }

@@ -1,27 +1,26 @@
 package phase
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 
 	"github.com/openimsdk/openim-deploy/internal/plan"
-	"github.com/openimsdk/openim-deploy/internal/release"
+	"github.com/openimsdk/openim-deploy/internal/systemd"
 	"github.com/openimsdk/openim-deploy/internal/target"
 	"github.com/openimsdk/openim-deploy/internal/unit"
 )
 
 // PlanRollback plans the move of every instance back to an earlier
-// release kept on the host: the one before current, or To. The release
-// holds the unit text it ran with, so its units are restored and each
-// instance is pinned to it; StartUnits then rolls them with the rollout
-// policy, and SwitchCurrent points current at it.
+// release kept on the host: the one that was current before current by the
+// host's release ledger, or To. The release holds the unit text it ran
+// with, so its units are restored and each instance is pinned to it, and
+// what it does not have is removed (plan.Rollback decides all of it);
+// StartUnits then rolls the instances with the rollout policy,
+// RemoveOrphans removes the rest, and SwitchCurrent points current at it.
+// The run must read the ledger (Options.ReadLedger).
 type PlanRollback struct {
-	To string // a release id; "" for the one before current
+	To    string // a release id; "" for the one current before current
+	Force bool   // allow To to be a release that never became current
 }
 
 // Title implements Phase.
@@ -29,11 +28,16 @@ func (PlanRollback) Title() string { return "Plan rollback" }
 
 // Run implements Phase.
 func (p PlanRollback) Run(ctx context.Context, r *Run) error {
-	waveOf := map[string]int{}
-	for i, wave := range r.Config.Playbook.Waves() {
-		for _, name := range wave {
-			waveOf[name] = i
+	waves := r.Config.Playbook.Waves()
+	waveOf := func(name string) int {
+		for i, wave := range waves {
+			for _, n := range wave {
+				if n == name {
+					return i
+				}
+			}
 		}
+		return 0
 	}
 	r.Plan = &plan.Plan{}
 	err := r.EachHost(ctx, func(ctx context.Context, h *Host) error {
@@ -53,29 +57,12 @@ func (p PlanRollback) Run(ctx context.Context, r *Run) error {
 	return err
 }
 
-// target picks the release to go back to on one host.
-func (p PlanRollback) target(a plan.Actual) (string, error) {
-	if p.To != "" {
-		if _, ok := a.Releases[p.To]; !ok {
-			return "", fmt.Errorf("release %s is not on the host (see openim-deploy releases)", p.To)
-		}
-		return p.To, nil
-	}
-	ids := make([]string, 0, len(a.Releases))
-	for id := range a.Releases {
-		if id < a.Current {
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) == 0 {
-		return "", errors.New("no release older than current is kept on the host")
-	}
-	return slices.Max(ids), nil
-}
-
-func (p PlanRollback) planHost(ctx context.Context, r *Run, h *Host, waveOf map[string]int) (*plan.HostPlan, error) {
+// planHost reads what the plan needs beyond the gathered state (the unit
+// text kept in the target release, and systemd's view of units it has that
+// today's playbook does not), then asks plan.Rollback.
+func (p PlanRollback) planHost(ctx context.Context, r *Run, h *Host, waveOf func(string) int) (*plan.HostPlan, error) {
 	a := h.Actual
-	to, err := p.target(a)
+	to, err := plan.RollbackTarget(a, p.To, p.Force)
 	if err != nil {
 		return nil, err
 	}
@@ -86,58 +73,38 @@ func (p PlanRollback) planHost(ctx context.Context, r *Run, h *Host, waveOf map[
 		return nil, err
 	}
 	app := r.Config.Playbook.App
-	hp := &plan.HostPlan{Host: h.Config.Name, Release: to, PreviousRelease: a.Current,
-		SwitchCurrent: to != a.Current, Protect: plan.Protected(a)}
-	hp.Actions = append(hp.Actions, plan.Action{Host: hp.Host, Kind: plan.KindRelease,
-		Desc: fmt.Sprintf("roll back from release %s to %s", orDash(a.Current), to)})
-	for _, name := range slices.Sorted(maps.Keys(units)) {
-		if !bytes.Equal(a.UnitFiles[name], units[name]) {
-			hp.UnitFiles = append(hp.UnitFiles, plan.UnitFile{Name: name, Content: units[name]})
-			hp.Actions = append(hp.Actions, plan.Action{Host: hp.Host, Kind: plan.KindUnit, Unit: name,
-				Desc: "restore " + name + " from release " + to, Detail: plan.UnitDiff(name, a.UnitFiles[name], units[name])})
+	tgt := unit.TargetName(app.Name)
+	var unknown []string
+	for _, name := range append(plan.TargetWants(units[tgt]), tgt) {
+		if _, ok := a.Units[name]; !ok {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		states, err := systemd.Show(ctx, rh.T, unknown...)
+		if err != nil {
+			return nil, fmt.Errorf("read the units release %s has: %w", to, err)
+		}
+		a.Units = cloneUnits(a.Units)
+		for i, st := range states {
+			a.Units[unknown[i]] = plan.UnitState{ActiveState: st.ActiveState, Active: st.Active(), Enabled: st.Enabled(),
+				Failed: st.ActiveState == "failed", NeedReload: st.NeedDaemonReload}
 		}
 	}
 	uses := map[string][]string{}
 	for _, u := range h.Desired.Units {
 		uses[u.Unit] = u.Uses
 	}
-	for _, name := range targetWants(units[unit.TargetName(app.Name)]) {
-		base, _, isInstance := strings.Cut(strings.TrimSuffix(name, ".service"), "@")
-		file := name
-		if isInstance {
-			file = base + "@.service"
-		}
-		drop, err := unit.DropInFromTemplate(app, units[file], to)
-		if err != nil {
-			return nil, fmt.Errorf("%s in release %s: %w", file, to, err)
-		}
-		st := a.Units[name]
-		same := st.Release == to || (st.Release != "" && uses[base] != nil &&
-			plan.SameUses(uses[base], a.Releases[st.Release], a.Releases[to]))
-		if !isInstance || (st.Active && same) {
-			if !bytes.Equal(a.UnitFiles[release.DropInPath(name)], drop) {
-				hp.Pins = append(hp.Pins, plan.UnitFile{Name: release.DropInPath(name), Content: drop})
-			}
-			continue
-		}
-		s := plan.Start{Name: name, Unit: base, Wave: waveOf[base], From: st.Release, DropIn: drop,
-			Restart: st.Active, Reason: "roll back from release " + orDash(st.Release) + " to " + to}
-		hp.Starts = append(hp.Starts, s)
-		hp.Actions = append(hp.Actions, plan.Action{Host: hp.Host, Kind: plan.KindRestart, Unit: name, Wave: s.Wave,
-			Desc: "restart " + name + " (" + s.Reason + ")"})
-	}
-	slices.SortStableFunc(hp.Starts, func(x, y plan.Start) int { return x.Wave - y.Wave })
-	hp.Reload = len(hp.UnitFiles) > 0 || len(hp.Pins) > 0
-	return hp, nil
+	return plan.Rollback(plan.RollbackInput{
+		Host: h.Config.Name, To: to, Target: tgt, Units: units, Uses: uses, WaveOf: waveOf,
+		DropIn: func(_ string, text []byte) ([]byte, error) { return unit.DropInFromTemplate(app, text, to) },
+	}, a)
 }
 
-// targetWants lists the units an app target's Wants= lines name.
-func targetWants(text []byte) []string {
-	var out []string
-	for _, line := range strings.Split(string(text), "\n") {
-		if v, ok := strings.CutPrefix(line, "Wants="); ok {
-			out = append(out, strings.Fields(v)...)
-		}
+func cloneUnits(m map[string]plan.UnitState) map[string]plan.UnitState {
+	out := make(map[string]plan.UnitState, len(m))
+	for k, v := range m {
+		out[k] = v
 	}
 	return out
 }
