@@ -18,7 +18,7 @@ import (
 // instance ends healthy on it. releases shows the crashed one as failed.
 func TestRollbackGoesByTheLedger(t *testing.T) {
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2eledger", 22400, "lab-1", "lab-2", "lab-3")
+	d := newDeploy(t, l, "e2eledger", 22400, "lab-1", "lab-2")
 	removeStaleDropIns(t, l, d)
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
 	v1 := d.runningRelease("lab-1", "backend@0.service")["backend@0.service"]
