@@ -13,14 +13,14 @@ import (
 )
 
 // TestApplyRemovesEverythingFromHostsNothingIsPlacedOn: a playbook change
-// that places nothing on one of two hosts. Those hosts used to be left
+// that places nothing on two of three hosts. Those hosts used to be left
 // out of the run altogether, so their old instances ran, enabled, forever.
 // Now they are visited: every unit the tool installed there is stopped,
 // disabled and removed (releases stay, as data), and the next apply is a
 // no-op.
 func TestApplyRemovesEverythingFromHostsNothingIsPlacedOn(t *testing.T) {
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2eunplaced", 22200, "lab-1", "lab-2")
+	d := newDeploy(t, l, "e2eunplaced", 22200, "lab-1", "lab-2", "lab-3")
 	removeStaleDropIns(t, l, d)
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
 
@@ -39,7 +39,7 @@ func TestApplyRemovesEverythingFromHostsNothingIsPlacedOn(t *testing.T) {
 
 	res := d.run("apply")
 	require.Equal(t, cli.ExitOK, res.Code)
-	for _, h := range []string{"lab-2"} {
+	for _, h := range []string{"lab-2", "lab-3"} {
 		for _, st := range d.show(h, append(d.units(), d.app+".target")...) {
 			require.Equal(t, "inactive", st["ActiveState"], "%s on %s", st["Id"], h)
 		}
