@@ -53,6 +53,9 @@ type GlobalOptions struct {
 
 	// log is this run's debug log; never nil once Run has started.
 	log *debugLog
+	// subcommand is the command cobra resolved ("apply", "releases
+	// list"), set before any command runs: what a host's lease records.
+	subcommand string
 }
 
 // Main runs the command line and returns the process exit code.
@@ -243,7 +246,8 @@ Exit codes, the same for every command:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version(),
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			g.subcommand = subcommandName(cmd)
 			if g.Quiet && g.Verbose > 0 {
 				return errors.New("-q and -v contradict each other")
 			}
@@ -291,6 +295,18 @@ Exit codes, the same for every command:
 		newVersionCommand(stdio),
 	)
 	return root
+}
+
+// subcommandName is cmd's path below the root ("apply", "releases list"),
+// taken from the command table, not from the arguments: flags may precede
+// the subcommand ("-var pw=S apply"), so the first word that is not a flag
+// may be a value, and a secret.
+func subcommandName(cmd *cobra.Command) string {
+	var names []string
+	for c := cmd; c != nil && c.HasParent(); c = c.Parent() {
+		names = append([]string{c.Name()}, names...)
+	}
+	return strings.Join(names, " ")
 }
 
 // loadConfig loads and validates the configuration and prints diagnostics.
