@@ -127,7 +127,8 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	if err != nil && !errors.Is(err, ErrChanges) {
 		var cfgErr *configError
 		if !errors.As(err, &cfgErr) && !errors.Is(err, errReported) {
-			fmt.Fprintln(stdio.Err, "error:", err)
+			// An error may carry a host's stderr: escaped for the terminal.
+			fmt.Fprintln(stdio.Err, "error:", ui.EscapeLines(err.Error()))
 		}
 		g.log.Logger.Error("failed", "err", redactVarsIn(err.Error(), args))
 	}
