@@ -343,6 +343,9 @@ func loadConfig(g *GlobalOptions, stdio IO, skipPlaybook bool) (*config.Config, 
 		}
 		if diagFiles, ok := filesFromDiags(diags); ok && len(files) == 0 {
 			files = diagFiles
+			for _, p := range g.VarFiles { // secrets: never shown as snippets
+				delete(files, p)
+			}
 		}
 		short := g.Diagnostics == "short" || (g.Diagnostics == "auto" && !isTerminal(stdio.Err))
 		var buf strings.Builder
