@@ -130,7 +130,8 @@ func (i Info) String() string {
 		fmt.Fprintf(&b, " since %s", i.Acquired.Local().Format("15:04:05"))
 	}
 	if i.Command != "" {
-		fmt.Fprintf(&b, " running `%s`", i.Command)
+		// The lease records the subcommand; older ones the program too.
+		fmt.Fprintf(&b, " running `%s`", "openim-deploy "+strings.TrimPrefix(i.Command, "openim-deploy "))
 	}
 	if i.Remaining > 0 {
 		fmt.Fprintf(&b, ", expires in %s", i.Remaining.Round(time.Second))

@@ -49,6 +49,7 @@ func TestParseShow_HidesAnOldCommandLine(t *testing.T) {
 		"openim-deploy pw=S3cret": "",
 		"openim-deploy S3CRET":    "",
 		"openim-deploy apply":     "openim-deploy apply",
+		"apply":                   "apply",
 		"releases list":           "releases list",
 	} {
 		out := "100\n130\n{\"id\":\"x\",\"user\":\"ops\",\"host\":\"laptop\",\"pid\":1,\"command\":\"" + cmd + "\",\"acquired\":100,\"expires\":130}\n"
@@ -60,6 +61,9 @@ func TestParseShow_HidesAnOldCommandLine(t *testing.T) {
 			t.Errorf("command %q shown as %q, want %q", cmd, info.Command, want)
 		}
 		if strings.Contains(info.String(), "S3") {
+			t.Errorf("%q: %s", cmd, info.String())
+		}
+		if want != "" && !strings.Contains(info.String(), " running `openim-deploy "+strings.TrimPrefix(want, "openim-deploy ")+"`") {
 			t.Errorf("%q: %s", cmd, info.String())
 		}
 	}
