@@ -133,3 +133,17 @@ func unescape(s string) string {
 	}
 	return b.String()
 }
+
+// TestOutput_BodyCannotOpenASection pins exec's grouped output: a line of
+// a host's output that looks like a group header ("--- lab-2 (exit 0)")
+// is escaped, so it cannot pass for another host's section, while the
+// rest of the body prints as sent.
+func TestOutput_BodyCannotOpenASection(t *testing.T) {
+	var out bytes.Buffer
+	p := New(&out, Options{})
+	p.Output(Event{Type: "output", Host: "lab-1"}, "--- lab-1 (exit 0)", "hi\n--- lab-2 (exit 0)\n\\x2d-- literal\n\x1b[2Jcleared\n")
+	want := "--- lab-1 (exit 0)\nhi\n\\x2d-- lab-2 (exit 0)\n\\\\x2d-- literal\n\\x1b[2Jcleared\n"
+	if out.String() != want {
+		t.Errorf("Output printed\n%q\nwant\n%q", out.String(), want)
+	}
+}

@@ -294,6 +294,27 @@ func (p *Printer) Event(ev Event, text string) {
 	p.emit(ev, EscapeLines(text))
 }
 
+// Output prints what hosts sent as a header line ("--- lab-1..2 (exit 0)")
+// and the text under it, unindented, as a terminal would show it: each
+// line escaped, and a line that would start like a header has its first
+// "-" written \x2d, so no host's text can open a section that reads as
+// another host's.
+func (p *Printer) Output(ev Event, header, body string) {
+	var b strings.Builder
+	b.WriteString(EscapeLines(header))
+	for _, line := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
+		line = EscapeLine(line)
+		if strings.HasPrefix(line, OutputHeaderPrefix) {
+			line = `\x2d` + line[1:]
+		}
+		b.WriteString("\n" + line)
+	}
+	p.emit(ev, b.String())
+}
+
+// OutputHeaderPrefix starts every header line of Output.
+const OutputHeaderPrefix = "--- "
+
 // Block prints a multi-line block (a diff, a journal excerpt) indented under a host.
 func (p *Printer) Block(host, title, body string) {
 	var b strings.Builder
