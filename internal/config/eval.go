@@ -121,7 +121,7 @@ func functions(inv *Inventory, dir string) map[string]function.Function {
 	for k, v := range fns {
 		inner[k] = v
 	}
-	fns["templatefile"] = templateFileFunc(dir, inner)
+	fns["templatefile"] = quietOnSecrets(templateFileFunc(dir, inner))
 	return fns
 }
 
