@@ -51,6 +51,7 @@ FUZZ_TARGETS := \
 	./internal/target:FuzzQuote \
 	./internal/target:FuzzShellScript \
 	./internal/target/targettest:FuzzSplitWordsInvertsQuote \
+	./internal/ui:FuzzEscapeLine \
 	./internal/unit:FuzzExecWord \
 	./internal/unit:FuzzEnvAssignment
 fuzz-short:

@@ -151,10 +151,9 @@ func printGrouped(r *phase.Run, results []execResult, noFold bool) {
 	for _, gr := range groups {
 		name := sets.Name(gr.hosts)
 		title := fmt.Sprintf("%s (exit %d)", name, gr.res.code)
-		body := strings.TrimRight(gr.res.output, "\n")
-		r.Out.Event(ui.Event{Type: "output", Host: strings.Join(gr.hosts, ","), Msg: title,
+		r.Out.Output(ui.Event{Type: "output", Host: strings.Join(gr.hosts, ","), Msg: title,
 			Fields: map[string]any{"hosts": gr.hosts, "exit": gr.res.code, "output": gr.res.output}},
-			"--- "+title+"\n"+body)
+			ui.OutputHeaderPrefix+title, gr.res.output)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -38,33 +37,6 @@ type fleetOptions struct {
 	EveryHost bool
 }
 
-// RedactCommandLine returns args with the value of every -var/--var
-// replaced by "<redacted>" (the name stays): the command line is recorded
-// in each host's lock, and a variable may be a secret.
-func RedactCommandLine(args []string) []string {
-	out := make([]string, len(args))
-	redactNext := false
-	for i, a := range args {
-		switch {
-		case redactNext:
-			a = redactVar(a)
-			redactNext = false
-		case a == "-var" || a == "--var":
-			redactNext = true
-		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
-			flag, val, _ := strings.Cut(a, "=")
-			a = flag + "=" + redactVar(val)
-		}
-		out[i] = a
-	}
-	return out
-}
-
-func redactVar(nameValue string) string {
-	name, _, _ := strings.Cut(nameValue, "=")
-	return name + "=<redacted>"
-}
-
 func addFleetFlags(cmd *cobra.Command, o *fleetOptions) {
 	f := cmd.Flags()
 	f.BoolVar(&o.AcceptNew, "accept-new", false, "trust hosts seen for the first time and record their keys in known_hosts (a changed key is always refused)")
@@ -87,6 +59,7 @@ func loadFleet(g *GlobalOptions, stdio IO, o fleetOptions) (*phase.Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.Opts.Command = g.subcommand
 	if !g.NoFold {
 		r.Out.SetFold(hostSets(r))
 	}
@@ -171,7 +144,7 @@ func newFleetRun(cfg *config.Config, o fleetOptions, out *ui.Printer) (*phase.Ru
 		Out:    out,
 		// The id a new release gets on any host that needs one; plan shows
 		// it, apply uses it.
-		Opts: phase.Options{Parallel: o.Parallel, Command: strings.Join(RedactCommandLine(os.Args), " "),
+		Opts: phase.Options{Parallel: o.Parallel,
 			Strict: o.Strict, ReleaseID: release.NewID(time.Now()), LockTTL: defaultLockTTL},
 		Dial:  sshDialer(o.ConnectOptions),
 		Clock: clock.System{},

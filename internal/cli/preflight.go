@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openimsdk/openim-deploy/internal/phase"
+	"github.com/openimsdk/openim-deploy/internal/ui"
 )
 
 func newPreflightCommand(g *GlobalOptions, stdio IO) *cobra.Command {
@@ -64,7 +65,7 @@ func writeFactsTable(stdio IO, r *phase.Run) {
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t%s\n", h.Config.Name, result)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.Config.Name, f.OS.PrettyName, f.Kernel, f.Arch,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.Config.Name, ui.EscapeLine(f.OS.PrettyName), ui.EscapeLine(f.Kernel), ui.EscapeLine(f.Arch),
 			f.Init, f.SystemdVersion, gib(f.MemAvailable), gib(f.DiskAvailable), result)
 	}
 	_ = tw.Flush()

@@ -53,6 +53,9 @@ type GlobalOptions struct {
 
 	// log is this run's debug log; never nil once Run has started.
 	log *debugLog
+	// subcommand is the command cobra resolved ("apply", "releases
+	// list"), set before any command runs: what a host's lease records.
+	subcommand string
 }
 
 // Main runs the command line and returns the process exit code.
@@ -139,7 +142,8 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	if err != nil && !errors.Is(err, ErrChanges) {
 		var cfgErr *configError
 		if !errors.As(err, &cfgErr) && !errors.Is(err, errReported) {
-			fmt.Fprintln(stdio.Err, "error:", err)
+			// An error may carry a host's stderr: escaped for the terminal.
+			fmt.Fprintln(stdio.Err, "error:", ui.EscapeLines(err.Error()))
 		}
 		g.log.Logger.Error("failed", "err", redactVarsIn(err.Error(), args))
 	}
@@ -258,7 +262,8 @@ Exit codes, the same for every command:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version(),
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			g.subcommand = subcommandName(cmd)
 			if g.Quiet && g.Verbose > 0 {
 				return errors.New("-q and -v contradict each other")
 			}
@@ -308,6 +313,18 @@ Exit codes, the same for every command:
 	return root
 }
 
+// subcommandName is cmd's path below the root ("apply", "releases list"),
+// taken from the command table, not from the arguments: flags may precede
+// the subcommand ("-var pw=S apply"), so the first word that is not a flag
+// may be a value, and a secret.
+func subcommandName(cmd *cobra.Command) string {
+	var names []string
+	for c := cmd; c != nil && c.HasParent(); c = c.Parent() {
+		names = append([]string{c.Name()}, names...)
+	}
+	return strings.Join(names, " ")
+}
+
 // loadConfig loads and validates the configuration and prints diagnostics.
 // Warnings are printed and do not fail; errors return a *configError.
 func loadConfig(g *GlobalOptions, stdio IO, skipPlaybook bool) (*config.Config, error) {
@@ -341,6 +358,9 @@ func loadConfig(g *GlobalOptions, stdio IO, skipPlaybook bool) (*config.Config, 
 		}
 		if diagFiles, ok := filesFromDiags(diags); ok && len(files) == 0 {
 			files = diagFiles
+			for _, p := range g.VarFiles { // secrets: never shown as snippets
+				delete(files, p)
+			}
 		}
 		short := g.Diagnostics == "short" || (g.Diagnostics == "auto" && !isTerminal(stdio.Err))
 		var buf strings.Builder

@@ -21,6 +21,7 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/systemd"
 	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/ui"
 )
 
 // ErrUnhealthy is returned by status when any instance is not healthy.
@@ -309,10 +310,12 @@ func writeStatus(w io.Writer, asJSON, color bool, pb *config.Playbook, rows []st
 		if row.Error != "" {
 			health = row.Error
 		}
+		// What a host reports is escaped: this table goes to a terminal.
+		state, health = ui.EscapeLine(state), ui.EscapeLine(health)
 		if !row.Healthy {
 			state = paint(color, "31", state)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", row.Host, inst, state, pid, up, row.Restarts, health, orDash(row.Release))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", row.Host, inst, state, pid, up, row.Restarts, health, ui.EscapeLine(orDash(row.Release)))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)

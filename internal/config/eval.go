@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -111,14 +112,64 @@ func functions(inv *Inventory, dir string) map[string]function.Function {
 	fns["coalesce"] = coalesceFunc
 	fns["hosts"] = hostsFunc(inv)
 	fns["file"] = fileFunc(dir)
+	for name, fn := range fns {
+		fns[name] = quietOnSecrets(fn)
+	}
 	// templatefile sees the functions too, but not itself: a template that
 	// renders itself would never end.
 	inner := make(map[string]function.Function, len(fns))
 	for k, v := range fns {
 		inner[k] = v
 	}
-	fns["templatefile"] = templateFileFunc(dir, inner)
+	fns["templatefile"] = quietOnSecrets(templateFileFunc(dir, inner))
 	return fns
+}
+
+// quietOnSecrets wraps fn so that, when any argument is sensitive, an
+// error it returns does not reach a diagnostic: go-cty's messages quote
+// the value ("cannot convert \"s3cret\" to number"), and a value derived
+// from a secret (lower(var.pw)) is no longer the string the CLI redacts.
+// Marks are left to fn: its parameters are made to accept marked values
+// only so the wrapper sees them, and fn.Call then handles them exactly as
+// the table entry would (unmark, call, mark the result).
+func quietOnSecrets(fn function.Function) function.Function {
+	params := fn.Params()
+	for i := range params {
+		params[i].AllowMarked = true
+	}
+	var varParam *function.Parameter
+	if vp := fn.VarParam(); vp != nil {
+		cp := *vp
+		cp.AllowMarked = true
+		varParam = &cp
+	}
+	return function.New(&function.Spec{
+		Description: fn.Description(),
+		Params:      params,
+		VarParam:    varParam,
+		Type: func(args []cty.Value) (cty.Type, error) {
+			ty, err := fn.ReturnTypeForValues(args)
+			return ty, quietError(err, args)
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v, err := fn.Call(args)
+			return v, quietError(err, args)
+		},
+	})
+}
+
+// quietError replaces err, when any of args is sensitive, by a message
+// that names the argument but holds nothing of its value.
+func quietError(err error, args []cty.Value) error {
+	if err == nil || !slices.ContainsFunc(args, cty.Value.ContainsMarked) {
+		return err
+	}
+	const msg = "the function failed on a sensitive value; its message is not shown, as it may quote the value"
+	var argErr function.ArgError
+	if errors.As(err, &argErr) {
+		return function.NewArgErrorf(argErr.Index, msg)
+	}
+	return errors.New(msg)
 }
 
 // coalesceFunc is Terraform's coalesce: the first argument that is neither

@@ -73,6 +73,11 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 	cfg := &Config{}
 	cfg.Inventory = l.load(cfg)
 	cfg.Files = l.parser.Files()
+	// Var files hold secrets: a diagnostic about one (a value missing its
+	// quotes) must not print its line, so they get no source snippets.
+	for _, p := range l.opts.VarFiles {
+		delete(cfg.Files, p)
+	}
 	for name, src := range l.templateSrc {
 		cfg.Files[name] = &hcl.File{Bytes: src}
 	}

@@ -14,7 +14,8 @@ type Config struct {
 	Inventory *Inventory
 	Playbook  *Playbook
 	// Files holds every parsed source file by name, for rendering diagnostics
-	// with source snippets (hcl.NewDiagnosticTextWriter).
+	// with source snippets (hcl.NewDiagnosticTextWriter); var files are left
+	// out, as they hold secrets.
 	Files map[string]*hcl.File
 	// Secrets lists every sensitive value (variables marked sensitive and
 	// secret_environment values), longest first, so output can redact them.

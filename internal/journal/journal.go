@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/openimsdk/openim-deploy/internal/ui"
 )
 
 // Entry is one journal record, with the fields openim-deploy shows.
@@ -170,9 +172,14 @@ func (e Entry) Source() string {
 
 // Format renders e as one line: "2026-12-01 19:40:00.123 lab-1 api@0: text".
 // Times are shown in loc (the operator's zone); a multi-line message keeps
-// its lines, each continuation indented under the first.
+// its lines, each continuation indented under the first, and control
+// characters are escaped.
 func (e Entry) Format(loc *time.Location) string {
-	msg := strings.TrimRight(e.Message, "\n")
+	// Every field but the time comes from the host, and any process can
+	// set its identifier: the source is kept to one line and the message
+	// escaped (ui.EscapeLines), so neither can start a line that reads as
+	// another host's entry nor send the terminal a control sequence.
+	msg := ui.EscapeLines(strings.TrimRight(e.Message, "\n"))
 	msg = strings.ReplaceAll(msg, "\n", "\n    ")
-	return fmt.Sprintf("%s %s %s: %s", e.Realtime.In(loc).Format("2006-01-02 15:04:05.000"), e.Host, e.Source(), msg)
+	return fmt.Sprintf("%s %s %s: %s", e.Realtime.In(loc).Format("2006-01-02 15:04:05.000"), e.Host, ui.EscapeLine(e.Source()), msg)
 }

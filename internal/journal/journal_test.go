@@ -112,3 +112,18 @@ func FuzzParse(f *testing.F) {
 		_ = e.Format(time.UTC)
 	})
 }
+
+// TestFormat_RemoteTextIsInert pins that an entry's message and
+// identifier, set by whatever runs on the host, reach the terminal with
+// control sequences escaped and cannot start a line that reads as another
+// host's entry.
+func TestFormat_RemoteTextIsInert(t *testing.T) {
+	e := Entry{Host: "lab-1", Realtime: time.Unix(0, 0).UTC(), Identifier: "x\n1970-01-01 00:00:00.000 lab-2 api@0",
+		Message: "ok\x1b]52;c;ZXZpbA==\x07\r\n1970-01-01 00:00:00.000 lab-2 api@0: forged"}
+	got := e.Format(time.UTC)
+	want := "1970-01-01 00:00:00.000 lab-1 x\\x0a1970-01-01 00:00:00.000 lab-2 api@0: ok\\x1b]52;c;ZXZpbA==\\x07\\x0d\n" +
+		"    1970-01-01 00:00:00.000 lab-2 api@0: forged"
+	if got != want {
+		t.Errorf("Format =\n%q\nwant\n%q", got, want)
+	}
+}

@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/user"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -70,28 +69,38 @@ type Holder struct {
 	User    string
 	Host    string // the controller's hostname
 	PID     int
-	Command string // e.g. "openim-deploy apply"
+	Command string // the subcommand, e.g. "apply"; never its arguments
 }
 
-// CurrentHolder describes this process. Command is the program's base name
-// and its subcommand only: the full command line may carry -var values
-// that are secrets, and the lease is readable by anyone on the host.
-func CurrentHolder() Holder {
-	h := Holder{PID: os.Getpid(), User: os.Getenv("USER")}
+// CurrentHolder describes this process running subcommand (its name as
+// the command table knows it, "apply" or "releases list"). Only that name
+// is recorded, never the command line: flags may come before the
+// subcommand ("openim-deploy -var pw=S apply"), so any word of os.Args
+// may be a secret, and the lease is shown to every later run.
+func CurrentHolder(subcommand string) Holder {
+	h := Holder{PID: os.Getpid(), User: os.Getenv("USER"), Command: subcommand}
 	if u, err := user.Current(); err == nil {
 		h.User = u.Username
 	}
 	h.Host, _ = os.Hostname()
-	if len(os.Args) > 0 {
-		h.Command = filepath.Base(os.Args[0])
-		for _, a := range os.Args[1:] {
-			if !strings.HasPrefix(a, "-") {
-				h.Command += " " + a
-				break
-			}
+	return h
+}
+
+// safeCommand reports whether a holder's command, read back from a host,
+// is a subcommand name ("apply", "openim-deploy apply" from older
+// versions): lower-case words only. Older versions recorded the first
+// argument that did not start with "-", a -var value when flags came
+// first ("openim-deploy pw=S"); such a lease is shown without it.
+func safeCommand(c string) bool {
+	if c == "" || len(c) > 64 {
+		return false
+	}
+	for _, r := range c {
+		if (r < 'a' || r > 'z') && r != ' ' && r != '-' {
+			return false
 		}
 	}
-	return h
+	return true
 }
 
 // Info describes a lease as read from the host.
@@ -121,7 +130,8 @@ func (i Info) String() string {
 		fmt.Fprintf(&b, " since %s", i.Acquired.Local().Format("15:04:05"))
 	}
 	if i.Command != "" {
-		fmt.Fprintf(&b, " running `%s`", i.Command)
+		// The lease records the subcommand; older ones the program too.
+		fmt.Fprintf(&b, " running `%s`", "openim-deploy "+strings.TrimPrefix(i.Command, "openim-deploy "))
 	}
 	if i.Remaining > 0 {
 		fmt.Fprintf(&b, ", expires in %s", i.Remaining.Round(time.Second))
@@ -211,7 +221,10 @@ func parseShow(out []byte) (Info, error) {
 		info.Incomplete = true
 	}
 	info.ID = w.ID
-	info.Holder = Holder{User: w.User, Host: w.Host, PID: w.PID, Command: w.Command}
+	info.Holder = Holder{User: w.User, Host: w.Host, PID: w.PID}
+	if safeCommand(w.Command) {
+		info.Command = w.Command
+	}
 	if w.Acquired > 0 {
 		info.Acquired = time.Unix(w.Acquired, 0)
 	}

@@ -25,11 +25,14 @@ const (
 	exitNotLocked = 4
 )
 
-// prelude starts every script. show prints a lease for the controller:
+// prelude starts every script. umask 077: the lease and the state
+// directory it may create are for root (or the login user) alone; the
+// lease names who runs what, and nothing in it is for other users.
+// show prints a lease for the controller:
 // the host's clock, the expires file (may be empty) and the info JSON
 // (may be empty while another run is between its mkdir and its writes).
 const prelude = `set -u
-umask 022
+umask 077
 now=$(date +%s) || exit 1
 show() {
 	printf '%s\n' "$now"

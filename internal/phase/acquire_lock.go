@@ -38,7 +38,7 @@ func LockPath(app string) string { return path.Join(layout.StateDir, app+".lock"
 
 // Run implements Phase.
 func (a AcquireLock) Run(ctx context.Context, r *Run) error {
-	holder := lock.CurrentHolder()
+	holder := lock.CurrentHolder(r.Opts.Command)
 	p := LockPath(r.Config.Playbook.App.Name)
 	local := NewLocalFiles()
 	err := r.EachHost(ctx, func(ctx context.Context, h *Host) error {
@@ -133,7 +133,7 @@ func releaseAll(ctx context.Context, r *Run) {
 			hosts = append(hosts, h)
 		}
 	}
-	holder := lock.CurrentHolder() // who ran this, once for every host's line
+	holder := lock.CurrentHolder(r.Opts.Command) // who ran this, once for every host's line
 	_ = eachHost(ctx, hosts, r.Opts.Parallel, func(ctx context.Context, h *Host) error {
 		var rider *lock.Rider
 		if line, ok := r.auditLine(h, holder); ok {

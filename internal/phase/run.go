@@ -51,7 +51,7 @@ type Options struct {
 	LockTTL   time.Duration // lease length; refreshed while the run lasts
 	LockWait  time.Duration // wait this long for a held lock; 0 fails at once
 	KeepGoing bool          // after a failed gate, keep starting units that do not depend on it
-	Command   string        // recorded in the lock as what holds it
+	Command   string        // the subcommand ("apply"), recorded in the lock as what holds it
 	// Action names the command in the hosts' audit logs ("apply",
 	// "rollback", "restart"); "" records nothing.
 	Action    string

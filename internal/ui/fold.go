@@ -113,5 +113,5 @@ func (f *folder) drain() []string {
 }
 
 func (f *folder) render(l *foldLine) string {
-	return "[" + f.sets.Name(l.hosts) + "] " + l.msg
+	return hostLines("["+f.sets.Name(l.hosts)+"] ", l.msg)
 }

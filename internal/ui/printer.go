@@ -142,11 +142,11 @@ func (p *Printer) emitHostLine(ev Event, msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.json || p.fold == nil {
-		p.emitLocked(ev, "["+ev.Host+"] "+msg)
+		p.emitLocked(ev, hostLines("["+ev.Host+"] ", msg))
 		return
 	}
 	if p.quiet && hidden(ev.Type) {
-		p.logLocked("[" + ev.Host + "] " + msg)
+		p.logLocked(hostLines("["+ev.Host+"] ", msg))
 		return
 	}
 	if line, done := p.fold.add(ev.Host, msg); done {
@@ -214,7 +214,7 @@ func (p *Printer) emitNow(ev Event, text string) {
 
 // Phase prints a phase header: "==> Upload binaries".
 func (p *Printer) Phase(title string) {
-	p.emit(Event{Type: "phase", Msg: title}, p.paint("1", "==> "+title))
+	p.emit(Event{Type: "phase", Msg: title}, p.paint("1", "==> "+EscapeLines(title)))
 }
 
 // PhaseDone prints how long a phase took when it took longer than ten seconds.
@@ -229,7 +229,7 @@ func (p *Printer) PhaseDone(title string, d time.Duration) {
 // Skipped prints why a phase did nothing.
 func (p *Printer) Skipped(title, reason string) {
 	p.emit(Event{Type: "skip", Msg: title, Fields: map[string]any{"reason": reason}},
-		fmt.Sprintf("==> %s (skipped: %s)", title, reason))
+		EscapeLines(fmt.Sprintf("==> %s (skipped: %s)", title, reason)))
 }
 
 // Host prints a per-host line: "[im-1] enable openim-api@0.service".
@@ -241,19 +241,19 @@ func (p *Printer) Host(host, format string, args ...any) {
 // HostWarn prints a per-host warning.
 func (p *Printer) HostWarn(host, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	p.emitNow(Event{Type: "warn", Host: host, Msg: msg}, p.paint("33", "["+host+"] warning: "+msg))
+	p.emitNow(Event{Type: "warn", Host: host, Msg: msg}, p.paint("33", hostLines("["+host+"] ", "warning: "+msg)))
 }
 
 // HostError prints a per-host failure.
 func (p *Printer) HostError(host, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	p.emitNow(Event{Type: "error", Host: host, Msg: msg}, p.paint("31", "["+host+"] error: "+msg))
+	p.emitNow(Event{Type: "error", Host: host, Msg: msg}, p.paint("31", hostLines("["+host+"] ", "error: "+msg)))
 }
 
 // Info prints a plain line.
 func (p *Printer) Info(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	p.emit(Event{Type: "info", Msg: msg}, msg)
+	p.emit(Event{Type: "info", Msg: msg}, EscapeLines(msg))
 }
 
 // Verbose prints a line only with --verbose.
@@ -266,16 +266,18 @@ func (p *Printer) Verbose(format string, args ...any) {
 // Warn prints a warning not tied to one host.
 func (p *Printer) Warn(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	p.emit(Event{Type: "warn", Msg: msg}, p.paint("33", "warning: "+msg))
+	p.emit(Event{Type: "warn", Msg: msg}, p.paint("33", "warning: "+EscapeLines(msg)))
 }
 
 // Error prints an error not tied to one host.
 func (p *Printer) Error(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	p.emit(Event{Type: "error", Msg: msg}, p.paint("31", "error: "+msg))
+	p.emit(Event{Type: "error", Msg: msg}, p.paint("31", "error: "+EscapeLines(msg)))
 }
 
-// Event emits a structured event; text is what a terminal shows. A plan
+// Event emits a structured event; text is what a terminal shows, its
+// lines escaped (EscapeLines) and, for a host's plan line, every line
+// prefixed with the host. A plan
 // line of one host ("[im-1] + start api@0.service") folds like Host lines,
 // so a plan for 40 identical hosts reads as one.
 func (p *Printer) Event(ev Event, text string) {
@@ -285,15 +287,40 @@ func (p *Printer) Event(ev Event, text string) {
 			return
 		}
 	}
-	p.emit(ev, text)
+	if msg, ok := strings.CutPrefix(text, "["+ev.Host+"] "); ok && ev.Host != "" {
+		p.emit(ev, hostLines("["+ev.Host+"] ", msg))
+		return
+	}
+	p.emit(ev, EscapeLines(text))
 }
+
+// Output prints what hosts sent as a header line ("--- lab-1..2 (exit 0)")
+// and the text under it, unindented, as a terminal would show it: each
+// line escaped, and a line that would start like a header has its first
+// "-" written \x2d, so no host's text can open a section that reads as
+// another host's.
+func (p *Printer) Output(ev Event, header, body string) {
+	var b strings.Builder
+	b.WriteString(EscapeLines(header))
+	for _, line := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
+		line = EscapeLine(line)
+		if strings.HasPrefix(line, OutputHeaderPrefix) {
+			line = `\x2d` + line[1:]
+		}
+		b.WriteString("\n" + line)
+	}
+	p.emit(ev, b.String())
+}
+
+// OutputHeaderPrefix starts every header line of Output.
+const OutputHeaderPrefix = "--- "
 
 // Block prints a multi-line block (a diff, a journal excerpt) indented under a host.
 func (p *Printer) Block(host, title, body string) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[%s] %s\n", host, title)
+	b.WriteString(hostLines("["+host+"] ", title) + "\n")
 	for _, line := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
-		b.WriteString("    " + line + "\n")
+		b.WriteString("    " + EscapeLine(line) + "\n")
 	}
 	p.emitNow(Event{Type: "block", Host: host, Msg: title, Fields: map[string]any{"body": body}}, b.String())
 }

@@ -7,10 +7,16 @@
 # controller), checks the files after ::check (those sent without a check
 # of their own) against it with one sha256sum, makes the release
 # root-owned with secrets 0600 and the files after ::own (rendered
-# templates) owned by APPUSER, and renames it to releases/ID. The rename
+# templates) owned by APPUSER, and renames it to releases/ID. The
+# manifest is 0600 too: it holds the SHA-256 of every env file and
+# sensitive template, and a hash of a short secret gives the secret away
+# to whoever can read it (only root reads it: gather runs as root). The
+# manifests of older releases, made 0644 by earlier versions, are
+# tightened the same way. The rename
 # is the commit: a release without its manifest, or with a file that does
 # not match it, never exists. Exit status 3: a checked file does not match.
 set -eu
+umask 077
 root=$1 id=$2 appuser=$3
 shift 3
 new=$root/releases/.$id.partial
@@ -21,7 +27,10 @@ done
 cat >"$new/.manifest"
 chown -R root:root "$new"
 chmod 0755 "$new"
-chmod 0644 "$new/.manifest"
+chmod 0600 "$new/.manifest"
+for m in "$root"/releases/*/.manifest; do
+	if [ -f "$m" ] && [ ! -L "$m" ]; then chmod 0600 "$m"; fi
+done
 if [ -d "$new/env" ]; then
 	chmod 0700 "$new/env"
 	find "$new/env" -type f -exec chmod 0600 {} +
