@@ -3,9 +3,9 @@ package phase
 import (
 	"context"
 	"fmt"
-	"path"
-	"strings"
+		"strings"
 
+	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/target"
 	"github.com/openimsdk/openim-deploy/internal/unit"
 )
@@ -61,13 +61,12 @@ func (u Uninstall) Run(ctx context.Context, r *Run) error {
 	return hostErrors(r)
 }
 
-// checkPurgeRoot refuses to purge a root so short it cannot be an app's
-// own directory ("/", "/opt"): config validation should already prevent
-// it, and rm -rf is where a second check is cheap.
+// checkPurgeRoot refuses to purge a system or shared directory as an app
+// root: config validation already refuses one (layout.RootRefusal), and
+// before removing anything a second check is cheap.
 func checkPurgeRoot(root string) error {
-	clean := path.Clean(root)
-	if !path.IsAbs(clean) || strings.Count(clean, "/") < 2 {
-		return fmt.Errorf("refusing to purge app root %q: not a directory of its own", root)
+	if why := layout.RootRefusal(root); why != "" {
+		return fmt.Errorf("refusing to purge app root %q: %s", root, why)
 	}
 	return nil
 }
