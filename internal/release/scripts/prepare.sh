@@ -6,7 +6,8 @@
 # and starts release ID as the hidden directory releases/.ID.partial: its
 # directories, then hard links of files an existing release already has
 # (SRC is relative to releases/, DST to the new release). OWNER, when set,
-# is the login user that uploads the remaining files by SFTP.
+# is the login user that uploads the remaining files by SFTP. Run after
+# own.sh, which records the root (when created here) and releases/.
 set -eu
 root=$1 id=$2 owner=$3 appuser=$4
 shift 4
@@ -17,6 +18,10 @@ if [ -n "$appuser" ] && ! id -u "$appuser" >/dev/null 2>&1; then
 		adduser -S -H -h "$root" -s /sbin/nologin "$appuser"
 	fi
 fi
+# Recorded for uninstall (see own.sh): the root only when this run
+# creates it, so a directory the operator made, and whatever else it
+# holds, is never the tool's to remove.
+if [ -e "$root" ]; then own "$root/releases"; else own "$root" "$root/releases"; fi
 mkdir -p "$root/releases"
 for p in "$root"/releases/.*.partial; do
 	if [ -e "$p" ]; then rm -rf -- "$p"; fi

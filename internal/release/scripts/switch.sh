@@ -4,10 +4,12 @@
 # Points <root>/current at release ID (a temp symlink renamed over it, so
 # readers see the old or the new target, never none), then prunes: the
 # KEEP newest releases stay, and so do ID and every PROTECTED release
-# (the previous one, any release an instance still runs).
+# (the previous one, any release an instance still runs). Run after
+# own.sh, which records current.
 set -eu
 root=$1 id=$2 keep=$3
 shift 3
+own "$root/current" # recorded for uninstall (see own.sh)
 ln -sfn "releases/$id" "$root/.current.tmp"
 mv -T "$root/.current.tmp" "$root/current"
 cd "$root/releases"
