@@ -45,6 +45,7 @@ test-unit: lint
 FUZZTIME ?= 5s
 FUZZ_TARGETS := \
 	./internal/config:FuzzLoad \
+	./internal/layout:FuzzRootRefusal \
 	./internal/osinfo:FuzzParseOSRelease \
 	./internal/osinfo:FuzzParseDetect \
 	./internal/systemd:FuzzParseShow \

@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
+
+	"github.com/openimsdk/openim-deploy/internal/layout"
 )
 
 // Playbook defaults.
@@ -206,11 +208,16 @@ func (l *loader) decodeApp(b *appBlock) App {
 		// ".." segments are refused rather than cleaned away: the root
 		// is created, owned and pruned by the tool, and "/opt/../etc"
 		// would quietly make that /etc.
-		if !rootRE.MatchString(b.Root) || path.Clean(b.Root) == "/" || slices.Contains(strings.Split(b.Root, "/"), "..") {
+		malformed := !rootRE.MatchString(b.Root) || path.Clean(b.Root) == "/" || slices.Contains(strings.Split(b.Root, "/"), "..")
+		if malformed {
 			l.errorf(b.RootRange, b.DefRange, "Invalid app root",
 				"root = %q must be an absolute path other than \"/\", without \"..\", made of letters, digits, \"_\", \".\", \"-\" and \"/\".", b.Root)
 		}
 		app.Root = path.Clean(b.Root)
+		if why := layout.RootRefusal(app.Root); why != "" && !malformed {
+			l.errorf(b.RootRange, b.DefRange, "App root is a system directory",
+				"root = %q is %s: the app root holds the tool's releases/ and current, and other software must not live in it. Use a directory of the app's own, such as \"/opt/%s\" or \"/srv/%s\".", b.Root, why, b.Name, b.Name)
+		}
 	}
 	if l.has(b.UserRange) {
 		app.User = b.User

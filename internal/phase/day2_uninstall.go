@@ -3,26 +3,41 @@ package phase
 import (
 	"context"
 	"fmt"
-	"path"
 	"strings"
 
-	"github.com/openimsdk/openim-deploy/internal/target"
+	"github.com/openimsdk/openim-deploy/internal/layout"
+	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/unit"
 )
 
 // Uninstall removes what openim-deploy installed for the app from every
 // host: it stops and disables the app's units, deletes their unit files,
 // managed drop-ins and the app target, and reloads systemd. With Purge it
-// also deletes the app root (every release) and the tool's state for the
-// app. It is idempotent: a second run finds nothing and says so.
+// also deletes the app's releases, current link and state directory, and
+// the root when the tool created it and nothing else lives in it. It is
+// idempotent: a second run finds nothing and says so.
 //
-// Only files that are ours are touched: a unit file or drop-in is removed
-// when its name is one the playbook gives the app AND its first line is
-// openim-deploy's header (naming this app, when the header names one). A
-// unit someone else wrote under the same name is left alone, and so is a
-// drop-in directory that holds files of their own.
+// Only what is the tool's is touched, by exact name, never by glob (see
+// internal/release/scripts/uninstall.sh): a unit file or drop-in is
+// removed when its name is one the playbook gives the app or one the
+// host's record of what the tool created lists, AND its first line is
+// openim-deploy's header naming this app. A unit someone else wrote under
+// the same name is left alone, and so is a drop-in directory or an app
+// root that holds files of their own. Another app's state ("im.v2" beside
+// "im") is never touched.
 type Uninstall struct {
 	Purge bool
+	// Confirm, when set, is asked before anything is removed, with what a
+	// purge would remove on each host (read from the hosts' records): an
+	// error stops the phase with nothing changed.
+	Confirm func(preview []HostPreview) error
+}
+
+// HostPreview is what a purge would remove on one host: unit files and
+// directories, by path.
+type HostPreview struct {
+	Host  string
+	Paths []string
 }
 
 // Title implements Phase.
@@ -35,20 +50,27 @@ func (u Uninstall) Run(ctx context.Context, r *Run) error {
 		return err
 	}
 	names := appUnitNames(r)
-	purge := "0"
+	if u.Confirm != nil {
+		preview, err := previewUninstall(ctx, r, names)
+		if err != nil {
+			return err
+		}
+		if err := u.Confirm(preview); err != nil {
+			return err
+		}
+	}
+	mode := release.UninstallUnits
 	if u.Purge {
-		purge = "1"
+		mode = release.UninstallPurge
 	}
 	_ = r.EachHost(ctx, func(ctx context.Context, h *Host) error {
-		args := append([]string{"sh", "-s", "--", app.Name, app.Root, purge}, names...)
-		res, err := h.Target.Run(ctx, target.Cmd{Args: args, Stdin: strings.NewReader(uninstallScript), Sudo: true})
+		lines, err := r.releaseHost(h).Uninstall(ctx, mode, names)
 		if err != nil {
 			h.Fail(OutcomeFailed, err)
 			r.Out.HostError(h.Config.Name, "%v", err)
 			return err
 		}
-		lines := strings.Split(strings.TrimSpace(string(res.Stdout)), "\n")
-		if len(lines) == 1 && lines[0] == "" {
+		if len(lines) == 0 {
 			r.Out.Host(h.Config.Name, "nothing of %s is installed", app.Name)
 			return nil
 		}
@@ -61,13 +83,38 @@ func (u Uninstall) Run(ctx context.Context, r *Run) error {
 	return hostErrors(r)
 }
 
-// checkPurgeRoot refuses to purge a root so short it cannot be an app's
-// own directory ("/", "/opt"): config validation should already prevent
-// it, and rm -rf is where a second check is cheap.
+// previewUninstall reads, on every host, what a purge would remove, in
+// inventory order. It changes nothing.
+func previewUninstall(ctx context.Context, r *Run, names []string) ([]HostPreview, error) {
+	hosts := r.Usable()
+	preview := make([]HostPreview, len(hosts))
+	slot := make(map[*Host]int, len(hosts))
+	for i, h := range hosts {
+		slot[h] = i
+	}
+	err := r.EachHost(ctx, func(ctx context.Context, h *Host) error {
+		lines, err := r.releaseHost(h).Uninstall(ctx, release.UninstallPreview, names)
+		if err != nil {
+			return err
+		}
+		p := HostPreview{Host: h.Config.Name}
+		for _, l := range lines {
+			if path, ok := strings.CutPrefix(l, "remove "); ok {
+				p.Paths = append(p.Paths, path)
+			}
+		}
+		preview[slot[h]] = p
+		return nil
+	})
+	return preview, err
+}
+
+// checkPurgeRoot refuses to purge a system or shared directory as an app
+// root: config validation already refuses one (layout.RootRefusal), and
+// before removing anything a second check is cheap.
 func checkPurgeRoot(root string) error {
-	clean := path.Clean(root)
-	if !path.IsAbs(clean) || strings.Count(clean, "/") < 2 {
-		return fmt.Errorf("refusing to purge app root %q: not a directory of its own", root)
+	if why := layout.RootRefusal(root); why != "" {
+		return fmt.Errorf("refusing to purge app root %q: %s", root, why)
 	}
 	return nil
 }
@@ -89,98 +136,3 @@ func appUnitNames(r *Run) []string {
 	}
 	return append(names, unit.TargetName(pb.App.Name))
 }
-
-// uninstallScript runs as "sh -s -- APP ROOT PURGE UNIT...". It prints one
-// line per thing it removed; nothing when there was nothing.
-const uninstallScript = `set -u
-app=$1 root=$2 purge=$3
-shift 3
-dir=/etc/systemd/system
-state=/var/lib/openim-deploy
-
-# managed FILE: FILE is a regular file whose first line is openim-deploy's
-# header, and the header names this app when it names one.
-managed() {
-	[ -f "$1" ] && [ ! -L "$1" ] || return 1
-	first=
-	IFS= read -r first <"$1" || [ -n "$first" ] || return 1
-	case $first in "# Managed by openim-deploy"*) ;; *) return 1 ;; esac
-	case $first in
-	*app=*)
-		tag=${first#*app=}
-		tag=${tag%%[!A-Za-z0-9._-]*}
-		[ "$tag" = "$app" ] ;;
-	esac
-}
-
-owned=
-for u in "$@"; do
-	case $u in *@?*.service) continue ;; esac
-	if managed "$dir/$u"; then owned="$owned $u"; fi
-done
-
-# ours NAME: NAME's unit file (its template's, for an instance) is ours.
-ours() {
-	case $1 in *@?*.service) f="${1%%@*}@.service" ;; *) f=$1 ;; esac
-	case " $owned " in *" $f "*) return 0 ;; esac
-	return 1
-}
-
-loaded=
-for u in "$@"; do
-	case $u in *@.service) continue ;; esac
-	ours "$u" || continue
-	[ "$(systemctl show -p LoadState --value -- "$u" 2>/dev/null)" = loaded ] && loaded="$loaded $u"
-done
-if [ -n "$loaded" ]; then
-	# One call: systemd orders the stop jobs by the units' After= edges,
-	# dependents first, and waits for each unit's stop timeout.
-	systemctl stop -- $loaded || exit 1
-	systemctl disable -- $loaded >/dev/null 2>&1
-	echo "stopped and disabled$loaded"
-fi
-
-for u in $owned; do
-	rm -f -- "$dir/$u" && echo "removed $dir/$u"
-done
-
-clean_dropins() {
-	d=$1
-	[ -d "$d" ] && [ ! -L "$d" ] || return 0
-	for f in "$d"/* "$d"/.[!.]*; do
-		[ -e "$f" ] || continue
-		if managed "$f"; then rm -f -- "$f" && echo "removed $f"; fi
-	done
-	if rmdir -- "$d" 2>/dev/null; then
-		echo "removed $d/"
-	else
-		echo "kept $d/: it holds files openim-deploy did not write"
-	fi
-}
-for u in "$@"; do
-	case $u in
-	*@.service) for d in "$dir/${u%%@*}"@*.service.d; do clean_dropins "$d"; done ;;
-	*@?*.service) ;; # its template's pattern covers it
-	*) clean_dropins "$dir/$u.d" ;;
-	esac
-done
-
-if [ -n "$owned" ] || [ -n "$loaded" ]; then
-	systemctl daemon-reload || exit 1
-	[ -z "$loaded" ] || systemctl reset-failed -- $loaded >/dev/null 2>&1
-fi
-
-if [ "$purge" = 1 ]; then
-	if [ -e "$root" ] || [ -L "$root" ]; then
-		rm -rf -- "$root" && echo "removed $root/"
-	fi
-	# <app> and <app>.*, never a prefix match: app "im" must not take "im2".
-	# The lock is ours while we run; releasing it at the end removes it.
-	for f in "$state/$app" "$state/$app".*; do
-		[ -e "$f" ] || [ -L "$f" ] || continue
-		case $f in "$state/$app.lock" | "$state/$app.lock".*) continue ;; esac
-		rm -rf -- "$f" && echo "removed $f"
-	done
-fi
-exit 0
-`

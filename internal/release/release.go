@@ -17,6 +17,10 @@
 //	                                  pins one instance to one release
 //	/var/lib/openim-deploy/<app>/ran/<task>
 //	                                  the inputs a task last succeeded with
+//	/var/lib/openim-deploy/<app>/owned
+//	                                  every path the tool created for the
+//	                                  app, one a line (see scripts/own.sh):
+//	                                  what uninstall removes
 //
 // A release is immutable once renamed into place; its manifest (the SHA-256
 // of every file, written by the controller, which already knows them) is
@@ -62,6 +66,8 @@ var (
 	auditScript string
 	//go:embed scripts/units.sh
 	unitsScript string
+	//go:embed scripts/own.sh
+	ownScript string
 )
 
 // ManifestName is the file inside a release that lists its files' hashes.
@@ -115,6 +121,12 @@ type Host struct {
 	StateDir string
 }
 
+// runOwning runs a script that creates paths for the app after own.sh,
+// which records them in the app's state directory for uninstall.
+func (h Host) runOwning(ctx context.Context, script string, stdin []byte, args ...string) (target.Result, error) {
+	return h.run(ctx, ownScript+script, stdin, false, append([]string{h.StateDir}, args...)...)
+}
+
 func (h Host) run(ctx context.Context, script string, stdin []byte, readOnly bool, args ...string) (target.Result, error) {
 	cmd := target.Cmd{Args: append([]string{"sh", "-c", script, "sh"}, args...), Sudo: h.Sudo, ReadOnly: readOnly}
 	if stdin != nil {
@@ -145,7 +157,7 @@ func (h Host) Prepare(ctx context.Context, id, owner, appUser string, dirs []str
 	for _, l := range links {
 		args = append(args, l.From, l.To, strconv.FormatUint(uint64(l.Mode.Perm()), 8))
 	}
-	if _, err := h.run(ctx, prepareScript, nil, false, args...); err != nil {
+	if _, err := h.runOwning(ctx, prepareScript, nil, args...); err != nil {
 		return fmt.Errorf("prepare release %s: %w", id, err)
 	}
 	return nil
@@ -195,7 +207,7 @@ func (h Host) Switch(ctx context.Context, id string, keep int, ledgerLine string
 		return fmt.Errorf("ledger line must be one line")
 	}
 	args := append([]string{h.Root, id, strconv.Itoa(keep), h.StateDir, ledgerLine}, protect...)
-	if _, err := h.run(ctx, switchScript, nil, false, args...); err != nil {
+	if _, err := h.runOwning(ctx, switchScript, nil, args...); err != nil {
 		return fmt.Errorf("switch current to %s: %w", id, err)
 	}
 	return nil
@@ -286,7 +298,7 @@ func (h Host) install(ctx context.Context, files []File, after []string) ([]byte
 		fmt.Fprintf(&in, "put %#o %d %s %s\n", mode.Perm(), len(f.Content), hex.EncodeToString(sum[:]), f.Rel)
 		in.Write(f.Content)
 	}
-	res, err := h.run(ctx, installScript, in.Bytes(), false, append([]string{h.UnitDir}, after...)...)
+	res, err := h.runOwning(ctx, installScript, in.Bytes(), append([]string{h.UnitDir}, after...)...)
 	if err != nil {
 		var ee *target.ExitError
 		if errors.As(err, &ee) && ee.Code == 4 {

@@ -15,7 +15,8 @@
 # reload of "systemctl enable") and systemd reloads once, and the units
 # after ::show are shown (Id and NeedDaemonReload) to prove the reload took:
 # the whole install is one round trip and one daemon-reload. Exit status 4:
-# the files are in place but systemctl failed.
+# the files are in place but systemctl failed. Run after own.sh, which
+# records every file written.
 set -eu
 LC_ALL=C
 export LC_ALL
@@ -24,7 +25,7 @@ reload=${2:--}
 [ $# -lt 2 ] || shift 2
 nl='
 '
-tmps='' puts='' dels='' checks=''
+tmps='' puts='' dels='' checks='' owned=''
 # shellcheck disable=SC2317,SC2086 # run by the trap; $tmps splits on newlines only
 cleanup() {
 	[ -z "$tmps" ] || (IFS=$nl; set -f; rm -f -- $tmps)
@@ -54,6 +55,8 @@ while IFS=' ' read -r op mode size sum rel; do
 		fi
 		chmod "$mode" "$tmp"
 		puts="$puts$rel$nl"
+		case $rel in */*) owned=$owned${dst%/*}$nl ;; esac # its drop-in directory
+		owned=$owned$dst$nl
 		checks="$checks$sum  $tmp$nl"
 		;;
 	del) dels=$dels$rel$nl ;;
@@ -66,6 +69,9 @@ if [ -n "$checks" ] && ! printf '%s' "$checks" | sha256sum -c >/dev/null 2>&1; t
 	echo "install: sha256 mismatch" >&2
 	exit 3
 fi
+# Recorded for uninstall (see own.sh), by the exact names written.
+# shellcheck disable=SC2086 # paths, split on newlines only
+[ -z "$owned" ] || (IFS=$nl; set -f; own $owned)
 printf '%s' "$puts" | while IFS= read -r rel; do
 	mv -f -- "$dir/$rel.openim-deploy.tmp" "$dir/$rel"
 done

@@ -9,8 +9,9 @@
 # must have). A file is hard-linked only when its inode can be shared as it
 # is: root's, with exactly MODE. Anything else (an app-owned template, a
 # 0600 secret, another mode) is copied, so no chown or chmod of one
-# release ever reaches another. OWNER, when set,
-# is the login user that uploads the remaining files by SFTP.
+# release ever reaches another. OWNER, when set, is the login user that
+# uploads the remaining files by SFTP. Run after own.sh, which records the
+# root (when created here) and releases/.
 set -eu
 root=$1 id=$2 owner=$3 appuser=$4
 shift 4
@@ -21,6 +22,10 @@ if [ -n "$appuser" ] && ! id -u "$appuser" >/dev/null 2>&1; then
 		adduser -S -H -h "$root" -s /sbin/nologin "$appuser"
 	fi
 fi
+# Recorded for uninstall (see own.sh): the root only when this run
+# creates it, so a directory the operator made, and whatever else it
+# holds, is never the tool's to remove.
+if [ -e "$root" ]; then own "$root/releases"; else own "$root" "$root/releases"; fi
 mkdir -p "$root/releases"
 for p in "$root"/releases/.*.partial; do
 	if [ -e "$p" ]; then rm -rf -- "$p"; fi

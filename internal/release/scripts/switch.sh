@@ -6,10 +6,12 @@
 # ("... current ID ...") to the app's release ledger in STATEDIR, readable
 # by root only and kept to its last 1000 lines, then prunes: the KEEP
 # newest releases stay, and so do ID and every PROTECTED release (the
-# previous one, any release an instance still runs or a drop-in pins).
+# previous one, any release an instance still runs or a drop-in pins). Run
+# after own.sh, which records current.
 set -eu
 root=$1 id=$2 keep=$3 statedir=$4 line=$5
 shift 5
+own "$root/current" # recorded for uninstall (see own.sh)
 ln -sfn "releases/$id" "$root/.current.tmp"
 mv -T "$root/.current.tmp" "$root/current"
 (
