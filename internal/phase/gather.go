@@ -98,6 +98,9 @@ func actualFrom(st *release.State, names []string, root string) (plan.Actual, er
 		UnitFiles: st.Files, Owned: st.Owned, Wants: st.Wants, TaskRuns: st.TaskRuns,
 		Units: map[string]plan.UnitState{}, Audit: st.Audit,
 	}
+	for _, f := range st.Foreign {
+		a.Foreign = append(a.Foreign, plan.Foreign{Name: f.Rel, Kind: f.Kind, What: f.What})
+	}
 	for id, m := range st.Releases {
 		a.Releases[id] = m
 	}

@@ -112,4 +112,17 @@ type Actual struct {
 	Units map[string]UnitState
 	// Audit holds the last lines of the host's audit log for the app.
 	Audit []string
+	// Foreign lists paths apply would write (unit files, the target,
+	// drop-ins) that hold a file the tool did not write for this app. A
+	// host with any is refused: the tool never writes over what it did
+	// not create.
+	Foreign []Foreign
+}
+
+// Foreign is a file in the way of one apply would write.
+type Foreign struct {
+	Name string // relative to the unit directory, as UnitFile.Name
+	Kind string // "file", "link" (a symbolic link) or "other" (a directory, ...)
+	// What is a file's first line, or where a link points.
+	What string
 }

@@ -34,6 +34,18 @@ type State struct {
 	Cwd map[int]string
 	// Audit holds the last lines of the app's audit log, oldest first.
 	Audit []string
+	// Foreign lists the requested files (paths apply would write) that are
+	// there and were not written by the tool for this app, in request order.
+	Foreign []Foreign
+}
+
+// Foreign is a file in the way of one the app would write: no header of
+// the app (none, or another app's), or not a regular file at all.
+type Foreign struct {
+	Rel  string // relative to the unit directory
+	Kind string // "file", "link" or "other"
+	// What is the file's first line, or where a link points.
+	What string
 }
 
 // IDs returns the completed releases, oldest first (ids sort by time).
@@ -72,6 +84,10 @@ func ParseGather(out []byte) (*State, error) {
 			s.Partials = append(s.Partials, arg)
 		case "owned":
 			s.Owned = append(s.Owned, arg)
+		case "foreign":
+			rel, rest, _ := strings.Cut(arg, " ")
+			kind, what, _ := strings.Cut(rest, " ")
+			s.Foreign = append(s.Foreign, Foreign{Rel: rel, Kind: kind, What: what})
 		case "wants":
 			s.Wants = append(s.Wants, arg)
 		case "ran":

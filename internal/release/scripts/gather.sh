@@ -8,12 +8,17 @@
 #   owned PATH                 a file under UNITDIR this tool installed for APP
 #   wants NAME                 an entry of APP.target.wants
 #   ran TASK FINGERPRINT       the inputs a task last succeeded with
+#   foreign FILE KIND WHAT     a requested FILE is there and is not APP's:
+#                              KIND file (WHAT its first line, which has no
+#                              header of APP), link (WHAT where it points)
+#                              or other (a directory, a device...)
 #   sizes ... endsizes         "wc -c" of the requested unit files and drop-ins
 #                              that exist, then their bytes, in that order
 #   show ... endshow           "systemctl show" of every UNIT, in argument order
 #   pid PID CWD                the working directory of each main process
 #   audit LINE                 the last AUDIT lines of the app's audit log
 # Values arrive as positional parameters, never inside the script text.
+# header.sh is prepended (header_app).
 #
 # It runs on every host on every run (a no-op apply is mostly this), so it
 # starts a fixed handful of processes whatever the size of the app: one awk
@@ -91,10 +96,26 @@ if [ "$audit" -gt 0 ] && [ -f "$statedir/audit.log" ]; then
 	tail -n "$audit" "$statedir/audit.log" | sed 's/^/audit /'
 fi
 
+# The requested files are every path apply would write for APP: one that
+# is there without APP's header (header_app, from header.sh) is someone
+# else's, and the plan refuses the host rather than write over it. A
+# header that names no app is this tool's from before apps were named.
 have=''
 i=0
 while [ "$i" -lt "$nfiles" ]; do
-	[ -f "$unitdir/$1" ] && have=$have$1$nl
+	f=$unitdir/$1
+	if [ -L "$f" ]; then
+		printf 'foreign %s link %s\n' "$1" "$(readlink -- "$f")"
+	elif [ -f "$f" ]; then
+		first=
+		IFS= read -r first <"$f" || true
+		if ! header_app "$first" || { [ -n "$hdr_app" ] && [ "$hdr_app" != "$app" ]; }; then
+			printf 'foreign %s file %s\n' "$1" "$first"
+		fi
+	elif [ -e "$f" ]; then
+		printf 'foreign %s other\n' "$1"
+	fi
+	[ -f "$f" ] && have=$have$1$nl
 	shift
 	i=$((i + 1))
 done
