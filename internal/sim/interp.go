@@ -16,6 +16,7 @@ import (
 
 	"github.com/openimsdk/openim-deploy/internal/target"
 	"github.com/openimsdk/openim-deploy/internal/target/targettest"
+	"github.com/openimsdk/openim-deploy/internal/unit"
 )
 
 // The on-host scripts are recognised by what identifies each one, never by
@@ -455,6 +456,18 @@ func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer
 		lines := strings.SplitAfter(strings.TrimSuffix(string(log), "\n"), "\n")
 		for _, l := range lines[max(0, len(lines)-auditLines):] {
 			out.WriteString("audit " + strings.TrimSuffix(l, "\n") + "\n")
+		}
+	}
+	// Requested files that are there without the app's header.
+	for _, f := range files {
+		p := path.Join(unitdir, f)
+		if to, ok := s.Links[p]; ok {
+			fmt.Fprintf(out, "foreign %s link %s\n", f, to)
+		} else if b, ok := s.Files[p]; ok {
+			first, _, _ := strings.Cut(string(b), "\n")
+			if other, ok := unit.ParseHeader(first); !ok || (other != "" && other != app) {
+				fmt.Fprintf(out, "foreign %s file %s\n", f, first)
+			}
 		}
 	}
 	// "wc -c" of the requested files that exist, then their bytes.
