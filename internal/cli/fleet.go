@@ -229,8 +229,9 @@ func recap(r *phase.Run, started time.Time, runErr error) error {
 	case runErr != nil && (failed > 0 || unreachable == 0):
 		return reported(runErr)
 	case failed > 0 && foreign == failed:
-		// Refused, not failed: nothing changed on them (exit 6, as a
-		// pre-flight refusal); the other hosts were handled.
+		// Refused, not failed: a file of someone else's was in the way
+		// and was left alone (exit 6, as a pre-flight refusal); the other
+		// hosts were handled.
 		return reported(fmt.Errorf("%d hosts refused: %w", failed, release.ErrForeignFile))
 	case failed > 0:
 		return reported(fmt.Errorf("%d hosts failed", failed))

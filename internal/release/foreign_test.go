@@ -198,3 +198,16 @@ done`
 		require.Equal(t, strings.TrimRight(want, " "), strings.TrimRight(got[i], " "), "line %q", l)
 	}
 }
+
+// TestParseGatherForeign: a foreign line keeps the whole first line,
+// blanks included, and an empty one.
+func TestParseGatherForeign(t *testing.T) {
+	st, err := ParseGather([]byte("foreign x@.service file # my own  unit \nforeign a.target other\nforeign b.service file \nforeign c.service link /dev/null\n"))
+	require.NoError(t, err)
+	require.Equal(t, []Foreign{
+		{Rel: "x@.service", Kind: "file", What: "# my own  unit "},
+		{Rel: "a.target", Kind: "other"},
+		{Rel: "b.service", Kind: "file"},
+		{Rel: "c.service", Kind: "link", What: "/dev/null"},
+	}, st.Foreign)
+}
