@@ -76,6 +76,11 @@ func refuseForeign(foreign []plan.Foreign, app string) error {
 	}
 	e := &ForeignFilesError{}
 	for _, f := range foreign {
+		if f.Kind == "shadows" {
+			e.Files = append(e.Files, fmt.Sprintf("%s would shadow %s, a unit openim-deploy did not write for app %s",
+				layout.UnitPath(f.Name), f.What, app))
+			continue
+		}
 		e.Files = append(e.Files, fmt.Sprintf("%s exists and was not written by openim-deploy for app %s (%s)",
 			layout.UnitPath(f.Name), app, describeForeign(f)))
 	}

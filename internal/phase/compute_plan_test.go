@@ -34,6 +34,7 @@ func TestComputePlanRefusesHostWithForeignFiles(t *testing.T) {
 		{Name: "x@0.service.d/release.conf", Kind: "file", What: "# Managed by openim-deploy (app=chat): x"},
 		{Name: "im.target", Kind: "link", What: "/dev/null"},
 		{Name: "y.service", Kind: "other"},
+		{Name: "nginx.service", Kind: "shadows", What: "/lib/systemd/system/nginx.service"},
 	}
 	require.NoError(t, ComputePlan{}.Run(t.Context(), r))
 
@@ -52,6 +53,7 @@ func TestComputePlanRefusesHostWithForeignFiles(t *testing.T) {
 		`/etc/systemd/system/x@0.service.d/release.conf exists and was not written by openim-deploy for app im (it belongs to app chat; first line: "# Managed by openim-deploy (app=chat): x")`,
 		`/etc/systemd/system/im.target exists and was not written by openim-deploy for app im (a symbolic link to "/dev/null")`,
 		`/etc/systemd/system/y.service exists and was not written by openim-deploy for app im (not a regular file)`,
+		`/etc/systemd/system/nginx.service would shadow /lib/systemd/system/nginx.service, a unit openim-deploy did not write for app im`,
 	}, fe.Files)
 	require.Contains(t, out.String(), `[im-2] error: refused: /etc/systemd/system/x@.service exists`)
 }

@@ -66,7 +66,7 @@ func (r *Run) releaseHost(h *Host) release.Host {
 	app := r.Config.Playbook.App
 	return release.Host{
 		T: h.Target, Sudo: h.Config.Become, Root: app.Root, App: app.Name,
-		UnitDir: layout.UnitDir, StateDir: layout.AppStateDir(app.Name),
+		UnitDir: layout.UnitDir, StateDir: layout.AppStateDir(app.Name), ShadowDirs: layout.VendorUnitDirs(),
 	}
 }
 

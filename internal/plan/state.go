@@ -122,7 +122,10 @@ type Actual struct {
 // Foreign is a file in the way of one apply would write.
 type Foreign struct {
 	Name string // relative to the unit directory, as UnitFile.Name
-	Kind string // "file", "link" (a symbolic link) or "other" (a directory, ...)
-	// What is a file's first line, or where a link points.
+	// Kind is "file", "link" (a symbolic link), "other" (a directory, ...)
+	// or "shadows" (nothing is at Name, but a unit of that name is in
+	// another directory systemd loads units from, which Name would shadow).
+	Kind string
+	// What is a file's first line, where a link points, or the shadowed unit.
 	What string
 }

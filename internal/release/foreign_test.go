@@ -57,6 +57,35 @@ func TestGatherReportsForeignFiles(t *testing.T) {
 	require.Equal(t, before, hashTree(t, h.UnitDir), "gather changes nothing")
 }
 
+// TestGatherReportsShadowedUnits: a unit file apply would install where
+// none is yet, but a unit of that name is in a directory systemd also
+// loads from (a package's nginx.service), is reported with the first such
+// directory; drop-ins and names found nowhere are not.
+func TestGatherReportsShadowedUnits(t *testing.T) {
+	h := newHost(t)
+	vendor, run := t.TempDir(), t.TempDir()
+	h.ShadowDirs = []string{run, filepath.Join(t.TempDir(), "absent"), vendor}
+	for _, p := range []string{filepath.Join(vendor, "nginx.service"), filepath.Join(run, "web@.service"), filepath.Join(vendor, "web@.service"),
+		filepath.Join(vendor, "x@0.service.d", "release.conf")} {
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte("[Unit]\n"), 0o644))
+	}
+	require.NoError(t, os.Symlink("/dev/null", filepath.Join(vendor, "masked.target")))
+	require.NoError(t, os.WriteFile(filepath.Join(h.UnitDir, "ours.service"), []byte(demoHeader), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(vendor, "ours.service"), []byte("[Unit]\n"), 0o644))
+
+	st, err := h.Gather(t.Context(), Request{
+		Files:          []string{"nginx.service", "web@.service", "masked.target", "x@0.service.d/release.conf", "api@.service", "ours.service"},
+		ShowProperties: "Id",
+	})
+	require.NoError(t, err)
+	require.Equal(t, []Foreign{
+		{Rel: "nginx.service", Kind: "shadows", What: filepath.Join(vendor, "nginx.service")},
+		{Rel: "web@.service", Kind: "shadows", What: filepath.Join(run, "web@.service")},
+		{Rel: "masked.target", Kind: "shadows", What: filepath.Join(vendor, "masked.target")},
+	}, st.Foreign, "the app's own file already in place is judged by its header alone")
+}
+
 // TestInstallRefusesForeignFiles: install.sh replaces or removes a file
 // only when its header is the app's; a file without it (or another app's,
 // or a symbolic link) makes it exit 5 having installed and removed nothing,

@@ -128,6 +128,10 @@ type Host struct {
 	UnitDir string
 	// StateDir is the tool's state for this app: /var/lib/openim-deploy/<app>.
 	StateDir string
+	// ShadowDirs are the directories systemd also loads units from
+	// (layout.VendorUnitDirs() on hosts): Gather reports a unit file it
+	// would install that shadows one of theirs.
+	ShadowDirs []string
 }
 
 func (h Host) run(ctx context.Context, script string, stdin []byte, readOnly bool, args ...string) (target.Result, error) {
@@ -336,7 +340,8 @@ func (h Host) Gather(ctx context.Context, req Request) (*State, error) {
 // another round trip (the lock's rider): the constant script and its
 // arguments. Its output is parsed by ParseGather.
 func (h Host) GatherScript(req Request) (script string, args []string) {
-	args = []string{h.Root, h.App, h.UnitDir, h.StateDir, req.ShowProperties, strconv.Itoa(req.AuditLines), strconv.Itoa(len(req.Files))}
+	args = []string{h.Root, h.App, h.UnitDir, h.StateDir, req.ShowProperties, strconv.Itoa(req.AuditLines),
+		strings.Join(h.ShadowDirs, ":"), strconv.Itoa(len(req.Files))}
 	args = append(args, req.Files...)
 	args = append(args, req.Units...)
 	return withHeader(gatherScript), args

@@ -43,8 +43,8 @@ type State struct {
 // the app (none, or another app's), or not a regular file at all.
 type Foreign struct {
 	Rel  string // relative to the unit directory
-	Kind string // "file", "link" or "other"
-	// What is the file's first line, or where a link points.
+	Kind string // "file", "link", "other" or "shadows"
+	// What is the file's first line, where a link points, or the unit shadowed.
 	What string
 }
 

@@ -13,17 +13,24 @@ import (
 // first line, with exit 6; the file is left as it was, and the other hosts
 // are planned and handled as usual.
 func TestForeignUnitFileRefusesOnlyItsHost(t *testing.T) {
-	for _, tc := range []struct{ name, content, says string }{
-		{"no header", "[Unit]\nDescription=theirs\n", `(first line: "[Unit]")`},
-		{"another app", "# Managed by openim-deploy (app=chat): changes here are overwritten by the next apply.\n[Unit]\n",
-			`(it belongs to app chat; first line: "# Managed by openim-deploy (app=chat): changes here`},
+	for _, tc := range []struct{ name, path, content, says string }{
+		{"no header", "", "[Unit]\nDescription=theirs\n", `exists and was not written by openim-deploy for app openim (first line: "[Unit]")`},
+		{"vendor unit shadowed", "/lib/systemd/system/openim-api@.service", "[Unit]\nDescription=packaged\n",
+			"would shadow /lib/systemd/system/openim-api@.service, a unit openim-deploy did not write for app openim"},
+		{"another app", "", "# Managed by openim-deploy (app=chat): changes here are overwritten by the next apply.\n[Unit]\n",
+			`exists and was not written by openim-deploy for app openim (it belongs to app chat; first line: "# Managed by openim-deploy (app=chat): changes here`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := NewOpenIMFleet(t, 3)
 			victim := f.Hosts[1]
-			const p = "/etc/systemd/system/openim-api@.service"
+			p := tc.path
+			if p == "" {
+				p = "/etc/systemd/system/openim-api@.service"
+			} else {
+				delete(victim.State.Files, "/etc/systemd/system/openim-api@.service") // a cold host
+			}
 			victim.State.Files[p] = []byte(tc.content)
-			want := "/etc/systemd/system/openim-api@.service exists and was not written by openim-deploy for app openim " + tc.says
+			want := "/etc/systemd/system/openim-api@.service " + tc.says
 
 			code, out := run(t.Context(), f, f.Args("plan", "--detailed-exitcode", "--no-fold")...)
 			if code != cli.ExitPreflight {

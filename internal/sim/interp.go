@@ -376,11 +376,11 @@ func (in *Interpreter) breakLock(args []string, out *bytes.Buffer) int {
 	return 0
 }
 
-// gather answers gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT NFILES
+// gather answers gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT SHADOWDIRS NFILES
 // FILE... UNIT... by walking State as the script walks the host's
 // filesystem.
 func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer) int {
-	if len(args) < 7 {
+	if len(args) < 8 {
 		fmt.Fprintln(stderr, "gather: too few arguments")
 		return 2
 	}
@@ -390,12 +390,13 @@ func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer
 		fmt.Fprintln(stderr, "gather: bad audit count")
 		return 2
 	}
-	nfiles, err := strconv.Atoi(args[6])
-	if err != nil || nfiles > len(args)-7 {
+	nfiles, err := strconv.Atoi(args[7])
+	if err != nil || nfiles > len(args)-8 {
 		fmt.Fprintln(stderr, "gather: bad file count")
 		return 2
 	}
-	files, units := args[7:7+nfiles], args[7+nfiles:]
+	shadowDirs := strings.FieldsFunc(args[6], func(r rune) bool { return r == ':' })
+	files, units := args[8:8+nfiles], args[8+nfiles:]
 	s := in.State
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -467,6 +468,13 @@ func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer
 			first, _, _ := strings.Cut(string(b), "\n")
 			if other, ok := unit.ParseHeader(first); !ok || (other != "" && other != app) {
 				fmt.Fprintf(out, "foreign %s file %s\n", f, first)
+			}
+		} else if !strings.Contains(f, "/") {
+			for _, d := range shadowDirs {
+				if _, ok := s.Files[path.Join(d, f)]; ok {
+					fmt.Fprintf(out, "foreign %s shadows %s\n", f, path.Join(d, f))
+					break
+				}
 			}
 		}
 	}

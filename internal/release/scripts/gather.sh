@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT NFILES FILE... UNIT...
+# gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT SHADOWDIRS NFILES FILE... UNIT...
 #
 # Prints, read-only, everything the plan needs about one app on this host:
 #   current ID                 the release <root>/current points to
@@ -11,7 +11,10 @@
 #   foreign FILE KIND WHAT     a requested FILE is there and is not APP's:
 #                              KIND file (WHAT its first line, which has no
 #                              header of APP), link (WHAT where it points)
-#                              or other (a directory, a device...)
+#                              or other (a directory, a device...), or
+#                              shadows (WHAT the unit of that name in one of
+#                              SHADOWDIRS, colon-separated, that a unit file
+#                              FILE in UNITDIR would shadow)
 #   sizes ... endsizes         "wc -c" of the requested unit files and drop-ins
 #                              that exist, then their bytes, in that order
 #   show ... endshow           "systemctl show" of every UNIT, in argument order
@@ -27,8 +30,8 @@
 set -u
 LC_ALL=C
 export LC_ALL
-root=$1 app=$2 unitdir=$3 statedir=$4 props=$5 audit=$6 nfiles=$7
-shift 7
+root=$1 app=$2 unitdir=$3 statedir=$4 props=$5 audit=$6 shadowdirs=$7 nfiles=$8
+shift 8
 nl='
 '
 
@@ -114,6 +117,21 @@ while [ "$i" -lt "$nfiles" ]; do
 		fi
 	elif [ -e "$f" ]; then
 		printf 'foreign %s other\n' "$1"
+	else
+		case $1 in
+		*/*) ;; # a drop-in: systemd reads those from every directory
+		*)
+			IFS=:
+			for d in $shadowdirs; do
+				if [ -e "$d/$1" ] || [ -L "$d/$1" ]; then
+					printf 'foreign %s shadows %s\n' "$1" "$d/$1"
+					break
+				fi
+			done
+			IFS=' 	
+'
+			;;
+		esac
 	fi
 	[ -f "$f" ] && have=$have$1$nl
 	shift
