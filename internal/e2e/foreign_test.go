@@ -15,7 +15,8 @@ import (
 // TestForeignUnitFileRefusesItsHost pins "never write over a unit you did
 // not write" on real hosts: a file at the path where the tool would install
 // x@.service, without the app's header (the operator's own, or another
-// app's), makes apply refuse that host naming the file and its first line,
+// app's), or a unit x@.service in another directory systemd loads from
+// (which the tool's file would shadow), makes apply refuse that host naming the file and its first line,
 // exit 6, and leave the file byte for byte and the host's app root
 // untouched; the other hosts converge.
 func TestForeignUnitFileRefusesItsHost(t *testing.T) {
@@ -44,30 +45,35 @@ service "x" {
 `
 	require.NoError(t, os.WriteFile(filepath.Join(d.dir, "playbook.hcl"), []byte(pb), 0o644))
 	const path = "/etc/systemd/system/x@.service"
-	put := func(content string) string {
-		out, err := l.Exec(t, "lab-2", "sh", "-c", `printf '%s' "$1" >"$2" && sha256sum "$2"`, "sh", content, path)
+	const vendor = "/run/systemd/system/x@.service" // a directory every systemd host has
+	put := func(at, content string) string {
+		out, err := l.Exec(t, "lab-2", "sh", "-c", `mkdir -p "${2%/*}" && printf '%s' "$1" >"$2" && sha256sum "$2"`, "sh", content, at)
 		require.NoError(t, err, out)
 		return out
 	}
-	sum := func() string {
-		out, err := l.Exec(t, "lab-2", "sha256sum", path)
+	sum := func(at string) string {
+		out, err := l.Exec(t, "lab-2", "sha256sum", at)
 		require.NoError(t, err, out)
 		return out
 	}
-	t.Cleanup(func() { _, _ = l.Exec(t, "lab-2", "rm", "-f", path) })
+	t.Cleanup(func() { _, _ = l.Exec(t, "lab-2", "rm", "-f", path, vendor) })
 
-	for _, tc := range []struct{ name, content, says string }{
-		{"no header", "[Unit]\nDescription=theirs\n", `(first line: "[Unit]")`},
-		{"another app's", "# Managed by openim-deploy (app=e2eother): changes here are overwritten by the next apply.\n[Unit]\n",
-			`(it belongs to app e2eother; first line: "# Managed by openim-deploy (app=e2eother): `},
+	for _, tc := range []struct{ name, at, content, says string }{
+		{"no header", path, "[Unit]\nDescription=theirs\n", `exists and was not written by openim-deploy for app e2eforeign (first line: "[Unit]")`},
+		{"another app's", path, "# Managed by openim-deploy (app=e2eother): changes here are overwritten by the next apply.\n[Unit]\n",
+			`exists and was not written by openim-deploy for app e2eforeign (it belongs to app e2eother; first line: "# Managed by openim-deploy (app=e2eother): `},
+		{"a unit it would shadow", vendor, "[Unit]\nDescription=packaged\n",
+			"would shadow " + vendor + ", a unit openim-deploy did not write for app e2eforeign"},
 	} {
 		t.Log(tc.name)
-		before := put(tc.content)
+		if tc.at != path {
+			_, _ = l.Exec(t, "lab-2", "rm", "-f", path)
+		}
+		before := put(tc.at, tc.content)
 		res := d.run("apply")
 		require.Equal(t, cli.ExitPreflight, res.Code, "a refused host exits 6")
-		require.Contains(t, res.Out, "[lab-2] error: refused: "+path+
-			" exists and was not written by openim-deploy for app e2eforeign "+tc.says)
-		require.Equal(t, before, sum(), "the foreign file is byte-identical")
+		require.Contains(t, res.Out, "[lab-2] error: refused: "+path+" "+tc.says)
+		require.Equal(t, before, sum(tc.at), "the foreign file is byte-identical")
 		out, err := l.Exec(t, "lab-2", "sh", "-c", "test ! -e /opt/e2eforeign && test ! -e /etc/systemd/system/e2eforeign.target && echo untouched")
 		require.NoError(t, err, out)
 		require.Equal(t, "untouched", strings.TrimSpace(out))
