@@ -3,8 +3,8 @@ package sim
 import (
 	"bytes"
 	"os"
-	"path"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
