@@ -8,6 +8,7 @@ import (
 
 	"github.com/openimsdk/openim-deploy/internal/lock"
 	"github.com/openimsdk/openim-deploy/internal/preflight"
+	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/target"
 )
 
@@ -21,7 +22,7 @@ const (
 	ExitConfig      = 3 // the inventory or playbook is invalid; nothing was contacted
 	ExitLockHeld    = 4 // another run holds a host's lock
 	ExitUnreachable = 5 // at least one host could not be reached; the others were handled
-	ExitPreflight   = 6 // a host failed pre-flight and was refused
+	ExitPreflight   = 6 // a host failed pre-flight, or a file the app did not write is in the way, and was refused
 	ExitUnhealthy   = 7 // status: at least one instance is not healthy
 	ExitInterrupted = 130
 )
@@ -54,7 +55,7 @@ func exitCode(err error) int {
 		return ExitLockHeld
 	case errors.Is(err, ErrUnhealthy):
 		return ExitUnhealthy
-	case errors.Is(err, ErrPreflight), errors.Is(err, preflight.ErrRefused):
+	case errors.Is(err, ErrPreflight), errors.Is(err, preflight.ErrRefused), errors.Is(err, release.ErrForeignFile):
 		return ExitPreflight
 	case errors.Is(err, target.ErrUnreachable):
 		return ExitUnreachable

@@ -172,9 +172,12 @@ func newFleetRun(cfg *config.Config, o fleetOptions, out *ui.Printer) (*phase.Ru
 // the error that decides the exit code.
 func recap(r *phase.Run, started time.Time, runErr error) error {
 	r.Out.Phase("Recap")
-	var unreachable, failed int
+	var unreachable, failed, foreign int
 	for _, h := range r.Hosts {
 		o, err, changes := h.Result()
+		if o == phase.OutcomeFailed && errors.Is(err, release.ErrForeignFile) {
+			foreign++
+		}
 		line := fmt.Sprintf("%-20s %-11s changed=%d", h.Config.Name, o, changes)
 		// A host that converged runs the wanted release (instances whose
 		// files are identical in an older one keep running it, pinned).
@@ -202,6 +205,11 @@ func recap(r *phase.Run, started time.Time, runErr error) error {
 	switch {
 	case runErr != nil && (failed > 0 || unreachable == 0):
 		return reported(runErr)
+	case failed > 0 && foreign == failed:
+		// Refused, not failed: a file of someone else's was in the way
+		// and was left alone (exit 6, as a pre-flight refusal); the other
+		// hosts were handled.
+		return reported(fmt.Errorf("%d hosts refused: %w", failed, release.ErrForeignFile))
 	case failed > 0:
 		return reported(fmt.Errorf("%d hosts failed", failed))
 	case unreachable > 0:

@@ -253,7 +253,7 @@ Exit codes, the same for every command:
   3    the inventory or playbook is invalid; nothing was contacted
   4    another run holds a host's lock
   5    a host could not be reached; the others were handled
-  6    a host failed pre-flight and was refused
+  6    a host was refused: it failed pre-flight, or a file the app did not write is in the way
   7    status: an instance is not healthy
   130  interrupted (Ctrl-C)`,
 		Example: `  openim-deploy validate -i inventory/prod.hcl

@@ -202,7 +202,9 @@ func (l *loader) hostPlacement(h *Host) *HostPlacement {
 
 func (l *loader) decodeApp(b *appBlock) App {
 	app := App{Name: b.Name, Root: "/opt/" + b.Name, User: b.Name, KeepReleases: defaultKeepReleases, Compress: CompressAuto}
-	l.checkName(b.NameRange, b.DefRange, "app", b.Name)
+	if l.checkName(b.NameRange, b.DefRange, "app", b.Name) {
+		l.checkReservedUnitName(b.NameRange, b.DefRange, "app", b.Name)
+	}
 	if l.has(b.RootRange) {
 		app.Root = b.Root
 		// ".." segments are refused rather than cleaned away: the root

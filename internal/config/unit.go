@@ -129,7 +129,9 @@ func (l *loader) decodeService(file string, b *serviceBlock, ctx *hcl.EvalContex
 
 // checkUnit validates what tasks and services share and resolves the binary.
 func (l *loader) checkUnit(file string, u *Unit, src unitSrc) {
-	l.checkName(src.name, src.def, src.kind, u.Name)
+	if l.checkName(src.name, src.def, src.kind, u.Name) {
+		l.checkReservedUnitName(src.name, src.def, src.kind, u.Name)
+	}
 	if l.has(src.binary) {
 		raw := u.Binary
 		u.Binary = l.absPath(file, raw)

@@ -15,6 +15,16 @@ import (
 // UnitDir is where generated unit files are installed.
 const UnitDir = "/etc/systemd/system"
 
+// VendorUnitDirs are the other directories systemd loads units from
+// (systemd.unit(5)): a unit file in UnitDir shadows a unit of the same name
+// in any of them, so the tool never installs one whose name is there.
+func VendorUnitDirs() []string {
+	return []string{
+		"/run/systemd/transient", "/run/systemd/system",
+		"/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system",
+	}
+}
+
 // StateDir holds the tool's own per-app state on a host (locks).
 const StateDir = "/var/lib/openim-deploy"
 

@@ -66,7 +66,7 @@ func (r *Run) releaseHost(h *Host) release.Host {
 	app := r.Config.Playbook.App
 	return release.Host{
 		T: h.Target, Sudo: h.Config.Become, Root: app.Root, App: app.Name,
-		UnitDir: layout.UnitDir, StateDir: layout.AppStateDir(app.Name),
+		UnitDir: layout.UnitDir, StateDir: layout.AppStateDir(app.Name), ShadowDirs: layout.VendorUnitDirs(),
 	}
 }
 
@@ -97,6 +97,9 @@ func actualFrom(st *release.State, names []string, root string) (plan.Actual, er
 		Current: st.Current, Releases: map[string]map[string]string{}, Partials: len(st.Partials),
 		UnitFiles: st.Files, Owned: st.Owned, Wants: st.Wants, TaskRuns: st.TaskRuns,
 		Units: map[string]plan.UnitState{}, Audit: st.Audit, Ledger: st.Ledger,
+	}
+	for _, f := range st.Foreign {
+		a.Foreign = append(a.Foreign, plan.Foreign{Name: f.Rel, Kind: f.Kind, What: f.What})
 	}
 	for id, m := range st.Releases {
 		a.Releases[id] = m

@@ -37,6 +37,9 @@ func (p PlanRestart) Run(_ context.Context, r *Run) error {
 	}
 	r.Plan = &plan.Plan{}
 	for _, h := range r.Usable() {
+		if r.refusedForeign(h) {
+			continue // restarting would restart a unit that is not the app's
+		}
 		hp := &plan.HostPlan{Host: h.Config.Name, Release: h.Actual.Current, PreviousRelease: h.Actual.Current}
 		for _, u := range h.Desired.Units {
 			for _, name := range u.Names {

@@ -41,6 +41,9 @@ func (p PlanRollback) Run(ctx context.Context, r *Run) error {
 	}
 	r.Plan = &plan.Plan{}
 	err := r.EachHost(ctx, func(ctx context.Context, h *Host) error {
+		if r.refusedForeign(h) {
+			return nil // the others roll back; this host's recap says why not
+		}
 		hp, err := p.planHost(ctx, r, h, waveOf)
 		if err != nil {
 			h.Fail(OutcomeFailed, err)

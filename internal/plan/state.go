@@ -131,4 +131,20 @@ type Actual struct {
 	// Ledger holds the host's release ledger lines (see package ledger),
 	// read only by the commands that need the history (rollback, releases).
 	Ledger []string
+	// Foreign lists paths apply would write (unit files, the target,
+	// drop-ins) that hold a file the tool did not write for this app. A
+	// host with any is refused: the tool never writes over what it did
+	// not create.
+	Foreign []Foreign
+}
+
+// Foreign is a file in the way of one apply would write.
+type Foreign struct {
+	Name string // relative to the unit directory, as UnitFile.Name
+	// Kind is "file", "link" (a symbolic link), "other" (a directory, ...)
+	// or "shadows" (nothing is at Name, but a unit of that name is in
+	// another directory systemd loads units from, which Name would shadow).
+	Kind string
+	// What is a file's first line, where a link points, or the shadowed unit.
+	What string
 }

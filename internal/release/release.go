@@ -68,7 +68,22 @@ var (
 	unitsScript string
 	//go:embed scripts/own.sh
 	ownScript string
+	//go:embed scripts/header.sh
+	headerFunc string
 )
+
+// withHeader prepends header.sh (header_app) to a script that checks a
+// file's header on the host.
+func withHeader(script string) string { return headerFunc + script }
+
+// ExitForeignFile is install.sh's exit status when a path it was asked to
+// write or remove holds a file the app did not write: nothing was
+// installed or removed.
+const ExitForeignFile = 5
+
+// ErrForeignFile marks a refusal to write over, or remove, a file under
+// the unit directory that the app did not write.
+var ErrForeignFile = errors.New("a file the app did not write is in the way")
 
 // ManifestName is the file inside a release that lists its files' hashes.
 const ManifestName = ".manifest"
@@ -119,6 +134,10 @@ type Host struct {
 	UnitDir string
 	// StateDir is the tool's state for this app: /var/lib/openim-deploy/<app>.
 	StateDir string
+	// ShadowDirs are the directories systemd also loads units from
+	// (layout.VendorUnitDirs() on hosts): Gather reports a unit file it
+	// would install that shadows one of theirs.
+	ShadowDirs []string
 }
 
 // runOwning runs a script that creates paths for the app after own.sh,
@@ -298,11 +317,14 @@ func (h Host) install(ctx context.Context, files []File, after []string) ([]byte
 		fmt.Fprintf(&in, "put %#o %d %s %s\n", mode.Perm(), len(f.Content), hex.EncodeToString(sum[:]), f.Rel)
 		in.Write(f.Content)
 	}
-	res, err := h.runOwning(ctx, installScript, in.Bytes(), append([]string{h.UnitDir}, after...)...)
+	res, err := h.runOwning(ctx, withHeader(installScript), in.Bytes(), append([]string{h.UnitDir, h.App}, after...)...)
 	if err != nil {
 		var ee *target.ExitError
 		if errors.As(err, &ee) && ee.Code == 4 {
 			return nil, fmt.Errorf("unit files installed, then systemctl failed: %w", err)
+		}
+		if errors.As(err, &ee) && ee.Code == ExitForeignFile {
+			return nil, fmt.Errorf("install unit files: %w: %w", ErrForeignFile, err)
 		}
 		return nil, fmt.Errorf("install unit files: %w", err)
 	}
@@ -348,10 +370,11 @@ func (h Host) GatherScript(req Request) (script string, args []string) {
 	if req.Ledger {
 		ledger = "1"
 	}
-	args = []string{h.Root, h.App, h.UnitDir, h.StateDir, req.ShowProperties, strconv.Itoa(req.AuditLines), ledger, strconv.Itoa(len(req.Files))}
+	args = []string{h.Root, h.App, h.UnitDir, h.StateDir, req.ShowProperties, strconv.Itoa(req.AuditLines), ledger,
+		strings.Join(h.ShadowDirs, ":"), strconv.Itoa(len(req.Files))}
 	args = append(args, req.Files...)
 	args = append(args, req.Units...)
-	return gatherScript, args
+	return withHeader(gatherScript), args
 }
 
 // Units returns the unit files kept in release id, by name.

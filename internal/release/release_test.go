@@ -173,20 +173,20 @@ func TestInstallRejectsTruncatedAndEscapingFiles(t *testing.T) {
 	h := newHost(t)
 	ctx := t.Context()
 	// A record that promises more bytes than follow.
-	_, err := h.run(ctx, installScript, []byte("put 0644 100 "+sha("x")+" a.service\nshort"), false, h.UnitDir)
+	_, err := h.run(ctx, withHeader(installScript), []byte("put 0644 100 "+sha("x")+" a.service\nshort"), false, h.UnitDir, h.App)
 	require.Error(t, err)
 	require.NoFileExists(t, filepath.Join(h.UnitDir, "a.service"))
 	entries, _ := os.ReadDir(h.UnitDir)
 	require.Empty(t, entries, "no temp file is left behind")
 	// A wrong hash.
-	_, err = h.run(ctx, installScript, []byte("put 0644 5 "+sha("other")+" a.service\nshort"), false, h.UnitDir)
+	_, err = h.run(ctx, withHeader(installScript), []byte("put 0644 5 "+sha("other")+" a.service\nshort"), false, h.UnitDir, h.App)
 	require.ErrorContains(t, err, "sha256 mismatch")
 	require.NoFileExists(t, filepath.Join(h.UnitDir, "a.service"))
 	// A path that climbs out.
 	err = h.Install(ctx, []File{{Rel: "../escape.service", Content: []byte("x")}})
 	require.ErrorContains(t, err, "refusing path")
 	// Deleting a drop-in removes its now empty directory.
-	require.NoError(t, h.Install(ctx, []File{{Rel: "b@0.service.d/release.conf", Content: []byte("x")}}))
+	require.NoError(t, h.Install(ctx, []File{{Rel: "b@0.service.d/release.conf", Content: []byte(demoHeader + "x\n")}}))
 	require.NoError(t, h.Install(ctx, []File{{Rel: "b@0.service.d/release.conf", Delete: true}}))
 	require.NoDirExists(t, filepath.Join(h.UnitDir, "b@0.service.d"))
 }
@@ -225,5 +225,8 @@ func TestReleaseOf(t *testing.T) {
 	require.Empty(t, ReleaseOf("/opt/a", "/opt/a/releases/.r1.partial"))
 	require.Empty(t, ReleaseOf("/opt/a", "/opt/ab/releases/r1"))
 }
+
+// demoHeader is the header of the files the tool writes for app demo.
+const demoHeader = "# Managed by openim-deploy (app=demo): changes here are overwritten by the next apply.\n"
 
 func itoa(n int) string { return strconv.Itoa(n) }

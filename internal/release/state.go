@@ -39,6 +39,9 @@ type State struct {
 	Audit []string
 	// Ledger holds the app's release ledger lines, oldest first, when asked.
 	Ledger []string
+	// Foreign lists the requested files (paths apply would write) that are
+	// there and were not written by the tool for this app, in request order.
+	Foreign []Foreign
 }
 
 // ReleaseOf returns the release a process with working directory cwd runs,
@@ -49,6 +52,15 @@ func (s *State) ReleaseOf(root, cwd string) string {
 		root = s.RealRoot
 	}
 	return ReleaseOf(root, cwd)
+}
+
+// Foreign is a file in the way of one the app would write: no header of
+// the app (none, or another app's), or not a regular file at all.
+type Foreign struct {
+	Rel  string // relative to the unit directory
+	Kind string // "file", "link", "other" or "shadows"
+	// What is the file's first line, where a link points, or the unit shadowed.
+	What string
 }
 
 // IDs returns the completed releases, oldest first (ids sort by time).
@@ -89,6 +101,10 @@ func ParseGather(out []byte) (*State, error) {
 			s.Partials = append(s.Partials, arg)
 		case "owned":
 			s.Owned = append(s.Owned, arg)
+		case "foreign":
+			rel, rest, _ := strings.Cut(arg, " ")
+			kind, what, _ := strings.Cut(rest, " ")
+			s.Foreign = append(s.Foreign, Foreign{Rel: rel, Kind: kind, What: what})
 		case "wants":
 			s.Wants = append(s.Wants, arg)
 		case "ran":

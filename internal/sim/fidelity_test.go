@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,10 +43,15 @@ func TestGatherMatchesTheRealScript(t *testing.T) {
 			req.Files = append(req.Files, release.DropInPath(n))
 		}
 	}
-	req.Files = append(req.Files, "absent.service")
+	req.Files = append(req.Files, "absent.service", "theirs@.service", "packaged.service")
 	req.Units = append(req.Units, "absent.service")
+	// Files in the way: one without the app's header, one packaged unit
+	// a unit file would shadow.
+	h.State.Files[path.Join(layout.UnitDir, "theirs@.service")] = []byte("[Unit]\nDescription=theirs\n")
+	h.State.Files["/lib/systemd/system/packaged.service"] = []byte("[Unit]\n")
 
-	rh := release.Host{Root: app.Root, App: app.Name, UnitDir: layout.UnitDir, StateDir: layout.AppStateDir(app.Name)}
+	rh := release.Host{Root: app.Root, App: app.Name, UnitDir: layout.UnitDir, StateDir: layout.AppStateDir(app.Name),
+		ShadowDirs: []string{"/lib/systemd/system"}}
 	script, args := rh.GatherScript(req)
 
 	// The real script over the same state written out as files, with one
@@ -88,7 +94,8 @@ func TestGatherMatchesTheRealScript(t *testing.T) {
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
 	t.Setenv("SIM_SHOW", filepath.Join(root, "show.txt"))
 	real := release.Host{T: local.New("real", ""), Root: filepath.Join(root, app.Root), App: app.Name,
-		UnitDir: filepath.Join(root, layout.UnitDir), StateDir: filepath.Join(root, layout.AppStateDir(app.Name))}
+		UnitDir: filepath.Join(root, layout.UnitDir), StateDir: filepath.Join(root, layout.AppStateDir(app.Name)),
+		ShadowDirs: []string{filepath.Join(root, "/lib/systemd/system")}}
 	got, err := real.Gather(t.Context(), req)
 	require.NoError(t, err)
 	// The simulation's answer to the same script and arguments.
@@ -106,6 +113,11 @@ func TestGatherMatchesTheRealScript(t *testing.T) {
 	require.Equal(t, want.Files, got.Files)
 	require.Equal(t, want.Units, got.Units)
 	require.Equal(t, want.Audit, got.Audit)
+	require.Len(t, want.Foreign, 2)
+	for i := range got.Foreign {
+		got.Foreign[i].What = strings.TrimPrefix(got.Foreign[i].What, root) // the shadowed unit's path
+	}
+	require.Equal(t, want.Foreign, got.Foreign)
 	// The real process runs under the temp root.
 	require.Equal(t, map[int]string{pid: cwd}, want.Cwd)
 	require.Equal(t, map[int]string{pid: filepath.Join(root, cwd)}, got.Cwd)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/openimsdk/openim-deploy/internal/target"
 	"github.com/openimsdk/openim-deploy/internal/target/targettest"
+	"github.com/openimsdk/openim-deploy/internal/unit"
 )
 
 // The on-host scripts are recognised by what identifies each one, never by
@@ -375,7 +376,7 @@ func (in *Interpreter) breakLock(args []string, out *bytes.Buffer) int {
 	return 0
 }
 
-// gather answers gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT LEDGER NFILES
+// gather answers gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT LEDGER SHADOWDIRS NFILES
 // FILE... UNIT... by walking State as the script walks the host's
 // filesystem.
 func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer) int {
@@ -391,12 +392,13 @@ func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer
 	}
 	// args[6] (LEDGER) asks for the release ledger, which simulated hosts
 	// do not keep: nothing to print.
-	nfiles, err := strconv.Atoi(args[7])
-	if err != nil || nfiles > len(args)-8 {
+	nfiles, err := strconv.Atoi(args[8])
+	if err != nil || nfiles > len(args)-9 {
 		fmt.Fprintln(stderr, "gather: bad file count")
 		return 2
 	}
-	files, units := args[8:8+nfiles], args[8+nfiles:]
+	shadowDirs := strings.FieldsFunc(args[7], func(r rune) bool { return r == ':' })
+	files, units := args[9:9+nfiles], args[9+nfiles:]
 	s := in.State
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -460,6 +462,25 @@ func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer
 		lines := strings.SplitAfter(strings.TrimSuffix(string(log), "\n"), "\n")
 		for _, l := range lines[max(0, len(lines)-auditLines):] {
 			out.WriteString("audit " + strings.TrimSuffix(l, "\n") + "\n")
+		}
+	}
+	// Requested files that are there without the app's header.
+	for _, f := range files {
+		p := path.Join(unitdir, f)
+		if to, ok := s.Links[p]; ok {
+			fmt.Fprintf(out, "foreign %s link %s\n", f, to)
+		} else if b, ok := s.Files[p]; ok {
+			first, _, _ := strings.Cut(string(b), "\n")
+			if other, ok := unit.ParseHeader(first); !ok || (other != "" && other != app) {
+				fmt.Fprintf(out, "foreign %s file %s\n", f, first)
+			}
+		} else if !strings.Contains(f, "/") {
+			for _, d := range shadowDirs {
+				if _, ok := s.Files[path.Join(d, f)]; ok {
+					fmt.Fprintf(out, "foreign %s shadows %s\n", f, path.Join(d, f))
+					break
+				}
+			}
 		}
 	}
 	// "wc -c" of the requested files that exist, then their bytes.

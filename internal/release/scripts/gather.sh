@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT LEDGER NFILES FILE... UNIT...
+# gather.sh ROOT APP UNITDIR STATEDIR PROPS AUDIT LEDGER SHADOWDIRS NFILES FILE... UNIT...
 #
 # Prints, read-only, everything the plan needs about one app on this host:
 #   realroot PATH              ROOT with every symlink resolved (pwd -P), the
@@ -10,6 +10,13 @@
 #   owned PATH                 a file under UNITDIR this tool installed for APP
 #   wants NAME                 an entry of APP.target.wants
 #   ran TASK FINGERPRINT       the inputs a task last succeeded with
+#   foreign FILE KIND WHAT     a requested FILE is there and is not APP's:
+#                              KIND file (WHAT its first line, which has no
+#                              header of APP), link (WHAT where it points)
+#                              or other (a directory, a device...), or
+#                              shadows (WHAT the unit of that name in one of
+#                              SHADOWDIRS, colon-separated, that a unit file
+#                              FILE in UNITDIR would shadow)
 #   sizes ... endsizes         "wc -c" of the requested unit files and drop-ins
 #                              that exist, then their bytes, in that order
 #   show ... endshow           "systemctl show" of every UNIT, in argument order
@@ -18,6 +25,7 @@
 #   ledger LINE                every line of the app's release ledger, when
 #                              LEDGER is 1 (rollback and releases read it)
 # Values arrive as positional parameters, never inside the script text.
+# header.sh is prepended (header_app).
 #
 # It runs on every host on every run (a no-op apply is mostly this), so it
 # starts a fixed handful of processes whatever the size of the app: one awk
@@ -26,8 +34,8 @@
 set -u
 LC_ALL=C
 export LC_ALL
-root=$1 app=$2 unitdir=$3 statedir=$4 props=$5 audit=$6 ledger=$7 nfiles=$8
-shift 8
+root=$1 app=$2 unitdir=$3 statedir=$4 props=$5 audit=$6 ledger=$7 shadowdirs=$8 nfiles=$9
+shift 9
 nl='
 '
 
@@ -103,10 +111,42 @@ if [ "$ledger" = 1 ] && [ -f "$statedir/ledger" ]; then
 	sed 's/^/ledger /' "$statedir/ledger"
 fi
 
+
+# The requested files are every path apply would write for APP: one that
+# is there without APP's header (header_app, from header.sh) is someone
+# else's, and the plan refuses the host rather than write over it. A
+# header that names no app is this tool's from before apps were named.
 have=''
 i=0
 while [ "$i" -lt "$nfiles" ]; do
-	[ -f "$unitdir/$1" ] && have=$have$1$nl
+	f=$unitdir/$1
+	if [ -L "$f" ]; then
+		printf 'foreign %s link %s\n' "$1" "$(readlink -- "$f")"
+	elif [ -f "$f" ]; then
+		first=
+		IFS= read -r first <"$f" || true
+		if ! header_app "$first" || { [ -n "$hdr_app" ] && [ "$hdr_app" != "$app" ]; }; then
+			printf 'foreign %s file %s\n' "$1" "$first"
+		fi
+	elif [ -e "$f" ]; then
+		printf 'foreign %s other\n' "$1"
+	else
+		case $1 in
+		*/*) ;; # a drop-in: systemd reads those from every directory
+		*)
+			IFS=:
+			for d in $shadowdirs; do
+				if [ -e "$d/$1" ] || [ -L "$d/$1" ]; then
+					printf 'foreign %s shadows %s\n' "$1" "$d/$1"
+					break
+				fi
+			done
+			IFS=' 	
+'
+			;;
+		esac
+	fi
+	[ -f "$f" ] && have=$have$1$nl
 	shift
 	i=$((i + 1))
 done

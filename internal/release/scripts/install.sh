@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# install.sh DIR [RELOAD [UNIT...] [::show UNIT...]] < RECORDS
+# install.sh DIR APP [RELOAD [UNIT...] [::show UNIT...]] < RECORDS
 #
 # Writes and removes files under DIR (the systemd unit directory) from
 # records on stdin, each one line and, for "put", the content after it:
@@ -17,12 +17,19 @@
 # the whole install is one round trip and one daemon-reload. Exit status 4:
 # the files are in place but systemctl failed. Run after own.sh, which
 # records every file written.
+#
+# A file already at a PATH is replaced or removed only when its first line
+# is APP's header (header_app, from header.sh, which is prepended): the
+# plan refuses such a host before it gets here, and this is the last line
+# of defence. Exit status 5: a PATH holds a file APP did not write; nothing
+# was installed or removed.
 set -eu
 LC_ALL=C
 export LC_ALL
 dir=$1
-reload=${2:--}
-[ $# -lt 2 ] || shift 2
+app=$2
+reload=${3:--}
+[ $# -lt 3 ] || shift 3
 nl='
 '
 tmps='' puts='' dels='' checks='' owned=''
@@ -69,6 +76,28 @@ if [ -n "$checks" ] && ! printf '%s' "$checks" | sha256sum -c >/dev/null 2>&1; t
 	echo "install: sha256 mismatch" >&2
 	exit 3
 fi
+# ours FILE: FILE is absent, or a regular file whose header is APP's.
+ours() {
+	[ -e "$1" ] || [ -L "$1" ] || return 0
+	[ -f "$1" ] && [ ! -L "$1" ] || return 1
+	first=
+	IFS= read -r first <"$1" || true
+	header_app "$first" && { [ -z "$hdr_app" ] || [ "$hdr_app" = "$app" ]; }
+}
+IFS=$nl
+set -f
+# shellcheck disable=SC2086 # paths, split on newlines only
+for rel in $puts$dels; do
+	ours "$dir/$rel" && continue
+	first=
+	[ -L "$dir/$rel" ] || [ ! -f "$dir/$rel" ] || IFS= read -r first <"$dir/$rel" || true
+	printf 'install: %s exists and was not written by openim-deploy for app %s (first line: "%s"): refusing to replace it\n' \
+		"$dir/$rel" "$app" "$(printf '%s' "$first" | tr -c '[:print:]' '?')" >&2
+	exit 5
+done
+IFS=' 	
+'
+set +f
 # Recorded for uninstall (see own.sh), by the exact names written.
 # shellcheck disable=SC2086 # paths, split on newlines only
 [ -z "$owned" ] || (IFS=$nl; set -f; own $owned)
