@@ -35,7 +35,7 @@ every service is restarted. A failed batch stops the restart.`,
 			}
 			// There is no release to go back to: a restart keeps each
 			// instance on the release it runs.
-			noAutoRollback(r)
+			setAutoRollback(r, false)
 			return runPhases(cmd.Context(), r, []phase.Phase{
 				phase.Connect{}, phase.AcquireLock{Facts: true}, phase.Preflight{}, phase.Gather{},
 				phase.PlanRestart{Select: args}, phase.StartUnits{},

@@ -46,7 +46,7 @@ again: fix the playbook first.`,
 			// and stops: the command's own safety net, whatever the
 			// playbook's policy says. No command may leave more instances
 			// down than before it started.
-			forceAutoRollback(r)
+			setAutoRollback(r, true)
 			return runPhases(cmd.Context(), r, []phase.Phase{
 				phase.Connect{}, phase.AcquireLock{Facts: true}, phase.Preflight{}, phase.Gather{},
 				phase.PlanRollback{To: to, Force: force}, phase.InstallUnits{}, phase.StartUnits{},

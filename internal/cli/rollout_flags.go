@@ -102,29 +102,17 @@ func confirmCanary(ctx context.Context, confirmed bool, pause time.Duration, std
 	}
 }
 
-// noAutoRollback turns auto_rollback off for this run, after the flags:
-// restart has no release of its own to go back to.
-func noAutoRollback(r *phase.Run) {
+// setAutoRollback sets auto_rollback for this run, after the flags:
+// restart has no release of its own to go back to (off); a rollback batch
+// that fails goes back to the release it ran, whatever the playbook says
+// (on).
+func setAutoRollback(r *phase.Run, on bool) {
 	override := r.Opts.Rollout
 	r.Opts.Rollout = func(p config.Rollout) config.Rollout {
 		if override != nil {
 			p = override(p)
 		}
-		p.AutoRollback = false
-		return p
-	}
-}
-
-// forceAutoRollback turns auto_rollback on for this run, after the flags:
-// a rollback batch that fails goes back to the release it ran, whatever
-// the playbook's policy says.
-func forceAutoRollback(r *phase.Run) {
-	override := r.Opts.Rollout
-	r.Opts.Rollout = func(p config.Rollout) config.Rollout {
-		if override != nil {
-			p = override(p)
-		}
-		p.AutoRollback = true
+		p.AutoRollback = on
 		return p
 	}
 }
