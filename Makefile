@@ -7,7 +7,7 @@ BIN       := _output/bin
 LAB_HOSTS ?= 6
 export LAB_HOSTS
 
-.PHONY: all build standin test test-unit lab lab-down lab-status demo golden lint check vulncheck fuzz-short flakes bench clean
+.PHONY: all build standin deps test test-unit lab lab-down lab-status demo golden lint check vulncheck fuzz-short flakes bench clean
 
 all: build
 
@@ -24,10 +24,16 @@ build:
 standin:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/openim-standin ./cmd/openim-standin
 
+# What the tests need beyond Go (shellcheck), installed with apt-get when
+# missing and root; first, so a machine that cannot have it fails at once.
+deps:
+	bash scripts/deps.sh
+
 # Static checks, the race-enabled unit tests, then the lab tests on real
 # systemd (as root; the lab is booted here and left up for reuse). -p 1:
 # packages that use the lab must not run at the same time.
-test: lint check fuzz-short flakes
+test: deps
+	$(MAKE) lint check fuzz-short flakes
 	$(GO) build ./...
 	@if [ "$$(id -u)" = 0 ]; then \
 		$(MAKE) lab && OPENIM_LAB_REQUIRED=1 OPENIM_REQUIRE_SHELLCHECK=1 $(GO) test -race -p 1 -timeout 40m ./... ; \
