@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -38,16 +39,28 @@ type configError struct{ diags hcl.Diagnostics }
 
 func (e *configError) Error() string { return "configuration is invalid" }
 
+// usageError is a command line the tool refuses before contacting any
+// host (an empty --limit, an unknown instance, a negative count): exit 3,
+// as for a configuration error.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
 // exitCode maps an error to the process exit code. It is the only place
 // that does so.
 func exitCode(err error) int {
 	var cfgErr *configError
+	var usage *usageError
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.Is(err, ErrChanges):
 		return ExitChanges
-	case errors.As(err, &cfgErr):
+	case errors.As(err, &cfgErr), errors.As(err, &usage):
 		return ExitConfig
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted

@@ -26,8 +26,11 @@ const defaultLockTTL = 30 * time.Second
 // fleetOptions are the flags of every command that acts on hosts.
 type fleetOptions struct {
 	ConnectOptions
-	Limit  []string
-	Strict bool // pre-flight warnings refuse hosts
+	Limit []string
+	// LimitGiven: --limit was on the command line, even with an empty
+	// value (an unset shell variable), which is refused, never "every host".
+	LimitGiven bool
+	Strict     bool // pre-flight warnings refuse hosts
 	// AllHosts keeps hosts with nothing placed on them (exec works on any
 	// inventory host); other commands only act where the playbook runs.
 	AllHosts bool
@@ -42,7 +45,7 @@ func addFleetFlags(cmd *cobra.Command, o *fleetOptions) {
 	f.BoolVar(&o.AcceptNew, "accept-new", false, "trust hosts seen for the first time and record their keys in known_hosts (a changed key is always refused)")
 	f.IntVar(&o.Parallel, "parallel", 20, "hosts handled at once")
 	f.StringVar(&o.SSHConfigFile, "ssh-config", "", "ssh_config file for HostName, User, Port, IdentityFile, ProxyJump (default ~/.ssh/config; \"none\" to ignore)")
-	f.StringSliceVarP(&o.Limit, "limit", "l", nil, "only these hosts: names, groups, globs (im-*), GROUP[N], GROUP[A:B], !exclusions, &intersections, comma-separated")
+	f.VarP(limitFlag{&o.Limit, &o.LimitGiven}, "limit", "l", "only these hosts: names, groups, globs (im-*), GROUP[N], GROUP[A:B], !exclusions, &intersections, comma-separated")
 	_ = cmd.RegisterFlagCompletionFunc("limit", completeLimit)
 	f.BoolVar(&o.Strict, "strict", false, "refuse hosts with pre-flight warnings too (duplicate machine-id, clock skew under a minute, low nofile ceiling)")
 }
@@ -149,7 +152,7 @@ func newFleetRun(cfg *config.Config, o fleetOptions, out *ui.Printer) (*phase.Ru
 		Dial:  sshDialer(o.ConnectOptions),
 		Clock: clock.System{},
 	}
-	selected, err := limitHosts(cfg, o.Limit)
+	selected, err := limitHosts(cfg, o.Limit, o.LimitGiven)
 	if err != nil {
 		return nil, err
 	}
@@ -244,9 +247,34 @@ func firstLine(s string) string {
 	return s
 }
 
+// limitFlag is --limit: every value given, kept as given (the selector
+// splits on commas), and whether the flag was given at all.
+type limitFlag struct {
+	patterns *[]string
+	given    *bool
+}
+
+func (l limitFlag) String() string {
+	if l.patterns == nil {
+		return ""
+	}
+	return strings.Join(*l.patterns, ",")
+}
+
+func (l limitFlag) Set(v string) error {
+	*l.given = true
+	*l.patterns = append(*l.patterns, v)
+	return nil
+}
+
+func (l limitFlag) Type() string { return "strings" }
+
 // limitHosts resolves --limit to the set of host names it selects, or nil
 // when there is no limit.
-func limitHosts(cfg *config.Config, limit []string) (map[string]bool, error) {
+func limitHosts(cfg *config.Config, limit []string, given bool) (map[string]bool, error) {
+	if given && strings.TrimSpace(strings.Trim(strings.Join(limit, ","), ", \t")) == "" {
+		return nil, usageErrorf("--limit %q names no host: an empty --limit would mean every host (an unset variable in a script?); name hosts or groups, or leave --limit out", strings.Join(limit, ","))
+	}
 	if len(limit) == 0 {
 		return nil, nil
 	}
@@ -256,7 +284,7 @@ func limitHosts(cfg *config.Config, limit []string) (map[string]bool, error) {
 	}
 	picked, err := selector.Select(hosts, strings.Join(limit, ","))
 	if err != nil {
-		return nil, fmt.Errorf("--limit: %w", err)
+		return nil, usageErrorf("--limit: %v", err)
 	}
 	selected := make(map[string]bool, len(picked))
 	for _, h := range picked {

@@ -29,6 +29,11 @@ every service is restarted. A failed batch stops the restart.`,
 			if err != nil {
 				return err
 			}
+			// Names the playbook does not have (openim-api@9) are refused
+			// here, before any host is contacted or locked.
+			if _, err := phase.NewUnitFilter(r.Config.Playbook, args); err != nil {
+				return usageErrorf("restart: %v", err)
+			}
 			r.Opts.LockWait, r.Opts.Action = lockWait, "restart"
 			if err := rf.apply(r, stdio); err != nil {
 				return err

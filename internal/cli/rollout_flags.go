@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/openimsdk/openim-deploy/internal/config"
@@ -23,24 +24,46 @@ type rolloutFlags struct {
 	canary  int
 	pause   time.Duration
 	confirm bool
+	flags   *pflag.FlagSet // which of them were given
 }
 
 func addRolloutFlags(cmd *cobra.Command, rf *rolloutFlags) {
 	f := cmd.Flags()
+	rf.flags = f
 	f.StringVar(&rf.batch, "batch", "", `instances of a service restarted at once across the fleet, a count or a percentage ("25%"); overrides the playbook's rollout`)
-	f.IntVar(&rf.canary, "canary", -1, "size of the first batch, after which the rollout waits for confirmation; 0 for none")
-	f.DurationVar(&rf.pause, "pause", -1, "wait between batches (after a canary: how long a non-interactive run waits before going on)")
+	f.IntVar(&rf.canary, "canary", 0, "size of the first batch, after which the rollout waits for confirmation; 0 for none (default: the playbook's)")
+	f.DurationVar(&rf.pause, "pause", 0, "wait between batches (after a canary: how long a non-interactive run waits before going on) (default: the playbook's)")
 	f.BoolVar(&rf.confirm, "confirm", false, "go on after a canary without asking")
+}
+
+// given reports whether flag was on the command line.
+func (rf rolloutFlags) given(flag string) bool { return rf.flags != nil && rf.flags.Changed(flag) }
+
+// check refuses values no rollout can mean, before any host is contacted.
+func (rf rolloutFlags) check() error {
+	if rf.given("batch") && strings.TrimSpace(rf.batch) == "" {
+		return usageErrorf("--batch is empty: want a count of at least 1 or a percentage such as 25%%")
+	}
+	if rf.given("canary") && rf.canary < 0 {
+		return usageErrorf("--canary %d: want 0 (no canary) or a number of instances", rf.canary)
+	}
+	if rf.given("pause") && rf.pause < 0 {
+		return usageErrorf("--pause %s: want 0 or a positive duration such as 30s", rf.pause)
+	}
+	return nil
 }
 
 // apply sets the overrides and the canary confirmation on r.
 func (rf rolloutFlags) apply(r *phase.Run, stdio IO) error {
+	if err := rf.check(); err != nil {
+		return err
+	}
 	var n, pct int
 	if rf.batch != "" {
 		s, isPct := strings.CutSuffix(strings.TrimSpace(rf.batch), "%")
 		v, err := strconv.Atoi(s)
 		if err != nil || v < 1 || (isPct && v > 100) {
-			return fmt.Errorf("--batch %q: want a count of at least 1 or a percentage such as 25%%", rf.batch)
+			return usageErrorf("--batch %q: want a count of at least 1 or a percentage such as 25%%", rf.batch)
 		}
 		if isPct {
 			pct = v
@@ -52,10 +75,10 @@ func (rf rolloutFlags) apply(r *phase.Run, stdio IO) error {
 		if rf.batch != "" {
 			p.Batch, p.BatchPercent = n, pct
 		}
-		if rf.canary >= 0 {
+		if rf.given("canary") {
 			p.Canary = rf.canary
 		}
-		if rf.pause >= 0 {
+		if rf.given("pause") {
 			p.Pause = rf.pause
 		}
 		return p

@@ -64,7 +64,7 @@ func runSelected(cmd *cobra.Command, g *GlobalOptions, stdio IO, o fleetOptions,
 	}
 	f, err := phase.NewUnitFilter(r.Config.Playbook, args)
 	if err != nil {
-		return err
+		return usageErrorf("%v", err)
 	}
 	return runPhases(cmd.Context(), r, []phase.Phase{phase.Connect{}, phase.AcquireLock{}, step(f)})
 }

@@ -73,7 +73,13 @@ func NewUnitFilter(pb *config.Playbook, names []string) (UnitFilter, error) {
 		}
 		svc := serviceByName(pb, u.Name)
 		if svc == nil || !slices.ContainsFunc(svc.Instances, func(in config.Instance) bool { return in.Name == inst }) {
-			return UnitFilter{}, fmt.Errorf("%q: %s has no instance %q", n, base, inst)
+			var have []string
+			if svc != nil {
+				for _, in := range svc.Instances {
+					have = append(have, base+"@"+in.Name)
+				}
+			}
+			return UnitFilter{}, fmt.Errorf("%q: %s has no instance %q (have: %s)", n, base, inst, orDash(strings.Join(have, ", ")))
 		}
 	}
 	clean := make([]string, len(names))
