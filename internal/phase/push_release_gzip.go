@@ -19,7 +19,7 @@ import (
 
 // How release files are compressed, and what "auto" compresses. The
 // figures behind them were measured on the bench's 2-core controller with
-// the 8.9 MB stand-in (a Go binary); see README.md, Benchmarks.
+// the 8.9 MB stand-in (a Go binary); see docs/benchmarks.md, Compressed uploads.
 const (
 	// gzipLevel is BestSpeed: it makes the stand-in 59% of its size at
 	// 118 MB/s on one core; DefaultCompression reaches 56% at 36 MB/s,

@@ -19,7 +19,7 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/cli"
 )
 
-// scaleSizes are the fleet sizes of the scale table (README, Benchmarks).
+// scaleSizes are the fleet sizes of the scale table (docs/benchmarks.md).
 var scaleSizes = []int{50, 100, 200, 500}
 
 // BenchmarkScaleNoopApply runs the real `apply` (connect, pre-flight, lock
