@@ -323,10 +323,25 @@ type guardedBody struct {
 	// allow says whether attribute name (at this nesting level) may hold
 	// sensitive values; nil allows none.
 	allow func(name string) bool
+	// blocks, when set, names the only nested block types guarded here;
+	// the others are left to be guarded where they are decoded (the
+	// playbook's top level guards app and rollout, while service and task
+	// bodies are guarded, with their own allowances, later).
+	blocks map[string]bool
 }
 
 func (l *loader) guard(b hcl.Body, allow func(string) bool) *guardedBody {
 	return &guardedBody{Body: b, l: l, allow: allow}
+}
+
+// guardBlocks guards the nested blocks of b of the given types, nothing
+// else: a sensitive value there is a diagnostic, never a panic in gohcl.
+func (l *loader) guardBlocks(b hcl.Body, types ...string) *guardedBody {
+	g := &guardedBody{Body: b, l: l, blocks: map[string]bool{}}
+	for _, t := range types {
+		g.blocks[t] = true
+	}
+	return g
 }
 
 func (g *guardedBody) wrap(c *hcl.BodyContent) *hcl.BodyContent {
@@ -342,7 +357,9 @@ func (g *guardedBody) wrap(c *hcl.BodyContent) *hcl.BodyContent {
 	blocks := make(hcl.Blocks, len(c.Blocks))
 	for i, b := range c.Blocks {
 		cp := *b
-		cp.Body = &guardedBody{Body: b.Body, l: g.l} // nested blocks hold no secrets
+		if g.blocks == nil || g.blocks[b.Type] {
+			cp.Body = &guardedBody{Body: b.Body, l: g.l} // nested blocks hold no secrets
+		}
 		blocks[i] = &cp
 	}
 	return &hcl.BodyContent{Attributes: attrs, Blocks: blocks, MissingItemRange: c.MissingItemRange}
@@ -357,7 +374,7 @@ func (g *guardedBody) Content(s *hcl.BodySchema) (*hcl.BodyContent, hcl.Diagnost
 // PartialContent implements hcl.Body.
 func (g *guardedBody) PartialContent(s *hcl.BodySchema) (*hcl.BodyContent, hcl.Body, hcl.Diagnostics) {
 	c, rest, diags := g.Body.PartialContent(s)
-	return g.wrap(c), &guardedBody{Body: rest, l: g.l, allow: g.allow}, diags
+	return g.wrap(c), &guardedBody{Body: rest, l: g.l, allow: g.allow, blocks: g.blocks}, diags
 }
 
 // JustAttributes implements hcl.Body.

@@ -90,7 +90,10 @@ func secretAttrs(name string) bool { return name == "secret_environment" }
 // then every placed block once as a declaration and once per host.
 func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext, inv *Inventory) (*Playbook, *playbookSrc) {
 	var raw playbookBody
-	l.diags = append(l.diags, gohcl.DecodeBody(body, ctx, &raw)...)
+	// app and rollout are decoded here, straight into Go values: a
+	// sensitive value in them would make gohcl panic, so it is refused
+	// with its location instead.
+	l.diags = append(l.diags, gohcl.DecodeBody(l.guardBlocks(body, "app", "rollout"), ctx, &raw)...)
 	pb := &Playbook{Filename: file}
 	src := &playbookSrc{body: body}
 
