@@ -51,6 +51,7 @@ test-unit: lint
 FUZZTIME ?= 5s
 FUZZ_TARGETS := \
 	./internal/config:FuzzLoad \
+	./internal/config:FuzzNormalizeAddress \
 	./internal/layout:FuzzRootRefusal \
 	./internal/osinfo:FuzzParseOSRelease \
 	./internal/osinfo:FuzzParseDetect \
@@ -60,7 +61,8 @@ FUZZ_TARGETS := \
 	./internal/target/targettest:FuzzSplitWordsInvertsQuote \
 	./internal/ui:FuzzEscapeLine \
 	./internal/unit:FuzzExecWord \
-	./internal/unit:FuzzEnvAssignment
+	./internal/unit:FuzzEnvAssignment \
+	./internal/unit:FuzzParseHeader
 fuzz-short:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \

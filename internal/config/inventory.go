@@ -3,6 +3,8 @@ package config
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -162,7 +164,7 @@ func (l *loader) decodeInventory(f *hcl.File) *Inventory {
 			continue
 		}
 		hosts[b.Name] = b
-		key := fmt.Sprintf("%s:%d", h.Address, cmp.Or(h.Port, DefaultPort))
+		key := fmt.Sprintf("%s:%d", NormalizeAddress(h.Address), cmp.Or(h.Port, DefaultPort))
 		if prev, dup := addrs[key]; dup && h.Address != "" {
 			l.errorf(b.AddressRange, b.DefRange, "Duplicate host address",
 				"Host %q connects to %s, as host %q does (%s). Each host must be a different machine.",
@@ -170,6 +172,23 @@ func (l *loader) decodeInventory(f *hcl.File) *Inventory {
 		}
 		addrs[key] = b
 		inv.Hosts = append(inv.Hosts, h)
+	}
+	// A host named like a group makes "--limit app" and hosts = ["app"]
+	// mean two things at once.
+	groups := map[string]*hostBlock{}
+	for _, b := range raw.Hosts {
+		for _, g := range b.Groups {
+			if _, ok := groups[g]; !ok {
+				groups[g] = b
+			}
+		}
+	}
+	for _, b := range raw.Hosts {
+		if g, ok := groups[b.Name]; ok {
+			l.errorf(b.NameRange, b.DefRange, "Host named like a group",
+				"Host %q has the name of a group that host %q is in (%s): a selector such as --limit %s or hosts = [%q] could mean either. Rename the host or the group.",
+				b.Name, g.Name, g.DefRange, b.Name, b.Name)
+		}
 	}
 	if len(raw.Hosts) == 0 {
 		l.errorf(f.Body.MissingItemRange(), hcl.Range{}, "No hosts",
@@ -243,5 +262,41 @@ func (l *loader) checkAddress(r, ctx hcl.Range, addr string) {
 	if !addressRE.MatchString(addr) {
 		l.errorf(r, ctx, "Invalid address",
 			"Address %q must be a host name or an IP address: letters, digits and . : - _ [ ] %% only, not starting with -.", addr)
+		return
 	}
+	if ambiguousIPv4(addr) {
+		l.errorf(r, ctx, "Ambiguous address",
+			"Address %q has an octet with a leading zero, which some tools read as octal (010 = 8): write it without leading zeros.", addr)
+	}
+}
+
+// NormalizeAddress is the form two addresses of one machine share: an IP
+// address as net/netip prints it (IPv6 compressed, brackets dropped), a
+// name lower-cased without its trailing dots.
+func NormalizeAddress(addr string) string {
+	a := strings.TrimRight(strings.ToLower(addr), ".")
+	if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(a, "["), "]")); err == nil {
+		return ip.String()
+	}
+	return a
+}
+
+// ambiguousIPv4 reports a dotted-quad of digits with an octet that has a
+// leading zero ("10.0.0.01"): net/netip refuses it, inet_aton reads it as
+// octal, so it may not mean what it seems.
+func ambiguousIPv4(addr string) bool {
+	parts := strings.Split(addr, ".")
+	if len(parts) != 4 {
+		return false
+	}
+	lead := false
+	for _, p := range parts {
+		if p == "" || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+		if len(p) > 1 && p[0] == '0' {
+			lead = true
+		}
+	}
+	return lead
 }
