@@ -3,6 +3,8 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -120,6 +122,12 @@ func (l *loader) decodeService(file string, b *serviceBlock, ctx *hcl.EvalContex
 		case !safeValue(v):
 			l.errorf(b.SystemdRange, b.DefRange, "Invalid systemd value",
 				"The value of %s contains a newline or NUL character.", k)
+		case strings.HasSuffix(v, `\`):
+			l.errorf(b.SystemdRange, b.DefRange, "Invalid systemd value",
+				"The value of %s ends in a backslash, which continues the line in a unit file and would swallow the next setting.", k)
+		case !utf8.ValidString(v) || hasControl(v):
+			l.errorf(b.SystemdRange, b.DefRange, "Invalid systemd value",
+				"The value of %s is not valid UTF-8 or contains a control character other than tab.", k)
 		}
 		s.Systemd = append(s.Systemd, KeyValue{Key: k, Value: v})
 	}
@@ -147,9 +155,13 @@ func (l *loader) checkUnit(file string, u *Unit, src unitSrc) {
 		}
 	}
 	for _, a := range u.Args {
-		if !safeValue(a) {
+		switch {
+		case !safeValue(a):
 			l.errorf(src.args, src.def, "Invalid argument",
 				"Argument %q contains a newline or NUL character, which cannot be passed through ExecStart=.", a)
+		case !utf8.ValidString(a):
+			l.errorf(src.args, src.def, "Invalid argument",
+				"Argument %q is not valid UTF-8, which systemd refuses in ExecStart=.", a)
 		}
 	}
 	l.checkEnv(src.env, src.def, "environment", u.Environment)
@@ -162,6 +174,16 @@ func (l *loader) checkUnit(file string, u *Unit, src unitSrc) {
 	}
 }
 
+// hasControl reports a control character other than tab (C0 or DEL).
+func hasControl(s string) bool {
+	for _, c := range []byte(s) {
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
 func (l *loader) checkEnv(r, ctx hcl.Range, attr string, env map[string]string) {
 	for _, k := range mapKeys(env) {
 		switch {
@@ -171,6 +193,10 @@ func (l *loader) checkEnv(r, ctx hcl.Range, attr string, env map[string]string) 
 		case !safeValue(env[k]):
 			l.errorf(r, ctx, "Invalid environment value",
 				"The %s value of %s contains a newline or NUL character.", attr, k)
+		case !utf8.ValidString(env[k]) || hasControl(env[k]):
+			// systemd drops such an assignment without a word.
+			l.errorf(r, ctx, "Invalid environment value",
+				"The %s value of %s is not valid UTF-8 or contains a control character other than tab, which systemd drops.", attr, k)
 		}
 	}
 }
