@@ -263,6 +263,12 @@ func (l *loader) decodeFileSet(file string, b *filesBlock) *FileSet {
 				"source %q is neither a regular file nor a directory.", b.Source)
 		default:
 			fs.IsDir = fi.IsDir()
+			if fs.IsDir {
+				if err := WalkFileSet(fs.Source, func(string, string) error { return nil }); err != nil {
+					l.errorf(b.SourceRange, b.DefRange, "Invalid file in file set",
+						"source %q: %v.", b.Source, err)
+				}
+			}
 		}
 	}
 	return fs

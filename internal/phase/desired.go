@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -253,24 +252,16 @@ func templateArtifact(t *config.Template) plan.Artifact {
 }
 
 // fileSetArtifacts lists a file set's files as release paths under its name.
-func fileSetArtifacts(fset *config.FileSet, local *LocalFiles) ([]plan.Artifact, error) {
+func fileSetArtifacts(fset *config.FileSet, localFiles *LocalFiles) ([]plan.Artifact, error) {
 	if !fset.IsDir {
-		a, err := local.Artifact(fset.Source, fset.Name)
+		a, err := localFiles.Artifact(fset.Source, fset.Name)
 		return []plan.Artifact{a}, err
 	}
 	var arts []plan.Artifact
-	err := filepath.WalkDir(fset.Source, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !de.Type().IsRegular() {
-			return nil // directories are implied; symlinks and devices are not deployed
-		}
-		rel, err := filepath.Rel(fset.Source, p)
-		if err != nil {
-			return err
-		}
-		a, err := local.Artifact(p, path.Join(fset.Name, filepath.ToSlash(rel)))
+	// The same walk validate made: links to files inside the directory
+	// deploy the file's content, nothing is skipped without a word.
+	err := config.WalkFileSet(fset.Source, func(rel, local string) error {
+		a, err := localFiles.Artifact(local, path.Join(fset.Name, rel))
 		if err != nil {
 			return err
 		}
