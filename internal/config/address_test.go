@@ -32,7 +32,9 @@ func FuzzNormalizeAddress(f *testing.F) {
 		require.Equal(t, n, NormalizeAddress(n), "idempotent for %q", addr)
 		if ip, err := netip.ParseAddr(addr); err == nil {
 			require.Equal(t, ip.String(), n)
-			require.Equal(t, n, NormalizeAddress("["+ip.StringExpanded()+"]"))
+			if ip.Zone() == "" { // a zone may hold "]" itself
+				require.Equal(t, n, NormalizeAddress("["+ip.StringExpanded()+"]"))
+			}
 		}
 	})
 }

@@ -274,9 +274,15 @@ func (l *loader) checkAddress(r, ctx hcl.Range, addr string) {
 // address as net/netip prints it (IPv6 compressed, brackets dropped), a
 // name lower-cased without its trailing dots.
 func NormalizeAddress(addr string) string {
+	unbracket := func(s string) string { return strings.TrimSuffix(strings.TrimPrefix(s, "["), "]") }
+	for _, a := range []string{addr, unbracket(addr)} {
+		if ip, err := netip.ParseAddr(a); err == nil {
+			return ip.String() // a zone (%eth0) keeps its case: interface names are case-sensitive
+		}
+	}
 	a := strings.TrimRight(strings.ToLower(addr), ".")
-	if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(a, "["), "]")); err == nil {
-		return ip.String()
+	if ip, err := netip.ParseAddr(unbracket(a)); err == nil {
+		return ip.String() // "10.0.0.1."
 	}
 	return a
 }
