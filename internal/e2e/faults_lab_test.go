@@ -24,7 +24,7 @@ import (
 
 // Lab fault tests of issues 10 and 11 that stop hosts, cut links or fill
 // disks while a run is in flight. They use the app-name prefix "e2eflt" and
-// ports 35000-35499, and put every host, link and disk back in a cleanup
+// ports 23500-23899 (below the kernel's ephemeral range, 32768 and up: a health probe's local connection may take any port there), and put every host, link and disk back in a cleanup
 // even when they fail: later tests of `make test` use the same hosts.
 
 // labScript is lab/lab.sh of this checkout.
@@ -293,7 +293,7 @@ func TestFltRebootMidRollout(t *testing.T) {
 	l := lab.Require(t)
 	hosts := []string{"lab-1", "lab-2", "lab-3"}
 	const victim = "lab-3"
-	d := fresh(t, l, "e2efltrb", 35000, hosts...)
+	d := fresh(t, l, "e2efltrb", 23500, hosts...)
 	keepHostUp(t, l, victim)
 	// Batches of 2 over 3 hosts: {lab-1, lab-2}, {lab-3, lab-1}, {lab-2,
 	// lab-3}. A 4 s gate keeps the victim's batch in flight while it goes
@@ -387,7 +387,7 @@ func TestFltRebootMidRollout(t *testing.T) {
 func TestFltStatusStoppedHost(t *testing.T) {
 	l := lab.Require(t)
 	const up, down = "lab-4", "lab-5"
-	d := fresh(t, l, "e2efltst", 35100, up, down)
+	d := fresh(t, l, "e2efltst", 23600, up, down)
 	keepHostUp(t, l, down)
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
 
@@ -417,7 +417,7 @@ func TestFltStatusStoppedHost(t *testing.T) {
 func TestFltUploadCut(t *testing.T) {
 	l := lab.Require(t)
 	const other, victim = "lab-4", "lab-5"
-	d := fresh(t, l, "e2efltup", 35200, other, victim)
+	d := fresh(t, l, "e2efltup", 23700, other, victim)
 	h := l.Host(t, victim)
 	t.Cleanup(func() {
 		unthrottle(h)
@@ -477,7 +477,7 @@ func TestFltUploadNoSpace(t *testing.T) {
 	out, err := l.Exec(t, host, "sh", "-c", `mountpoint -q "$1" && umount "$1"; mkdir -p "$1" && mount -t tmpfs -o size=300m tmpfs "$1"`, "sh", root)
 	require.NoError(t, err, out)
 	t.Cleanup(func() { _, _ = l.Exec(t, host, "sh", "-c", `umount "$1"; rm -rf "$1"; true`, "sh", root) })
-	d := fresh(t, l, "e2efltns", 35300, host)
+	d := fresh(t, l, "e2efltns", 23800, host)
 	h := l.Host(t, host)
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
 	before := d.fingerprint(host)

@@ -27,7 +27,7 @@ import (
 func TestGzipApplyAlways(t *testing.T) {
 	l := lab.Require(t)
 	hosts := []string{"lab-1", "lab-2"}
-	d := fresh(t, l, "e2egz0", 33000, hosts...)
+	d := fresh(t, l, "e2egz0", 23900, hosts...)
 	pb := filepath.Join(d.dir, "playbook.hcl")
 	src, err := os.ReadFile(pb)
 	require.NoError(t, err)

@@ -22,7 +22,7 @@ import (
 // on, erased before every normal line.
 func TestUI_ColdPlanSummaryAndStatusLine(t *testing.T) {
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2eui", 34100, "lab-1", "lab-2")
+	d := newDeploy(t, l, "e2eui", 24000, "lab-1", "lab-2")
 
 	res := d.run("plan")
 	require.Equal(t, cli.ExitOK, res.Code)
