@@ -26,18 +26,13 @@ func (ComputePlan) Title() string { return "Plan" }
 
 // Run implements Phase.
 func (ComputePlan) Run(_ context.Context, r *Run) error {
-	waveOf := map[string]int{}
-	for i, wave := range r.Config.Playbook.Waves() {
-		for _, name := range wave {
-			waveOf[name] = i
-		}
-	}
+	waves, _ := waveOf(r.Config.Playbook)
 	r.Plan = &plan.Plan{}
 	for _, h := range r.Usable() {
 		if r.refusedForeign(h) {
 			continue
 		}
-		h.Plan = plan.Build(h.Desired, h.Actual, func(u string) int { return waveOf[u] }, r.Opts.ReleaseID)
+		h.Plan = plan.Build(h.Desired, h.Actual, func(u string) int { return waves[u] }, r.Opts.ReleaseID)
 		r.Plan.Hosts = append(r.Plan.Hosts, h.Plan)
 	}
 	WritePlan(r.Out, r.Plan)

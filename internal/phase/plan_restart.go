@@ -4,14 +4,15 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/openimsdk/openim-deploy/internal/plan"
 	"github.com/openimsdk/openim-deploy/internal/release"
 )
 
-// PlanRestart replaces the plan with restarts of the selected instances,
-// each on the release it runs now (its drop-in is left as it is), so
+// PlanRestart replaces the plan with restarts of the selected instances
+// (names checked against the playbook with NewUnitFilter before any host
+// was contacted), each on the release it runs now (its drop-in is left as
+// it is), so
 // StartUnits rolls them with the rollout policy and health gates. It never
 // restarts through the app target: a restart of one instance leaves every
 // other process on the host running.
@@ -26,15 +27,7 @@ func (PlanRestart) Title() string { return "Plan restart" }
 
 // Run implements Phase.
 func (p PlanRestart) Run(_ context.Context, r *Run) error {
-	if err := p.check(r); err != nil {
-		return err
-	}
-	waveOf := map[string]int{}
-	for i, wave := range r.Config.Playbook.Waves() {
-		for _, name := range wave {
-			waveOf[name] = i
-		}
-	}
+	waves, _ := waveOf(r.Config.Playbook)
 	r.Plan = &plan.Plan{}
 	for _, h := range r.Usable() {
 		if r.refusedForeign(h) {
@@ -47,7 +40,7 @@ func (p PlanRestart) Run(_ context.Context, r *Run) error {
 					continue
 				}
 				st := h.Actual.Units[name]
-				s := plan.Start{Name: name, Unit: u.Unit, Task: u.Task, Wave: waveOf[u.Unit], From: st.Release,
+				s := plan.Start{Name: name, Unit: u.Unit, Task: u.Task, Wave: waves[u.Unit], From: st.Release,
 					DropIn: h.Actual.UnitFiles[release.DropInPath(name)], Restart: st.Active && !u.Task,
 					Reason: "restart requested", Record: h.Actual.TaskRuns[u.Unit]}
 				if !st.Active {
@@ -67,17 +60,6 @@ func (p PlanRestart) Run(_ context.Context, r *Run) error {
 		r.Plan.Hosts = append(r.Plan.Hosts, hp)
 	}
 	WritePlan(r.Out, r.Plan)
-	return nil
-}
-
-// check refuses names that are not in the playbook, before anything moves.
-func (p PlanRestart) check(r *Run) error {
-	for _, sel := range p.Select {
-		name, _, _ := strings.Cut(sel, "@")
-		if _, ok := r.Config.Playbook.UnitByName(name); !ok {
-			return fmt.Errorf("restart %s: no task or service %q in the playbook", sel, name)
-		}
-	}
 	return nil
 }
 

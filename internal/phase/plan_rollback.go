@@ -28,23 +28,13 @@ func (PlanRollback) Title() string { return "Plan rollback" }
 
 // Run implements Phase.
 func (p PlanRollback) Run(ctx context.Context, r *Run) error {
-	waves := r.Config.Playbook.Waves()
-	waveOf := func(name string) int {
-		for i, wave := range waves {
-			for _, n := range wave {
-				if n == name {
-					return i
-				}
-			}
-		}
-		return 0
-	}
+	waves, _ := waveOf(r.Config.Playbook)
 	r.Plan = &plan.Plan{}
 	err := r.EachHost(ctx, func(ctx context.Context, h *Host) error {
 		if r.refusedForeign(h) {
 			return nil // the others roll back; this host's recap says why not
 		}
-		hp, err := p.planHost(ctx, r, h, waveOf)
+		hp, err := p.planHost(ctx, r, h, func(u string) int { return waves[u] })
 		if err != nil {
 			h.Fail(OutcomeFailed, err)
 			r.Out.HostError(h.Config.Name, "%v", err)
