@@ -225,7 +225,7 @@ func (h Host) Switch(ctx context.Context, id string, keep int, ledgerLine string
 	if strings.ContainsAny(ledgerLine, "\n\r") {
 		return fmt.Errorf("ledger line must be one line")
 	}
-	args := append([]string{h.Root, id, strconv.Itoa(keep), h.StateDir, ledgerLine}, protect...)
+	args := append([]string{h.Root, id, strconv.Itoa(keep), ledgerLine}, protect...)
 	if _, err := h.runOwning(ctx, switchScript, nil, args...); err != nil {
 		return fmt.Errorf("switch current to %s: %w", id, err)
 	}

@@ -1,27 +1,22 @@
 # shellcheck shell=sh
-# switch.sh ROOT ID KEEP STATEDIR LEDGERLINE [PROTECTED...]
+# switch.sh ROOT ID KEEP LEDGERLINE [PROTECTED...]
 #
 # Points <root>/current at release ID (a temp symlink renamed over it, so
 # readers see the old or the new target, never none), appends LEDGERLINE
-# ("... current ID ...") to the app's release ledger in STATEDIR, readable
-# by root only and kept to its last 1000 lines, then prunes: the KEEP
+# ("... current ID ...") to the app's release ledger, root's alone, beside
+# own.sh's record in the app's state directory (audit.sh, which runs as the
+# lock is released, keeps it to its last 1000 lines), then prunes: the KEEP
 # newest releases stay, and so do ID and every PROTECTED release (the
 # previous one, any release an instance still runs or a drop-in pins). Run
-# after own.sh, which records current.
+# after own.sh, which records current and makes the state directory.
 set -eu
-root=$1 id=$2 keep=$3 statedir=$4 line=$5
-shift 5
+root=$1 id=$2 keep=$3 line=$4
+shift 4
 own "$root/current" # recorded for uninstall (see own.sh)
 ln -sfn "releases/$id" "$root/.current.tmp"
 mv -T "$root/.current.tmp" "$root/current"
-(
-	umask 077
-	mkdir -p -- "$statedir"
-	printf '%s\n' "$line" >>"$statedir/ledger"
-	if [ "$(wc -l <"$statedir/ledger")" -gt 1000 ]; then
-		tail -n 1000 "$statedir/ledger" >"$statedir/ledger.tmp" && mv -f -- "$statedir/ledger.tmp" "$statedir/ledger"
-	fi
-)
+# shellcheck disable=SC2154 # owned_record is own.sh's, prepended
+(umask 077 && printf '%s\n' "$line" >>"${owned_record%/*}/ledger")
 cd "$root/releases"
 n=0
 # Release ids are made of [0-9A-Za-z.-]: word splitting is safe here.
