@@ -277,11 +277,9 @@ func (r *Run) rollBack(ctx context.Context, svc *config.Service, moved []rollIte
 		}
 		return nil
 	}
-	result := map[string]string{}
+	result := map[string]string{} // until its batch runs: left where the rollout put it
 	for _, it := range moved {
 		result[it.String()] = orDash(it.h.Plan.Release) + " (the rollback was stopped by Ctrl-C before it)"
-	}
-	for _, it := range moved {
 		it.h.mu.Lock()
 		it.h.rolledBack = true
 		it.h.mu.Unlock()

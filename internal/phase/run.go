@@ -136,9 +136,9 @@ type Host struct {
 	outcome Outcome
 	err     error
 	changes int
-	failed  []string // playbook units with a failed instance here
-	// failedNames are the systemd units that failed here (for the ledger).
-	failedNames []string
+	// failed are the starts that failed here: their playbook units hold
+	// back dependents, their instance names go to the ledger.
+	failed []plan.Start
 	// pushed: this run completed its new release here (Push release).
 	pushed bool
 	// rolledBack: an auto-rollback moved instances back here.
@@ -163,13 +163,6 @@ func (h *Host) Fail(o Outcome, err error) {
 	if h.err == nil {
 		h.err = err
 	}
-}
-
-// failedInstances returns the systemd units that failed on the host.
-func (h *Host) failedInstances() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.failedNames)
 }
 
 // Changed counts a change made on the host.

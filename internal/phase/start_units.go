@@ -55,24 +55,28 @@ func (StartUnits) Run(ctx context.Context, r *Run) error {
 		err := r.eachHostUntilFailure(ctx, func(ctx context.Context, h *Host) error {
 			return startFresh(ctx, r, h, w, blocked)
 		}, func(h *Host) bool { return h.Plan != nil && h.Plan.StartsIn(w) })
-		if err != nil {
+		// afterFailure records what failed and says whether the run stops
+		// here: always without --keep-going, and with it on Ctrl-C or a
+		// lost lock.
+		afterFailure := func(err error) (stop bool) {
 			errs = append(errs, err)
 			r.noteFailedUnits(failedUnits, failedInRun)
-			if !r.Opts.KeepGoing {
+			if !r.Opts.KeepGoing || r.mustStop(ctx) {
 				r.Out.Warn("stopping: a health gate failed; later waves were not started (use --keep-going to start units that do not depend on it)")
+				return true
+			}
+			return false
+		}
+		if err != nil {
+			if afterFailure(err) {
 				break
 			}
 			// --keep-going: the wave's rolling restarts still run, except
 			// for the units that failed and what depends on them.
 			blocked = blockedUnits(r.Config.Playbook, failedUnits)
 		}
-		if err := r.rollWave(ctx, w, blocked, failedInRun); err != nil {
-			errs = append(errs, err)
-			r.noteFailedUnits(failedUnits, failedInRun)
-			if !r.Opts.KeepGoing || r.mustStop(ctx) {
-				r.Out.Warn("stopping: a health gate failed; later waves were not started (use --keep-going to start units that do not depend on it)")
-				break
-			}
+		if err := r.rollWave(ctx, w, blocked, failedInRun); err != nil && afterFailure(err) {
+			break
 		}
 	}
 	if len(errs) > 0 {
@@ -407,8 +411,7 @@ func instanceHealth(hp config.HostPlacement, s plan.Start) config.Health {
 func (h *Host) reportFailure(ctx context.Context, r *Run, s plan.Start, err error) error {
 	h.Fail(OutcomeFailed, err)
 	h.mu.Lock()
-	h.failed = append(h.failed, s.Unit)
-	h.failedNames = append(h.failedNames, s.Name)
+	h.failed = append(h.failed, s)
 	h.mu.Unlock()
 	r.Out.HostError(h.Config.Name, "%v", err)
 	ctx = context.WithoutCancel(ctx)
@@ -421,10 +424,27 @@ func (h *Host) reportFailure(ctx context.Context, r *Run, s plan.Start, err erro
 	return err
 }
 
+// failedUnits returns the playbook units with an instance that failed on
+// the host.
 func (h *Host) failedUnits() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return slices.Clone(h.failed)
+	units := make([]string, len(h.failed))
+	for i, s := range h.failed {
+		units[i] = s.Unit
+	}
+	return units
+}
+
+// failedInstances returns the systemd units that failed on the host.
+func (h *Host) failedInstances() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	names := make([]string, len(h.failed))
+	for i, s := range h.failed {
+		names[i] = s.Name
+	}
+	return names
 }
 
 // leasesLost stops a run whose lock was broken or taken over: another run
