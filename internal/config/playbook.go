@@ -264,7 +264,11 @@ func (l *loader) decodeFileSet(file string, b *filesBlock) *FileSet {
 		default:
 			fs.IsDir = fi.IsDir()
 			if fs.IsDir {
-				if err := WalkFileSet(fs.Source, func(string, string) error { return nil }); err != nil {
+				err := WalkFileSet(fs.Source, func(rel, local string) error {
+					fs.Files = append(fs.Files, SourceFile{Rel: rel, Local: local})
+					return nil
+				})
+				if err != nil {
 					l.errorf(b.SourceRange, b.DefRange, "Invalid file in file set",
 						"source %q: %v.", b.Source, err)
 				}

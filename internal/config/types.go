@@ -119,10 +119,21 @@ type FileSet struct {
 	Name string
 	// Source is an absolute local path; IsDir says whether it is a directory,
 	// whose contents are copied recursively.
-	Source    string
-	IsDir     bool
+	Source string
+	IsDir  bool
+	// Files are a directory's files, as validate walked them (WalkFileSet):
+	// the release is built from this list, so what was checked is what is
+	// deployed.
+	Files     []SourceFile
 	Hosts     []string // selectors: group names, host names or "all"
 	DeclRange hcl.Range
+}
+
+// SourceFile is one file of a file set directory: its path relative to the
+// directory (slash-separated) and where to read it on the controller (a
+// link's own path: reading follows it).
+type SourceFile struct {
+	Rel, Local string
 }
 
 // Unit is what tasks and services share.

@@ -257,19 +257,15 @@ func fileSetArtifacts(fset *config.FileSet, localFiles *LocalFiles) ([]plan.Arti
 		a, err := localFiles.Artifact(fset.Source, fset.Name)
 		return []plan.Artifact{a}, err
 	}
-	var arts []plan.Artifact
-	// The same walk validate made: links to files inside the directory
-	// deploy the file's content, nothing is skipped without a word.
-	err := config.WalkFileSet(fset.Source, func(rel, local string) error {
-		a, err := localFiles.Artifact(local, path.Join(fset.Name, rel))
+	// The files validate walked (config.WalkFileSet): links to files inside
+	// the directory deploy the file's content, nothing is skipped.
+	arts := make([]plan.Artifact, 0, len(fset.Files))
+	for _, f := range fset.Files {
+		a, err := localFiles.Artifact(f.Local, path.Join(fset.Name, f.Rel))
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("files %q: %w", fset.Name, err)
 		}
 		arts = append(arts, a)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("files %q: %w", fset.Name, err)
 	}
 	return arts, nil
 }
