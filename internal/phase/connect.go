@@ -27,7 +27,7 @@ func (Connect) Run(ctx context.Context, r *Run) error {
 		if err != nil {
 			h.Fail(OutcomeUnreachable, err)
 			if h.Bystander {
-				r.Out.HostWarn(h.Config.Name, "nothing is placed here; not checked for leftovers: unreachable: %v", err)
+				r.warnSkipped(h, "unreachable: %v", err)
 			} else {
 				r.Out.HostError(h.Config.Name, "unreachable: %v", err)
 			}

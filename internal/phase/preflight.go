@@ -143,7 +143,7 @@ func reportProblems(r *Run, h *Host, ps []preflight.Problem) {
 	}
 	for _, p := range ps {
 		if p.Severity == preflight.SeverityError && h.Bystander {
-			r.Out.HostWarn(h.Config.Name, "nothing is placed here; not checked for leftovers: %s: %s", p.Check, p.Message)
+			r.warnSkipped(h, "%s: %s", p.Check, p.Message)
 		} else if p.Severity == preflight.SeverityError {
 			r.Out.HostError(h.Config.Name, "refused: %s: %s", p.Check, p.Message)
 		} else {

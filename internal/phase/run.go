@@ -165,6 +165,12 @@ func (h *Host) Fail(o Outcome, err error) {
 	}
 }
 
+// warnSkipped says why a bystander could not be checked for what the tool
+// installed there earlier (it is skipped, not failed).
+func (r *Run) warnSkipped(h *Host, format string, args ...any) {
+	r.Out.HostWarn(h.Config.Name, "nothing is placed here; not checked for leftovers: "+format, args...)
+}
+
 // Changed counts a change made on the host.
 func (h *Host) Changed(n int) {
 	h.mu.Lock()
