@@ -10,7 +10,8 @@ import (
 )
 
 // TestScriptsPassShellcheck runs shellcheck over every on-host script,
-// and over the scripts as sent after own.sh, which defines their "own".
+// and over the scripts as they are sent: after own.sh, which defines their
+// "own", and after header.sh, which defines "header_app".
 func TestScriptsPassShellcheck(t *testing.T) {
 	scripts, err := filepath.Glob("scripts/*.sh")
 	require.NoError(t, err)
@@ -18,6 +19,8 @@ func TestScriptsPassShellcheck(t *testing.T) {
 	targettest.Shellcheck(t, scripts, map[string]string{
 		"own-prepare": ownScript + prepareScript,
 		"own-switch":  ownScript + switchScript,
-		"own-install": ownScript + installScript,
+		"own-install": ownScript + withHeader(installScript),
+		"gather":      withHeader(gatherScript),
+		"uninstall":   withHeader(uninstallScript),
 	})
 }

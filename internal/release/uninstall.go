@@ -34,7 +34,7 @@ const (
 // path a purge would remove); none when nothing of the app is there.
 func (h Host) Uninstall(ctx context.Context, mode UninstallMode, units []string) ([]string, error) {
 	args := append([]string{h.App, h.Root, h.UnitDir, h.StateDir, string(mode)}, units...)
-	res, err := h.run(ctx, uninstallScript, nil, mode == UninstallPreview, args...)
+	res, err := h.run(ctx, withHeader(uninstallScript), nil, mode == UninstallPreview, args...)
 	if err != nil {
 		return nil, fmt.Errorf("uninstall: %w", err)
 	}

@@ -38,18 +38,14 @@ recorded() {
 }
 
 # managed FILE: FILE is a regular file whose first line is openim-deploy's
-# header, and the header names this app when it names one.
+# header, and the header names this app when it names one (header_app,
+# from header.sh, which is prepended: the same reading as gather and
+# install).
 managed() {
 	[ -f "$1" ] && [ ! -L "$1" ] || return 1
 	first=
 	IFS= read -r first <"$1" || [ -n "$first" ] || return 1
-	case $first in "# Managed by openim-deploy"*) ;; *) return 1 ;; esac
-	case $first in
-	*app=*)
-		tag=${first#*app=}
-		tag=${tag%%[!A-Za-z0-9._-]*}
-		[ "$tag" = "$app" ] ;;
-	esac
+	header_app "$first" && { [ -z "$hdr_app" ] || [ "$hdr_app" = "$app" ]; }
 }
 
 # The unit names to look at: the playbook's, then the record's (a unit
