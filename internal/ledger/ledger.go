@@ -52,7 +52,7 @@ func (e Entry) Line() string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%s", k, word(e.Fields[k]))
+		fmt.Fprintf(&b, " %s=%s", k, Word(e.Fields[k]))
 	}
 	return b.String()
 }
@@ -62,8 +62,10 @@ func New(now time.Time, event, release string, fields map[string]string) Entry {
 	return Entry{Time: now.UTC().Format(time.RFC3339), Event: event, Release: release, Fields: fields}
 }
 
-// word keeps a value to one word of printable characters ("-" when empty).
-func word(s string) string {
+// Word keeps a value to one word of printable characters ("-" when
+// empty), as every field of a ledger or audit line must be: a blank or a
+// newline in it would start another field or line.
+func Word(s string) string {
 	s = strings.Map(func(c rune) rune {
 		if c <= ' ' || c == 0x7f {
 			return '_'

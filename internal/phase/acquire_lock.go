@@ -166,7 +166,7 @@ func (r *Run) auditLine(h *Host, holder lock.Holder) (string, bool) {
 		return "", false
 	}
 	return fmt.Sprintf("%s user=%s controller=%s action=%s from=%s to=%s outcome=%s",
-		r.Clock.Now().UTC().Format(time.RFC3339), safeWord(holder.User), safeWord(holder.Host), r.Opts.Action,
+		r.Clock.Now().UTC().Format(time.RFC3339), ledger.Word(holder.User), ledger.Word(holder.Host), r.Opts.Action,
 		orDash(h.Plan.PreviousRelease), orDash(h.Plan.Release), o), true
 }
 
@@ -194,15 +194,4 @@ func (r *Run) ledgerLines(h *Host) []string {
 			"action": action, "to": orDash(hp.PreviousRelease)}).Line())
 	}
 	return out
-}
-
-// safeWord keeps a value to one word of printable characters.
-func safeWord(s string) string {
-	s = strings.Map(func(c rune) rune {
-		if c <= ' ' || c == 0x7f {
-			return '_'
-		}
-		return c
-	}, s)
-	return orDash(s)
 }
