@@ -111,7 +111,6 @@ if [ "$ledger" = 1 ] && [ -f "$statedir/ledger" ]; then
 	sed 's/^/ledger /' "$statedir/ledger"
 fi
 
-
 # The requested files are every path apply would write for APP: one that
 # is there without APP's header (header_app, from header.sh) is someone
 # else's, and the plan refuses the host rather than write over it. A
