@@ -43,23 +43,29 @@ chmod 440 "/etc/sudoers.d/oimtest-$user"
 if [ -n "$match" ]; then
 	printf '%s\nMatch User %s\n%s\n%s\n' "$begin" "$user" "$match" "$end" >> /etc/ssh/sshd_config
 	sshd -t
-	systemctl reload ssh.service
 fi`
 	out, err := l.Exec(t, host, "sh", "-c", script, "sh", user, shell, sshdMatch)
 	require.NoError(t, err, out)
+	if sshdMatch != "" {
+		l.RestartSSHD(t, host)
+	}
 	t.Cleanup(func() {
 		undo := `user=$1
 begin="# openim-deploy-test $user begin" end="# openim-deploy-test $user end"
 if grep -q "^$begin\$" /etc/ssh/sshd_config; then
 	sed -i "/^$begin\$/,/^$end\$/d" /etc/ssh/sshd_config
-	systemctl reload ssh.service
+	echo changed
 fi
 pkill -u "$user" 2>/dev/null
 rm -f "/etc/sudoers.d/oimtest-$user"
 userdel -r "$user" >/dev/null 2>&1
 true`
-		if out, err := l.Exec(t, host, "sh", "-c", undo, "sh", user); err != nil {
+		out, err := l.Exec(t, host, "sh", "-c", undo, "sh", user)
+		if err != nil {
 			t.Errorf("remove user %s on %s: %v\n%s", user, host, err, out)
+		}
+		if strings.Contains(out, "changed") {
+			l.RestartSSHD(t, host)
 		}
 	})
 }

@@ -414,6 +414,18 @@ func (l *Lab) RegenerateHostKey(t testing.TB, host string) []string {
 	return pubs
 }
 
+// RestartSSHD restarts sshd on host after a test changed its config and
+// waits until it accepts connections again. A reload (SIGHUP) would return
+// before sshd re-executes and leave a moment in which the next test's dial
+// is refused; a restart of Type=notify ssh.service returns once it listens,
+// and the dial below covers sysvinit hosts.
+func (l *Lab) RestartSSHD(t testing.TB, host string) {
+	t.Helper()
+	if err := l.restartSSHD(l.Host(t, host)); err != nil {
+		t.Fatalf("restart sshd on %s: %v", host, err)
+	}
+}
+
 func (l *Lab) restartSSHD(h Host) error {
 	var err error
 	if h.Systemd {
