@@ -377,17 +377,10 @@ func (h Host) GatherScript(req Request) (script string, args []string) {
 	return withHeader(gatherScript), args
 }
 
-// Units returns the unit files kept in release id, by name.
-func (h Host) Units(ctx context.Context, id string) (map[string][]byte, error) {
-	res, err := h.run(ctx, unitsScript, nil, true, h.Root, id)
-	if err != nil {
-		return nil, fmt.Errorf("read units of release %s: %w", id, err)
-	}
-	st, err := ParseGather(res.Stdout)
-	if err != nil {
-		return nil, err
-	}
-	return st.Files, nil
+// UnitsPart reads the unit files kept in every release, as one part of a
+// composed read-only program; ParseReleaseUnits reads its output.
+func (h Host) UnitsPart() target.Part {
+	return target.Part{Script: unitsScript, Args: []string{h.Root}}
 }
 
 // ReleaseOf returns the release a process with working directory cwd runs:

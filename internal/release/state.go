@@ -31,8 +31,12 @@ type State struct {
 	TaskRuns map[string]string
 	// Files maps each requested unit file or drop-in that exists to its content.
 	Files map[string][]byte
-	// Units holds systemd's view of each requested unit, in request order.
+	// Units holds systemd's view of each requested unit, in request order,
+	// then of each of Extra.
 	Units []systemd.UnitState
+	// Extra are units the app target wants that were not requested, shown
+	// after them (read with the ledger, for a rollback).
+	Extra []string
 	// Cwd maps a main PID to its working directory.
 	Cwd map[int]string
 	// Audit holds the last lines of the app's audit log, oldest first.
@@ -107,6 +111,8 @@ func ParseGather(out []byte) (*State, error) {
 			s.Foreign = append(s.Foreign, Foreign{Rel: rel, Kind: kind, What: what})
 		case "wants":
 			s.Wants = append(s.Wants, arg)
+		case "extra":
+			s.Extra = append(s.Extra, arg)
 		case "ran":
 			task, fp, _ := strings.Cut(arg, " ")
 			s.TaskRuns[task] = fp
@@ -167,4 +173,35 @@ func ParseGather(out []byte) (*State, error) {
 		}
 	}
 	return s, nil
+}
+
+// ParseReleaseUnits parses the output of the units script: the unit files
+// kept in each release, by release id and file name.
+func ParseReleaseUnits(out []byte) (map[string]map[string][]byte, error) {
+	units := map[string]map[string][]byte{}
+	var cur map[string][]byte
+	for len(out) > 0 {
+		line, rest, _ := bytes.Cut(out, []byte("\n"))
+		out = rest
+		word, arg, _ := strings.Cut(string(line), " ")
+		switch word {
+		case "release":
+			cur = map[string][]byte{}
+			if layout.ValidReleaseID(arg) {
+				units[arg] = cur
+			}
+		case "file":
+			name, size, ok := strings.Cut(arg, " ")
+			n, err := strconv.Atoi(size)
+			if !ok || err != nil || n < 0 || n > len(out) || cur == nil {
+				return nil, fmt.Errorf("release units: bad file header %q", line)
+			}
+			cur[name] = append([]byte(nil), out[:n]...)
+			out = out[n:]
+		case "":
+		default:
+			return nil, fmt.Errorf("release units: unexpected line %q", line)
+		}
+	}
+	return units, nil
 }

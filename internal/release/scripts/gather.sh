@@ -24,6 +24,10 @@
 #   audit LINE                 the last AUDIT lines of the app's audit log
 #   ledger LINE                every line of the app's release ledger, when
 #                              LEDGER is 1 (rollback and releases read it)
+#   extra UNIT                 with LEDGER 1, an entry of APP.target.wants that
+#                              is not among the UNITs: it is shown after them,
+#                              in this order (a rollback may restart units
+#                              today's playbook no longer has)
 # Values arrive as positional parameters, never inside the script text.
 # header.sh is prepended (header_app).
 #
@@ -161,6 +165,21 @@ if [ -n "$have" ]; then
 		# shellcheck disable=SC2086
 		cat -- $have
 	) || exit 1
+fi
+
+if [ "$ledger" = 1 ]; then
+	for f in "$unitdir/$app.target.wants"/*; do
+		[ -e "$f" ] || [ -L "$f" ] || continue
+		w=${f##*/}
+		asked=0
+		for u in "$@"; do
+			if [ "$u" = "$w" ]; then asked=1; break; fi
+		done
+		if [ "$asked" = 0 ]; then
+			printf 'extra %s\n' "$w"
+			set -- "$@" "$w"
+		fi
+	done
 fi
 
 if [ $# -gt 0 ]; then
