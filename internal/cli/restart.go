@@ -31,7 +31,8 @@ every service is restarted. A failed batch stops the restart.`,
 			}
 			// Names the playbook does not have (openim-api@9) are refused
 			// here, before any host is contacted or locked.
-			if _, err := phase.NewUnitFilter(r.Config.Playbook, args); err != nil {
+			f, err := phase.NewUnitFilter(r.Config.Playbook, args)
+			if err != nil {
 				return usageErrorf("restart: %v", err)
 			}
 			r.Opts.LockWait, r.Opts.Action = lockWait, "restart"
@@ -41,10 +42,7 @@ every service is restarted. A failed batch stops the restart.`,
 			// There is no release to go back to: a restart keeps each
 			// instance on the release it runs.
 			setAutoRollback(r, false)
-			return runPhases(cmd.Context(), r, []phase.Phase{
-				phase.Connect{}, phase.AcquireLock{Facts: true}, phase.Preflight{}, phase.Gather{},
-				phase.PlanRestart{Select: args}, phase.StartUnits{},
-			})
+			return runPhases(cmd.Context(), r, phase.RestartPhases(f))
 		},
 	}
 	addFleetFlags(cmd, &o)

@@ -47,11 +47,7 @@ again: fix the playbook first.`,
 			// playbook's policy says. No command may leave more instances
 			// down than before it started.
 			setAutoRollback(r, true)
-			return runPhases(cmd.Context(), r, []phase.Phase{
-				phase.Connect{}, phase.AcquireLock{Facts: true}, phase.Preflight{}, phase.Gather{},
-				phase.PlanRollback{To: to, Force: force}, phase.InstallUnits{}, phase.StartUnits{},
-				phase.RemoveOrphans{}, phase.SwitchCurrent{},
-			})
+			return runPhases(cmd.Context(), r, phase.RollbackPhases(to, force))
 		},
 	}
 	addFleetFlags(cmd, &o)

@@ -23,7 +23,7 @@ changes files or units: run apply for that.`,
 		ValidArgsFunction: completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// waves, health-gated
-			return runSelected(cmd, g, stdio, o, args, func(f phase.UnitFilter) phase.Phase { return phase.StartSelected{Filter: f} })
+			return runSelected(cmd, g, stdio, o, args, phase.StartPhases)
 		},
 	}
 	addFleetFlags(cmd, &o)
@@ -47,7 +47,9 @@ Units stay enabled: they come back at boot, or with start.`,
 		ValidArgsFunction: completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// reverse waves
-			return runSelected(cmd, g, stdio, o, args, func(f phase.UnitFilter) phase.Phase { return phase.StopUnits{Filter: f} })
+			return runSelected(cmd, g, stdio, o, args, func(f phase.UnitFilter) []phase.Phase {
+				return []phase.Phase{phase.Connect{}, phase.AcquireLock{}, phase.StopUnits{Filter: f}}
+			})
 		},
 	}
 	addFleetFlags(cmd, &o)
@@ -57,7 +59,7 @@ Units stay enabled: they come back at boot, or with start.`,
 // runSelected runs step over the units args name (all when none), on one
 // connection per host and under the host lock: start and stop never run
 // while an apply does.
-func runSelected(cmd *cobra.Command, g *GlobalOptions, stdio IO, o fleetOptions, args []string, step func(phase.UnitFilter) phase.Phase) error {
+func runSelected(cmd *cobra.Command, g *GlobalOptions, stdio IO, o fleetOptions, args []string, phases func(phase.UnitFilter) []phase.Phase) error {
 	r, err := loadFleet(g, stdio, o)
 	if err != nil {
 		return err
@@ -66,5 +68,5 @@ func runSelected(cmd *cobra.Command, g *GlobalOptions, stdio IO, o fleetOptions,
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	return runPhases(cmd.Context(), r, []phase.Phase{phase.Connect{}, phase.AcquireLock{}, step(f)})
+	return runPhases(cmd.Context(), r, phases(f))
 }

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -10,13 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/openimsdk/openim-deploy/internal/cli"
 	"github.com/openimsdk/openim-deploy/internal/lab"
-	"github.com/openimsdk/openim-deploy/internal/target/remote"
 )
 
 // TestGzipApplyAlways pins compressed uploads on real Debian hosts: with
@@ -56,16 +52,10 @@ find "$1/releases" -name '.*.openim-deploy-gz*' | wc -l`, "sh", "/opt/e2egz0")
 	}
 
 	// The second apply, counted: nothing to send, so no file crosses.
-	var c remote.Counters
-	var out bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	code := cli.Run(ctx, []string{"apply", "-i", filepath.Join(d.dir, "inventory.hcl"), "-p", pb, "--ssh-config", "none"},
-		cli.IO{In: strings.NewReader(""), Out: &out, Err: &out, Environ: os.Environ(), Counters: &c})
-	t.Logf("second apply -> %d\n%s", code, out.String())
-	require.Equal(t, cli.ExitOK, code)
-	require.Contains(t, out.String(), "Plan: no changes.")
-	require.NotContains(t, out.String(), "files sent")
+	res, c := d.runCounted("apply")
+	require.Equal(t, cli.ExitOK, res.Code)
+	require.Contains(t, res.Out, "Plan: no changes.")
+	require.NotContains(t, res.Out, "files sent")
 	for _, h := range hosts {
 		// The whole conversation (handshake, pre-flight, lock, gather):
 		// kilobytes, where one copy of the binary is megabytes.

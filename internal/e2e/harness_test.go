@@ -20,6 +20,7 @@ import (
 
 	"github.com/openimsdk/openim-deploy/internal/cli"
 	"github.com/openimsdk/openim-deploy/internal/lab"
+	"github.com/openimsdk/openim-deploy/internal/target/remote"
 )
 
 // standinPath is the stand-in binary built once for every test.
@@ -185,12 +186,24 @@ func (d *deploy) run(args ...string) result {
 // runRaw invokes the CLI in-process with exactly args.
 func (d *deploy) runRaw(full ...string) result {
 	d.t.Helper()
-	args := full
+	return d.runCounting(nil, full...)
+}
+
+// runCounted is run with every SSH connection, session and byte counted
+// per host.
+func (d *deploy) runCounted(args ...string) (result, *remote.Counters) {
+	d.t.Helper()
+	c := &remote.Counters{}
+	return d.runCounting(c, append([]string{args[0], "-i", filepath.Join(d.dir, "inventory.hcl"), "-p", filepath.Join(d.dir, "playbook.hcl"), "--ssh-config", "none"}, args[1:]...)...), c
+}
+
+func (d *deploy) runCounting(c *remote.Counters, full ...string) result {
+	d.t.Helper()
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	code := cli.Run(ctx, full, cli.IO{In: strings.NewReader(""), Out: &out, Err: &out, Environ: os.Environ()})
-	d.t.Logf("openim-deploy %s -> %d\n%s", strings.Join(args, " "), code, out.String())
+	code := cli.Run(ctx, full, cli.IO{In: strings.NewReader(""), Out: &out, Err: &out, Environ: os.Environ(), Counters: c})
+	d.t.Logf("openim-deploy %s -> %d\n%s", strings.Join(full, " "), code, out.String())
 	return result{Code: code, Out: out.String()}
 }
 

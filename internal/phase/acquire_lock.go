@@ -5,64 +5,82 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/ledger"
 	"github.com/openimsdk/openim-deploy/internal/lock"
-	"github.com/openimsdk/openim-deploy/internal/preflight"
+	"github.com/openimsdk/openim-deploy/internal/plan"
 )
 
-// AcquireLock takes every host's lease before anything is read for the plan,
-// so two applies never interleave on a host, and reads the host in the same
-// round trip, once the lease is taken: Gather's state and, with Facts,
-// what Preflight judges (a no-op apply is then this round trip and the
-// release). All or nothing: if one host is locked by another run, the
-// leases already taken are released and the run stops, naming the holder.
-// The lease is refreshed while the run lasts and released in CleanUp,
-// which also runs after Ctrl-C.
-type AcquireLock struct {
-	// Facts reads the host's facts with the lock, for a Preflight that
-	// follows. A lock that cannot be taken for another reason than a
-	// holder (no sudo, a read-only disk) is then diagnosed by pre-flight,
-	// which names the cause better than the lock script's failure.
-	Facts bool
-}
+// AcquireLock takes the lease of every host the run will change, once the
+// plan is made, so two runs never interleave on a host: the hosts whose
+// plan has changes, every host of a command that has no plan (uninstall,
+// stop), and any host another run holds (to wait for it with --lock-wait,
+// or be refused naming it). A host with nothing to do is not locked: a
+// no-op apply is the read alone. All or nothing: if one host cannot be
+// locked, the leases already taken are released and the run stops.
+//
+// The host's state is read again in the lock's round trip, under the
+// lease: when it changed since the plan was made (another run came and
+// went), the host is planned again from what is there now, and the new
+// plan is printed. The lease is refreshed while the run lasts and released
+// in CleanUp, which also runs after Ctrl-C.
+type AcquireLock struct{}
 
 // Title implements Phase.
 func (AcquireLock) Title() string { return "Lock hosts" }
+
+// Skip implements Skipper.
+func (AcquireLock) Skip(r *Run) (string, bool) {
+	for _, h := range r.Usable() {
+		if needsLock(h) {
+			return "", false
+		}
+	}
+	return "no host has changes", true
+}
+
+// needsLock reports whether the run locks h: it will change h, or
+// another run holds it.
+func needsLock(h *Host) bool {
+	return h.Plan == nil || h.Plan.Changed() || h.Holder.Live()
+}
 
 // LockPath is where the lease of app lives on every host.
 func LockPath(app string) string { return path.Join(layout.StateDir, app+".lock") }
 
 // Run implements Phase.
-func (a AcquireLock) Run(ctx context.Context, r *Run) error {
+func (AcquireLock) Run(ctx context.Context, r *Run) error {
 	holder := lock.CurrentHolder(r.Opts.Command)
 	p := LockPath(r.Config.Playbook.App.Name)
-	local := NewLocalFiles()
-	err := r.EachHost(ctx, func(ctx context.Context, h *Host) error {
-		if err := h.buildDesired(r, local); err != nil {
-			return err
+	var hosts []*Host
+	for _, h := range r.Usable() {
+		if needsLock(h) {
+			hosts = append(hosts, h)
 		}
-		in, script, args := inspect(r, h, a.Facts, 0)
-		rider := &lock.Rider{Script: script, Args: args}
-		var forwarding chan error
-		if a.Facts {
-			forwarding = probeForwarding(ctx, h.Target) // in flight beside the lock's command
+	}
+	var mu sync.Mutex // one re-planned host printed at a time
+	err := eachHost(ctx, hosts, r.Opts.Parallel, func(ctx context.Context, h *Host) error {
+		var rider *lock.Rider
+		var rd *hostRead
+		if h.Plan != nil {
+			var script string
+			var args []string
+			var err error
+			if rd, script, args, err = r.composeRead(h, readOptions{}); err != nil {
+				h.Fail(OutcomeFailed, err)
+				return err
+			}
+			rider = &lock.Rider{Script: script, Args: args}
 		}
-		sent := r.Clock.Now()
 		l, err := lock.AcquireWith(ctx, h.Target, p, holder, lock.Options{
 			TTL: r.Opts.LockTTL, Wait: r.Opts.LockWait, Sudo: h.Config.Become, Clock: r.Clock,
 		}, rider)
-		received := r.Clock.Now()
 		if err != nil {
-			var held *lock.HeldError
-			if a.Facts && !errors.As(err, &held) && ctx.Err() == nil {
-				if perr := diagnoseLock(ctx, r, h); perr != nil {
-					err = perr
-				}
-			}
 			h.Fail(OutcomeFailed, err)
 			r.Out.HostError(h.Config.Name, "%v", err)
 			return err
@@ -74,15 +92,23 @@ func (a AcquireLock) Run(ctx context.Context, r *Run) error {
 		// enough for CleanUp to release it, so Keep stops on Release only.
 		l.Keep(context.WithoutCancel(ctx))
 		h.Lease = l
-		// What failed to run or parse is left to Preflight and Gather,
-		// which ask again and report it as theirs.
+		if rider == nil {
+			return nil
+		}
 		if rider.Err == nil {
-			in.record(h, rider.Stdout, sent, received)
+			err = rd.record(h, rider.Stdout, nil, time.Time{}, time.Time{})
+		} else {
+			err = rider.Err
 		}
-		if h.factsRead {
-			recordForwarding(&h.Facts, forwarding)
+		if err != nil {
+			err = fmt.Errorf("read the host again under the lock: %w", err)
+			h.Fail(OutcomeFailed, err)
+			r.Out.HostError(h.Config.Name, "%v", err)
+			return err
 		}
-		return nil
+		mu.Lock()
+		defer mu.Unlock()
+		return r.replan(h)
 	})
 	if err != nil {
 		releaseAll(context.WithoutCancel(ctx), r)
@@ -91,24 +117,30 @@ func (a AcquireLock) Run(ctx context.Context, r *Run) error {
 	return nil
 }
 
-// diagnoseLock runs pre-flight alone on a host whose lock could not be
-// taken, and returns its refusal when it has one.
-func diagnoseLock(ctx context.Context, r *Run, h *Host) error {
-	f, err := GatherFacts(ctx, h.Target, r.Config.Playbook.App.Root, instanceNames(h)...)
+// replan plans h again from the state read under its lease. When that
+// changes what the run will do there, the host's new plan is printed:
+// what the run does is what the plan said.
+func (r *Run) replan(h *Host) error {
+	if r.refusedForeign(h) {
+		_, err, _ := h.Result()
+		return err
+	}
+	hp, err := r.intent.plan(r, h)
 	if err != nil {
-		return nil
+		h.Fail(OutcomeFailed, err)
+		r.Out.HostError(h.Config.Name, "%v", err)
+		return err
 	}
-	h.Facts, h.factsRead = f, true
-	req, err := requirements(r, h, &binaryCache{memo: map[string]preflight.Binary{}})
-	if err != nil {
-		return nil
+	old := h.Plan
+	h.Plan = hp
+	for i, p := range r.Plan.Hosts {
+		if p == old {
+			r.Plan.Hosts[i] = hp
+		}
 	}
-	ps := preflight.Check(f, req, r.Clock.Now())
-	if r.Opts.Strict {
-		ps = preflight.Strict(ps)
-	}
-	if err := preflight.Err(ps); err != nil {
-		return fmt.Errorf("%w: no host was changed: %w", preflight.ErrRefused, err)
+	if !slices.EqualFunc(old.Actions, hp.Actions, func(a, b plan.Action) bool { return a.Kind == b.Kind && a.Desc == b.Desc }) {
+		r.Out.HostWarn(h.Config.Name, "the host changed since it was read (another run?); planned again from what is there now:")
+		WritePlan(r.Out, &plan.Plan{Hosts: []*plan.HostPlan{hp}})
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package phase
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -11,32 +12,119 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/unit"
 )
 
-// ComputePlan turns desired and gathered state into the plan. Pure: it
-// reads nothing from the hosts.
+// ComputePlan asks package plan what the command wants of every host
+// (its Intent: apply the playbook, restart, start, roll back), from the
+// desired state Render built and the state ReadHosts read. Pure: it reads
+// nothing from the hosts.
 //
 // A host where a path apply would write holds a file the tool did not
 // write for this app is refused here, and only that host: its plan would
 // overwrite the file (a unit of the system, of another app, or the
 // operator's own), and the tool never writes over what it did not create.
 // Nothing has changed on it yet; the other hosts go on.
-type ComputePlan struct{}
+type ComputePlan struct {
+	Intent Intent // the zero Intent applies the playbook
+}
 
 // Title implements Phase.
-func (ComputePlan) Title() string { return "Plan" }
+func (c ComputePlan) Title() string { return c.intent().title }
 
-// Run implements Phase.
-func (ComputePlan) Run(_ context.Context, r *Run) error {
-	waves, _ := waveOf(r.Config.Playbook)
+func (c ComputePlan) intent() Intent {
+	if c.Intent.plan == nil {
+		return ApplyPlaybook()
+	}
+	return c.Intent
+}
+
+// Run implements Phase. A host plan cannot make (a rollback with nowhere
+// to go) fails, and the run stops before any host is locked.
+func (c ComputePlan) Run(_ context.Context, r *Run) error {
+	r.intent = c.intent()
 	r.Plan = &plan.Plan{}
+	var errs []error
 	for _, h := range r.Usable() {
 		if r.refusedForeign(h) {
 			continue
 		}
-		h.Plan = plan.Build(h.Desired, h.Actual, func(u string) int { return waves[u] }, r.Opts.ReleaseID)
-		r.Plan.Hosts = append(r.Plan.Hosts, h.Plan)
+		hp, err := r.intent.plan(r, h)
+		if err != nil {
+			h.Fail(OutcomeFailed, err)
+			r.Out.HostError(h.Config.Name, "%v", err)
+			errs = append(errs, fmt.Errorf("%s: %w", h, err))
+			continue
+		}
+		h.Plan = hp
+		r.Plan.Hosts = append(r.Plan.Hosts, hp)
 	}
 	WritePlan(r.Out, r.Plan)
-	return nil
+	return errors.Join(errs...)
+}
+
+// Intent is what a command wants of each host, as a plan: every decision
+// is package plan's; an Intent only hands it the host's desired and actual
+// state.
+type Intent struct {
+	title string
+	plan  func(r *Run, h *Host) (*plan.HostPlan, error)
+}
+
+// ApplyPlaybook plans what the playbook says (apply, plan).
+func ApplyPlaybook() Intent {
+	return Intent{"Plan", func(r *Run, h *Host) (*plan.HostPlan, error) {
+		return plan.Build(h.Desired, h.Actual, r.graph().WaveOf, r.Opts.ReleaseID), nil
+	}}
+}
+
+// RestartUnits plans the restart of the units f picks (every service when
+// it picks all: tasks run only when named), each on the release it runs.
+func RestartUnits(f UnitFilter) Intent {
+	return Intent{"Plan restart", func(r *Run, h *Host) (*plan.HostPlan, error) {
+		return plan.Restart(h.Desired, h.Actual, func(u plan.UnitRef, name string) bool {
+			if f.All() {
+				return !u.Task
+			}
+			return f.picks(u.Unit, name)
+		}, r.graph().WaveOf), nil
+	}}
+}
+
+// StartUnitsOf plans the start of the units f picks that are not running,
+// on the release each is pinned to.
+func StartUnitsOf(f UnitFilter) Intent {
+	return Intent{"Plan start", func(r *Run, h *Host) (*plan.HostPlan, error) {
+		return plan.StartStopped(h.Desired, h.Actual, func(u plan.UnitRef, name string) bool {
+			return f.picks(u.Unit, name)
+		}, f.All(), r.graph().WaveOf), nil
+	}}
+}
+
+// RollbackTo plans the move of every instance back to release to, or,
+// when to is "", to the release current before current by the host's
+// ledger (plan.RollbackTarget). The release keeps the unit text it ran
+// with, read with the history (Options.ReadLedger): its units are
+// restored and each instance pinned to it; what it does not have is
+// removed. force allows a release that never became current.
+func RollbackTo(to string, force bool) Intent {
+	return Intent{"Plan rollback", func(r *Run, h *Host) (*plan.HostPlan, error) {
+		a := h.Actual
+		id, err := plan.RollbackTarget(a, to, force)
+		if err != nil {
+			return nil, err
+		}
+		units := a.ReleaseUnits[id]
+		if len(units) == 0 {
+			return nil, fmt.Errorf("release %s has no units/ (made by an older version): it cannot be restored", id)
+		}
+		uses := map[string][]string{}
+		for _, u := range h.Desired.Units {
+			uses[u.Unit] = u.Uses
+		}
+		app := r.Config.Playbook.App
+		return plan.Rollback(plan.RollbackInput{
+			Host: h.Config.Name, To: id, Target: h.Desired.Target, Units: units, Uses: uses, WaveOf: r.graph().WaveOf,
+			DropIn: func(_ string, text []byte) ([]byte, error) { return unit.DropInFromTemplate(app, text, id) },
+		}, a)
+	}}
 }
 
 // ForeignFilesError refuses a host where files the app did not write are

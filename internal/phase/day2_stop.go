@@ -25,13 +25,13 @@ func (StopUnits) Title() string { return "Stop units" }
 
 // Run implements Phase.
 func (s StopUnits) Run(ctx context.Context, r *Run) error {
-	waves, n := waveOf(r.Config.Playbook)
-	for w := n - 1; w >= 0; w-- {
+	g := r.graph()
+	for w := g.Waves() - 1; w >= 0; w-- {
 		// A host that fails to stop a dependent drops out (it is no longer
 		// Usable), so its dependencies are not stopped under it; the other
 		// hosts carry on.
 		_ = r.EachHost(ctx, func(ctx context.Context, h *Host) error {
-			units := unitsInWave(h, s.Filter, waves, w)
+			units := unitsInWave(h, s.Filter, g, w)
 			if len(units) == 0 {
 				return nil
 			}

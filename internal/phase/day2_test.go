@@ -3,6 +3,8 @@ package phase
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/plan"
 	"github.com/openimsdk/openim-deploy/internal/target"
 	"github.com/openimsdk/openim-deploy/internal/target/targettest"
 	"github.com/openimsdk/openim-deploy/internal/ui"
@@ -54,8 +57,10 @@ func (l *fleetLog) add(s string) {
 // day2Run is two hosts running gate (task) -> backend (2 instances) -> api,
 // plus cron depending on gate only, on fakes that answer systemctl.
 func day2Run(t *testing.T, log *fleetLog) (*Run, []*targettest.Fake) {
+	bin := filepath.Join(t.TempDir(), "bin")
+	require.NoError(t, os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755))
 	unit := func(name string, deps ...string) config.Unit {
-		return config.Unit{Name: name, Hosts: []string{"app"}, DependsOn: deps}
+		return config.Unit{Name: name, Binary: bin, Hosts: []string{"app"}, DependsOn: deps}
 	}
 	inst := func(names ...string) []config.Instance {
 		var out []config.Instance
@@ -89,6 +94,15 @@ func day2Run(t *testing.T, log *fleetLog) (*Run, []*targettest.Fake) {
 			}
 			return target.Result{}, nil
 		})
+		f.OnFunc(targettest.Regexp(`^systemctl restart `), func(cmd target.Cmd) (target.Result, error) {
+			log.add(name + " " + strings.Join(cmd.Args[1:], " "))
+			return target.Result{}, nil
+		})
+		f.OnFunc(targettest.Contains("systemctl reset-failed -- \"$@\""),
+			func(cmd target.Cmd) (target.Result, error) {
+				log.add(name + " restart -- " + strings.Join(cmd.Args[4:], " "))
+				return target.Result{}, nil
+			})
 		f.OnFunc(targettest.HasPrefix("systemctl show "), func(cmd target.Cmd) (target.Result, error) {
 			var b strings.Builder
 			for i, u := range cmd.Args[5:] {
@@ -145,20 +159,32 @@ func TestStopUnits_OneService(t *testing.T) {
 	require.ElementsMatch(t, []string{"im-1 stop -- backend@1.service", "im-2 stop -- backend@1.service"}, log.calls)
 }
 
-// TestStartSelected_WavesWithGates pins that start runs the gate task, then
+// startStopped runs what start runs once the hosts are read: the plan of
+// StartUnitsOf(f) from hosts where nothing runs, then the one executor.
+func startStopped(ctx context.Context, t *testing.T, r *Run, names ...string) error {
+	t.Helper()
+	f, err := NewUnitFilter(r.Config.Playbook, names)
+	require.NoError(t, err)
+	require.NoError(t, Render{}.Run(ctx, r))
+	for _, h := range r.Hosts {
+		h.Actual = plan.Actual{Units: map[string]plan.UnitState{}}
+	}
+	require.NoError(t, ComputePlan{Intent: StartUnitsOf(f)}.Run(ctx, r))
+	return StartUnits{}.Run(ctx, r)
+}
+
+// TestStartStopped_WavesWithGates pins that start runs the gate task, then
 // each wave only after the previous wave passed its health gate on every
 // host, and starts the target last.
-func TestStartSelected_WavesWithGates(t *testing.T) {
+func TestStartStopped_WavesWithGates(t *testing.T) {
 	log := &fleetLog{}
 	r, fakes := day2Run(t, log)
-	f, err := NewUnitFilter(r.Config.Playbook, nil)
-	require.NoError(t, err)
-	require.NoError(t, StartSelected{Filter: f}.Run(t.Context(), r))
+	require.NoError(t, startStopped(t.Context(), t, r))
 	for _, a := range []string{"im-1", "im-2"} {
 		for _, b := range []string{"im-1", "im-2"} {
-			require.Less(t, index(t, log.calls, a, "start -- gate.service"), index(t, log.calls, b, "start -- backend@0.service"))
-			require.Less(t, index(t, log.calls, a, "start -- backend@1.service"), index(t, log.calls, b, "start -- api@0.service"))
-			require.Less(t, index(t, log.calls, a, "start -- api@0.service"), index(t, log.calls, b, "start -- openim.target"))
+			require.Less(t, index(t, log.calls, a, "restart -- gate.service"), index(t, log.calls, b, "restart -- backend@0.service backend@1.service cron@0.service"))
+			require.Less(t, index(t, log.calls, a, "restart -- backend@0.service backend@1.service cron@0.service"), index(t, log.calls, b, "restart -- api@0.service"))
+			require.Less(t, index(t, log.calls, a, "restart -- api@0.service"), index(t, log.calls, b, "start -- openim.target"))
 		}
 	}
 	for _, fk := range fakes {
@@ -166,9 +192,9 @@ func TestStartSelected_WavesWithGates(t *testing.T) {
 	}
 }
 
-// TestStartSelected_FailedGateStopsTheRun pins that a unit that does not
+// TestStartStopped_FailedGateStopsTheRun pins that a unit that does not
 // come up stops the run before its dependents start anywhere.
-func TestStartSelected_FailedGateStopsTheRun(t *testing.T) {
+func TestStartStopped_FailedGateStopsTheRun(t *testing.T) {
 	log := &fleetLog{}
 	r, fakes := day2Run(t, log)
 	fakes[1].OnFunc(targettest.HasPrefix("systemctl show "), func(cmd target.Cmd) (target.Result, error) {
@@ -182,9 +208,7 @@ func TestStartSelected_FailedGateStopsTheRun(t *testing.T) {
 		fk.On(targettest.HasPrefix("systemctl status "), targettest.Reply{Code: 3})
 		fk.On(targettest.HasPrefix("journalctl "), targettest.Reply{})
 	}
-	f, err := NewUnitFilter(r.Config.Playbook, nil)
-	require.NoError(t, err)
-	err = StartSelected{Filter: f}.Run(context.Background(), r)
+	err := startStopped(context.Background(), t, r)
 	require.Error(t, err)
 	require.NotContains(t, strings.Join(log.calls, "\n"), "api@0", "no dependent started after a failed gate")
 	o, _, _ := r.Hosts[1].Result()

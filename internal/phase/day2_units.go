@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/plan"
 	"github.com/openimsdk/openim-deploy/internal/unit"
 )
 
@@ -55,8 +56,11 @@ type UnitFilter struct {
 func (f UnitFilter) All() bool { return len(f.names) == 0 }
 
 // Match reports whether p is picked.
-func (f UnitFilter) Match(p PlacedUnit) bool {
-	return f.All() || slices.Contains(f.names, p.Unit) || slices.Contains(f.names, p.Short())
+func (f UnitFilter) Match(p PlacedUnit) bool { return f.picks(p.Unit, p.Name) }
+
+// picks reports whether the systemd unit name of playbook unit u is picked.
+func (f UnitFilter) picks(u, name string) bool {
+	return f.All() || slices.Contains(f.names, u) || slices.Contains(f.names, strings.TrimSuffix(name, ".service"))
 }
 
 // NewUnitFilter checks names against the playbook: a typo is an error
@@ -109,23 +113,11 @@ func playbookUnitNames(pb *config.Playbook) []string {
 	return names
 }
 
-// waveOf maps each playbook unit to its wave index in pb.Waves().
-func waveOf(pb *config.Playbook) (map[string]int, int) {
-	waves := pb.Waves()
-	m := map[string]int{}
-	for i, w := range waves {
-		for _, n := range w {
-			m[n] = i
-		}
-	}
-	return m, len(waves)
-}
-
 // unitsInWave returns h's picked units of wave w, in playbook order.
-func unitsInWave(h *Host, f UnitFilter, waves map[string]int, w int) []PlacedUnit {
+func unitsInWave(h *Host, f UnitFilter, g plan.Graph, w int) []PlacedUnit {
 	var out []PlacedUnit
 	for _, p := range PlacedUnits(h.Placement) {
-		if waves[p.Unit] == w && f.Match(p) {
+		if g.WaveOf(p.Unit) == w && f.Match(p) {
 			out = append(out, p)
 		}
 	}

@@ -1,28 +1,55 @@
 package phase
 
-// PlanPhases gather state and compute the plan; nothing on a host changes.
+// Every command that plans goes the same way: Render (pure), Connect,
+// ReadHosts (one read-only round trip per host), Preflight and ComputePlan
+// (pure), then, for those that change the fleet, AcquireLock on the hosts
+// with changes and the steps that carry the plan out. The lists differ
+// only in the Intent they plan and the steps they need.
+
+// PlanPhases read every host and compute the plan; nothing on a host changes.
 func PlanPhases() []Phase {
 	return []Phase{
-		Connect{},              // one SSH connection per host for the whole run
-		Preflight{State: true}, // OS, init system and fit checks, with the state: one read-only round trip
-		Gather{},               // releases, unit files, systemd state, what runs (when Preflight could not)
-		ComputePlan{},          // pure: desired vs actual, printed
+		Render{},                                 // pure: what the playbook wants on every host
+		Connect{},                                // one SSH connection per host for the whole run
+		ReadHosts{Facts: true, WarnLocked: true}, // facts, state, the lock's holder: one read-only round trip
+		Preflight{},                              // judges the facts
+		ComputePlan{},                            // pure: desired vs actual, printed
 	}
 }
 
-// ApplyPhases are the plan phases with the lock taken first, in the round
-// trip that reads the facts and the state, and the apply phases after.
+// ApplyPhases are the plan phases, then the lock on the hosts with changes
+// and the apply phases.
 func ApplyPhases() []Phase {
-	return []Phase{
-		Connect{},                // one SSH connection per host for the whole run
-		AcquireLock{Facts: true}, // per-host lease, with the facts and state read in its round trip
-		Preflight{},              // refuse hosts that cannot run the playbook; nothing changed yet
-		Gather{},                 // read-only state, taken under the lock (when the lock's read failed)
-		ComputePlan{},            // pure: desired vs actual, printed
-		PushRelease{},            // complete new release beside the running ones
-		InstallUnits{},           // changed unit files, re-pins without restart, reload, enable
-		StartUnits{},             // pin and (re)start by dependency wave, health-gated
-		RemoveOrphans{},          // stop and remove what left the playbook
-		SwitchCurrent{},          // current follows the release every instance runs; prune
-	}
+	return append(readAndPlan(ApplyPlaybook()),
+		AcquireLock{},   // the hosts with changes; their state read again under the lease
+		PushRelease{},   // complete new release beside the running ones
+		InstallUnits{},  // changed unit files, re-pins without restart, reload, enable
+		StartUnits{},    // pin and (re)start by dependency wave, health-gated
+		RemoveOrphans{}, // stop and remove what left the playbook
+		SwitchCurrent{}, // current follows the release every instance runs; prune
+	)
+}
+
+// RestartPhases restart the units f picks, each on the release it runs,
+// rolled with the rollout policy and gated.
+func RestartPhases(f UnitFilter) []Phase {
+	return append(readAndPlan(RestartUnits(f)), AcquireLock{}, StartUnits{})
+}
+
+// StartPhases start the units f picks that are not running, by dependency
+// wave, gated as apply gates them.
+func StartPhases(f UnitFilter) []Phase {
+	return []Phase{Render{}, Connect{}, ReadHosts{}, ComputePlan{Intent: StartUnitsOf(f)}, AcquireLock{}, StartUnits{}}
+}
+
+// RollbackPhases move every instance back to release to (or the one
+// current before current, by each host's ledger); the run must read the
+// history (Options.ReadLedger).
+func RollbackPhases(to string, force bool) []Phase {
+	return append(readAndPlan(RollbackTo(to, force)),
+		AcquireLock{}, InstallUnits{}, StartUnits{}, RemoveOrphans{}, SwitchCurrent{})
+}
+
+func readAndPlan(in Intent) []Phase {
+	return []Phase{Render{}, Connect{}, ReadHosts{Facts: true}, Preflight{}, ComputePlan{Intent: in}}
 }

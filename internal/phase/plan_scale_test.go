@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/target/targettest"
 	"github.com/openimsdk/openim-deploy/internal/ui"
 )
 
@@ -28,14 +29,13 @@ func BenchmarkPlanOpenIM(b *testing.B) {
 				if diags.HasErrors() {
 					b.Fatal(diags)
 				}
-				r := &Run{Config: cfg, Out: ui.New(io.Discard, ui.Options{}), Opts: Options{ReleaseID: "20260101T000000Z"}}
-				local := NewLocalFiles()
+				r := &Run{Config: cfg, Out: ui.New(io.Discard, ui.Options{}), Opts: Options{ReleaseID: "20260101T000000Z", Parallel: 2}}
 				for _, hp := range cfg.Placement() {
-					h := &Host{Config: hp.Host, Placement: hp}
-					if err := h.buildDesired(r, local); err != nil {
-						b.Fatal(err)
-					}
-					r.Hosts = append(r.Hosts, h)
+					// A target makes the host take part; the plan reads nothing from it.
+					r.Hosts = append(r.Hosts, &Host{Config: hp.Host, Placement: hp, Target: targettest.NewFake(hp.Host.Name)})
+				}
+				if err := (Render{}).Run(b.Context(), r); err != nil {
+					b.Fatal(err)
 				}
 				if err := (ComputePlan{}).Run(b.Context(), r); err != nil {
 					b.Fatal(err)

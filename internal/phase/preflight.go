@@ -13,41 +13,21 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/unit"
 )
 
-// Preflight learns what every host is (OS, init system, architecture,
-// resources) through a read-only target and refuses hosts that cannot run
-// the playbook, with the fact that failed. All or nothing: when any host is
-// refused the run stops before a single host is changed, because a fleet
-// deployed minus a few hosts breaks cross-host dependencies in ways that
-// are harder to see than a refusal.
-//
-// Facts already read with the lock (AcquireLock with Facts) are judged
-// without asking the host again.
-type Preflight struct {
-	// State reads Gather's state in the same round trip as the facts, for
-	// a read-only run (plan) that gathers next without a lock.
-	State bool
-}
+// Preflight judges the facts ReadHosts read of every host (OS, init
+// system, architecture, resources) and refuses hosts that cannot run the
+// playbook, with the fact that failed. It does not ask the hosts anything.
+// All or nothing: when any host is refused the run stops before a single
+// host is changed, because a fleet deployed minus a few hosts breaks
+// cross-host dependencies in ways that are harder to see than a refusal.
+type Preflight struct{}
 
 // Title implements Phase.
 func (Preflight) Title() string { return "Pre-flight" }
 
 // Run implements Phase.
-func (p Preflight) Run(ctx context.Context, r *Run) error {
+func (Preflight) Run(ctx context.Context, r *Run) error {
 	bins := &binaryCache{memo: map[string]preflight.Binary{}}
-	local := NewLocalFiles()
 	_ = r.EachHost(ctx, func(ctx context.Context, h *Host) error {
-		if !h.factsRead && p.State && !h.gathered && h.buildDesired(r, local) == nil {
-			inspectReadOnly(ctx, r, h)
-		}
-		if !h.factsRead {
-			f, err := GatherFacts(ctx, h.Target, r.Config.Playbook.App.Root, instanceNames(h)...)
-			if err != nil {
-				h.Fail(OutcomeFailed, err)
-				r.Out.HostError(h.Config.Name, "pre-flight: %v", err)
-				return nil
-			}
-			h.Facts, h.factsRead = f, true
-		}
 		req, err := requirements(r, h, bins)
 		if err != nil {
 			h.Fail(OutcomeFailed, err)
@@ -96,22 +76,6 @@ func GatherFacts(ctx context.Context, t target.Target, root string, units ...str
 	return f, nil
 }
 
-// inspectReadOnly reads h's facts and state in one read-only round trip;
-// what it could not read is left for Preflight and Gather to ask again.
-func inspectReadOnly(ctx context.Context, r *Run, h *Host) {
-	in, script, args := inspect(r, h, true, 0)
-	forwarding := probeForwarding(ctx, h.Target)
-	sent := r.Clock.Now()
-	res, err := target.ReadOnly(h.Target).Run(ctx, target.Cmd{Args: append([]string{"sh", "-c", script, "sh"}, args...), Sudo: h.Config.Become, ReadOnly: true})
-	received := r.Clock.Now()
-	if err == nil {
-		in.record(h, res.Stdout, sent, received)
-	}
-	if h.factsRead {
-		recordForwarding(&h.Facts, forwarding)
-	}
-}
-
 // recordForwarding waits for probeForwarding's answer (none when c is
 // nil: the target cannot be asked) and records it in f.
 func recordForwarding(f *osinfo.Facts, c chan error) {
@@ -135,6 +99,24 @@ func probeForwarding(ctx context.Context, t target.Target) chan error {
 	c := make(chan error, 1)
 	go func() { c <- fw.TCPForwarding(ctx) }()
 	return c
+}
+
+// refuse judges h's facts alone and reports whether pre-flight refused
+// it (and said why).
+func refuse(r *Run, h *Host, bins *binaryCache) bool {
+	req, err := requirements(r, h, bins)
+	if err != nil {
+		return false
+	}
+	ps := preflight.Check(h.Facts, req, r.Clock.Now())
+	if r.Opts.Strict {
+		ps = preflight.Strict(ps)
+	}
+	if preflight.Err(ps) == nil {
+		return false
+	}
+	reportProblems(r, h, ps)
+	return true
 }
 
 func reportProblems(r *Run, h *Host, ps []preflight.Problem) {
@@ -213,9 +195,9 @@ func requirements(r *Run, h *Host, bins *binaryCache) (preflight.Requirements, e
 			req.Ports = append(req.Ports, in.Health.Ports...)
 		}
 	}
-	// The units' state came back with the gathered state, or with the
-	// facts (one round trip); systemd prints one record per unit in
-	// argument order, so index i is names[i].
+	// The units' state came back with the host's state, or, when only the
+	// facts could be read, with them; systemd prints one record per unit
+	// in argument order, so index i is names[i].
 	owns := func(i int, activeState string) {
 		if activeState == "active" || activeState == "activating" {
 			for _, p := range ports[i] {
@@ -223,7 +205,7 @@ func requirements(r *Run, h *Host, bins *binaryCache) (preflight.Requirements, e
 			}
 		}
 	}
-	if h.gathered {
+	if h.Actual.Units != nil {
 		for i, n := range names {
 			owns(i, h.Actual.Units[n].ActiveState)
 		}

@@ -1,5 +1,7 @@
-// Package phase runs a deploy as an ordered list of phases over the fleet:
-// gather (connect, pre-flight, lock, read state), plan (pure), apply
+// Package phase runs a command as an ordered list of phases over the fleet:
+// render what the playbook wants (pure), read every host once (facts,
+// state, the lock's holder), pre-flight and plan (pure: every decision is
+// package plan's), then lock the hosts with changes and carry the plan out
 // (release, units, dependency waves with health gates). Each phase is one
 // file; the lists that order them live in phases.go.
 package phase
@@ -123,14 +125,15 @@ type Host struct {
 	Desired   plan.Desired
 	Plan      *plan.HostPlan
 	Lease     *lock.Lease
+	// Holder is the lease another run held when the host was read (nil
+	// when none): a host it holds is locked (waited for, or refused) even
+	// with nothing to change.
+	Holder *lock.Info
 	// Bystander marks a host the playbook places nothing on: it is visited
 	// only to stop and remove what the tool installed there earlier. One
 	// that cannot be checked (unreachable, no systemd, no sudo) is
 	// skipped, not failed, as long as nothing changed on it.
 	Bystander bool
-
-	gathered  bool // Actual is read (by Gather, or with the lock)
-	factsRead bool // Facts are read (by Preflight, or with the lock)
 
 	mu      sync.Mutex
 	outcome Outcome
@@ -205,6 +208,16 @@ type Run struct {
 	// Clock drives phase timings, health gates and lock waits; tests
 	// inject a fake.
 	Clock clock.Clock
+
+	intent    Intent // what ComputePlan planned, to plan a host again under its lock
+	graphOnce sync.Once
+	g         plan.Graph
+}
+
+// graph is the playbook's dependency graph, built once per run.
+func (r *Run) graph() plan.Graph {
+	r.graphOnce.Do(func() { r.g = graphOf(r.Config.Playbook) })
+	return r.g
 }
 
 // Usable returns the hosts still taking part, in inventory order.

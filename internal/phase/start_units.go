@@ -40,18 +40,18 @@ func (StartUnits) Skip(r *Run) (string, bool) {
 
 // Run implements Phase.
 func (StartUnits) Run(ctx context.Context, r *Run) error {
-	waves := r.Config.Playbook.Waves()
+	g := r.graph()
 	failedUnits := r.unitsOnLostHosts() // playbook units with a failed or unknown instance anywhere
 	failedInRun := map[string]bool{}    // playbook units with an instance that failed in this run
 	var errs []error
-	for w := range waves {
+	for w := range g.Waves() {
 		if err := leasesLost(r); err != nil {
 			return err
 		}
 		if err := r.interrupted(ctx); err != nil {
 			return err
 		}
-		blocked := blockedUnits(r.Config.Playbook, failedUnits)
+		blocked := g.Blocked(failedUnits)
 		err := r.eachHostUntilFailure(ctx, func(ctx context.Context, h *Host) error {
 			return startFresh(ctx, r, h, w, blocked)
 		}, func(h *Host) bool { return h.Plan != nil && h.Plan.StartsIn(w) })
@@ -73,7 +73,7 @@ func (StartUnits) Run(ctx context.Context, r *Run) error {
 			}
 			// --keep-going: the wave's rolling restarts still run, except
 			// for the units that failed and what depends on them.
-			blocked = blockedUnits(r.Config.Playbook, failedUnits)
+			blocked = g.Blocked(failedUnits)
 		}
 		if err := r.rollWave(ctx, w, blocked, failedInRun); err != nil && afterFailure(err) {
 			break
@@ -88,7 +88,7 @@ func (StartUnits) Run(ctx context.Context, r *Run) error {
 	// host where instances were held back (what they depend on is on a host
 	// that took no part): the target wants them, so starting it would start
 	// them as if their dependencies were healthy.
-	blocked := blockedUnits(r.Config.Playbook, failedUnits)
+	blocked := g.Blocked(failedUnits)
 	return r.EachHost(ctx, func(ctx context.Context, h *Host) error {
 		if !h.Plan.StartTarget {
 			return nil
@@ -194,39 +194,6 @@ func (r *Run) inventoryOrder(a, b string) int {
 		slices.IndexFunc(r.Hosts, func(h *Host) bool { return h.Config.Name == b })
 }
 
-// blockedUnits returns units that depend, directly or not, on a failed unit.
-func blockedUnits(pb *config.Playbook, failed map[string]bool) map[string]bool {
-	blocked := map[string]bool{}
-	changed := true
-	for changed {
-		changed = false
-		for _, name := range allUnitNames(pb) {
-			u, _ := pb.UnitByName(name)
-			if blocked[name] {
-				continue
-			}
-			for _, dep := range u.DependsOn {
-				if failed[dep] || blocked[dep] {
-					blocked[name], changed = true, true
-					break
-				}
-			}
-		}
-	}
-	return blocked
-}
-
-func allUnitNames(pb *config.Playbook) []string {
-	var names []string
-	for _, t := range pb.Tasks {
-		names = append(names, t.Name)
-	}
-	for _, s := range pb.Services {
-		names = append(names, s.Name)
-	}
-	return names
-}
-
 // startFresh runs this host's tasks of wave w and starts its instances
 // that are not running: they are unavailable already, so they start at
 // once, together (a quorum cluster's cold start needs every member up).
@@ -275,9 +242,11 @@ func startOnHost(ctx context.Context, r *Run, h *Host, starts []plan.Start, extr
 			errs = append(errs, h.reportFailure(ctx, r, s, fmt.Errorf("task %s failed: %w", s.Name, err)))
 			continue
 		}
-		if err := r.releaseHost(h).RecordTask(ctx, s.Unit, s.Record); err != nil {
-			errs = append(errs, err)
-			continue
+		if s.Record != "" {
+			if err := r.releaseHost(h).RecordTask(ctx, s.Unit, s.Record); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
 		h.Changed(1)
 	}

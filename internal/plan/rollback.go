@@ -108,9 +108,11 @@ func Rollback(in RollbackInput, a Actual) (*HostPlan, error) {
 		same := st.Release == to || (st.Release != "" && in.Uses[base] != nil &&
 			SameUses(in.Uses[base], a.Releases[st.Release], a.Releases[to]))
 		if !isInstance || (st.Active && same) {
-			if !bytes.Equal(a.UnitFiles[dropInPath(name)], drop) {
-				hp.Pins = append(hp.Pins, UnitFile{Name: dropInPath(name), Content: drop})
+			why := "a task runs again only when its inputs change"
+			if isInstance {
+				why = "it runs what release " + to + " has"
 			}
+			hp.pinIfStale(a, name, drop, why)
 			continue
 		}
 		verb := "start"

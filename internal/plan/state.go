@@ -131,6 +131,9 @@ type Actual struct {
 	// Ledger holds the host's release ledger lines (see package ledger),
 	// read only by the commands that need the history (rollback, releases).
 	Ledger []string
+	// ReleaseUnits maps each completed release to the unit files kept in it
+	// (the text it was rendered with), read with the ledger, for rollback.
+	ReleaseUnits map[string]map[string][]byte
 	// Foreign lists paths apply would write (unit files, the target,
 	// drop-ins) that hold a file the tool did not write for this app. A
 	// host with any is refused: the tool never writes over what it did

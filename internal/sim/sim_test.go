@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"context"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,8 +27,8 @@ func runCounted(ctx context.Context, f *Fleet, c *remote.Counters, args ...strin
 }
 
 // TestNoopApplyOnSimulatedFleet: against three converged simulated hosts,
-// apply finds nothing to do on any of them and exits 0, having taken and
-// released every lock; plan with --detailed-exitcode agrees. Breaking one
+// apply finds nothing to do on any of them and exits 0 in one read-only
+// session per host, taking no lock; plan with --detailed-exitcode agrees. Breaking one
 // instance makes the plan want exactly that start, so the simulation
 // answers from the host's state, not with a canned "no changes".
 func TestNoopApplyOnSimulatedFleet(t *testing.T) {
@@ -42,13 +43,14 @@ func TestNoopApplyOnSimulatedFleet(t *testing.T) {
 	}
 	for _, h := range f.Hosts {
 		got := h.Interp.Scripts()
-		// Two round trips: the lock with pre-flight's facts and the state
-		// riding on it, and the unlock.
-		if got["lock+rider"] != 1 || got["detect"] != 1 || got["gather"] != 1 || got["unlock"] != 1 {
-			t.Errorf("%s: scripts answered %v, want the lock with detect and gather riding on it, and one unlock", h.Name, got)
+		// One round trip: the read composed of pre-flight's facts, the
+		// state and the lock's holder; nothing to change, so no lock.
+		want := map[string]int{"composed": 1, "detect": 1, "gather": 1, "read-lock": 1}
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: scripts answered %v, want %v", h.Name, got, want)
 		}
-		if c := counters.Host(h.Name); c.Connections.Load() != 1 || c.Sessions.Load() != 2 {
-			t.Errorf("%s: %d connections and %d sessions, want 1 and 2", h.Name, c.Connections.Load(), c.Sessions.Load())
+		if c := counters.Host(h.Name); c.Connections.Load() != 1 || c.Sessions.Load() != 1 {
+			t.Errorf("%s: %d connections and %d sessions, want 1 and 1", h.Name, c.Connections.Load(), c.Sessions.Load())
 		}
 		if _, held := h.State.Files["/var/lib/openim-deploy/openim.lock/id"]; held {
 			t.Errorf("%s: the lock is still held after apply", h.Name)

@@ -1,0 +1,63 @@
+package phase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/plan"
+)
+
+// Render builds, once per run and before any host is contacted, what the
+// playbook wants on every host (release files hashed, unit files rendered)
+// and the dependency graph every plan and the executor use. It reads only
+// the controller's files, so a missing binary or a template that does not
+// render stops the run before a connection is opened.
+type Render struct{}
+
+// Title implements Phase.
+func (Render) Title() string { return "Render" }
+
+// Run implements Phase.
+func (Render) Run(ctx context.Context, r *Run) error {
+	local := NewLocalFiles()
+	err := eachHost(ctx, r.Hosts, r.Opts.Parallel, func(_ context.Context, h *Host) error {
+		d, err := BuildDesired(r.Config, h.Placement, local)
+		if err != nil {
+			h.Fail(OutcomeFailed, err)
+			r.Out.HostError(h.Config.Name, "%v", err)
+			return err
+		}
+		h.Desired = d
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: no host was contacted", err)
+	}
+	return nil
+}
+
+// graphOf is pb's dependency graph.
+func graphOf(pb *config.Playbook) plan.Graph {
+	deps := map[string][]string{}
+	for _, t := range pb.Tasks {
+		deps[t.Name] = t.DependsOn
+	}
+	for _, s := range pb.Services {
+		deps[s.Name] = s.DependsOn
+	}
+	return plan.NewGraph(pb.Waves(), deps)
+}
+
+// failedHostsErr joins the errors of hosts that failed (not skipped
+// bystanders) in a step that judges every host before the run goes on.
+func (r *Run) failedHostsErr() error {
+	var errs []error
+	for _, h := range r.Hosts {
+		if o, err, _ := h.Result(); o == OutcomeFailed {
+			errs = append(errs, fmt.Errorf("%s: %w", h, err))
+		}
+	}
+	return errors.Join(errs...)
+}
