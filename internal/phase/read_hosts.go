@@ -82,7 +82,7 @@ type readOptions struct {
 // each printed.
 type hostRead struct {
 	readOptions
-	history bool // the ledger and the release units (Options.ReadLedger)
+	history bool     // the ledger and the release units (Options.ReadLedger)
 	names   []string // units in the order systemd answers for them
 	root    string
 	disk    string
