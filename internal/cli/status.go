@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -176,20 +177,12 @@ func unitNamesOf(ps []phase.PlacedUnit) []string {
 	return names
 }
 
-// processScript prints the host's uptime (the first field of /proc/uptime),
-// then the app root ($1) with its symlinks resolved ("-" when it does not
-// exist), and then, per PID argument, "PID CWD" with the process's working
-// directory resolved, or "PID -" when it is gone. Both are resolved the
-// same way, so a root reached through a symlink (/opt -> /data/opt) still
-// names the release a process runs. /proc/uptime counts CLOCK_BOOTTIME and
-// systemd's start timestamp CLOCK_MONOTONIC; they differ only by time spent
-// suspended, which servers do not do, and both ignore wall-clock changes,
-// unlike the timestamp systemd prints.
-const processScript = `cat /proc/uptime
-r=$1
-shift
-(cd -- "$r" 2>/dev/null && pwd -P) || echo -
-for p; do printf '%s %s\n' "$p" "$(readlink -f "/proc/$p/cwd" 2>/dev/null || echo -)"; done`
+// processScript is what status reads of a host besides systemd's view:
+// its uptime, the app root resolved, and each main process's working
+// directory resolved (see the script's header).
+//
+//go:embed scripts/process.sh
+var processScript string
 
 // processFacts returns the host's uptime, the app root resolved, and each
 // PID's resolved working directory, in one round trip. sudo is needed to

@@ -50,6 +50,18 @@ func TestProcessFactsResolvesTheRoot(t *testing.T) {
 	require.Equal(t, "?", releaseShown(root, cwds[sleeper.Process.Pid]), "the configured path alone never matches")
 }
 
+// TestProcessFactsOfWhatIsGone runs the status script for a root that does
+// not exist and a PID that is gone: the root comes back as configured and
+// the process has no working directory, rather than status failing.
+func TestProcessFactsOfWhatIsGone(t *testing.T) {
+	const gone = 1<<31 - 1 // above any pid_max: never a process
+	root := filepath.Join(t.TempDir(), "missing")
+	uptime, realRoot, cwds := processFacts(t.Context(), local.New("h", ""), root, []int{gone})
+	require.Positive(t, uptime)
+	require.Equal(t, root, realRoot)
+	require.Empty(t, cwds)
+}
+
 // TestWriteStatus pins the table: problems first whatever the input order,
 // unreachable hosts as rows, and one summary line per service.
 func TestWriteStatus(t *testing.T) {

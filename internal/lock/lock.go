@@ -1,5 +1,5 @@
 // Package lock is a per-host lease lock, agentless: a directory created
-// with mkdir on the host (see script.go for the protocol). One apply holds
+// with mkdir on the host (see scripts/prelude.sh for the protocol). One apply holds
 // it for its whole run and refreshes it (Lease.Keep); a run that dies
 // leaves a lease that expires after its TTL and is then taken over; a
 // second run fails fast naming the holder, or waits with Options.Wait;

@@ -3,11 +3,13 @@ package lock
 import (
 	"testing"
 
-	"github.com/openimsdk/openim-deploy/internal/target/targettest"
+	"github.com/openimsdk/openim-deploy/internal/shellcheck"
 )
 
-// TestScriptsPassShellcheck runs shellcheck over the lock's scripts.
+// TestScriptsPassShellcheck runs shellcheck over the lock's scripts, and
+// over them as sent: after the prelude, which defines "now" and "show",
+// and the acquire script with a rider.
 func TestScriptsPassShellcheck(t *testing.T) {
-	targettest.Shellcheck(t, nil, map[string]string{"acquire": acquireScript, "refresh": refreshScript,
+	shellcheck.Check(t, "scripts/*.sh", map[string]string{"acquire": acquireScript, "refresh": refreshScript,
 		"release": releaseScript, "break": breakScript, "read": readScript, "rider": withRider("true")})
 }

@@ -76,10 +76,26 @@ var (
 // file's header on the host.
 func withHeader(script string) string { return headerFunc + script }
 
-// ExitForeignFile is install.sh's exit status when a path it was asked to
-// write or remove holds a file the app did not write: nothing was
-// installed or removed.
-const ExitForeignFile = 5
+// Exit statuses of the release scripts, each listed in the header of the
+// scripts that use it. A status means the same in every release script;
+// any other non-zero status is a command's own failure, named on stderr.
+const (
+	// exitBadInput: an argument or a record the controller sent is
+	// invalid (own.sh: no state directory; install.sh: a path that leaves
+	// the unit directory, an unknown record). Nothing was done.
+	exitBadInput = 2
+	// exitCorrupt: a file arrived truncated or corrupted, its length or
+	// SHA-256 not what the controller sent (install.sh, finalize.sh).
+	// Nothing was installed, no release committed.
+	exitCorrupt = 3
+	// exitSystemctl: install.sh put the files in place, then systemctl
+	// (enable, daemon-reload or show) failed.
+	exitSystemctl = 4
+	// ExitForeignFile is install.sh's exit status when a path it was asked
+	// to write or remove holds a file the app did not write: nothing was
+	// installed or removed.
+	ExitForeignFile = 5
+)
 
 // ErrForeignFile marks a refusal to write over, or remove, a file under
 // the unit directory that the app did not write.
@@ -320,7 +336,7 @@ func (h Host) install(ctx context.Context, files []File, after []string) ([]byte
 	res, err := h.runOwning(ctx, withHeader(installScript), in.Bytes(), append([]string{h.UnitDir, h.App}, after...)...)
 	if err != nil {
 		var ee *target.ExitError
-		if errors.As(err, &ee) && ee.Code == 4 {
+		if errors.As(err, &ee) && ee.Code == exitSystemctl {
 			return nil, fmt.Errorf("unit files installed, then systemctl failed: %w", err)
 		}
 		if errors.As(err, &ee) && ee.Code == ExitForeignFile {

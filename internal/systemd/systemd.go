@@ -12,6 +12,7 @@ package systemd
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"strconv"
@@ -89,9 +90,9 @@ func Restart(ctx context.Context, t target.Target, unit string) error {
 // StartLimitBurst refuses to start until then) and restarts them, in one
 // round trip and one systemctl call, so systemd runs their jobs side by
 // side: "systemctl reset-failed -- units...; systemctl restart --
-// units...", a constant script with the units as its arguments. Its exit
-// status is the restart's; systemd names each unit whose job failed on
-// stderr (see FailedJobs).
+// units...", the constant scripts/reset_restart.sh with the units as its
+// arguments. Its exit status is the restart's; systemd names each unit
+// whose job failed on stderr (see FailedJobs).
 func ResetAndRestart(ctx context.Context, t target.Target, units ...string) error {
 	if len(units) == 0 {
 		return nil
@@ -99,8 +100,14 @@ func ResetAndRestart(ctx context.Context, t target.Target, units ...string) erro
 	return run(ctx, t, target.Cmd{Args: append([]string{"sh", "-c", resetAndRestartScript, "sh"}, units...), Sudo: true})
 }
 
-const resetAndRestartScript = `systemctl reset-failed -- "$@" 2>/dev/null
-exec systemctl restart -- "$@"`
+//go:embed scripts/reset_restart.sh
+var resetRestartFile string
+
+// resetAndRestartScript is scripts/reset_restart.sh without its final
+// newline: the quoted command line keeps the exec and the units on one
+// line ("exec systemctl restart -- "$@"' sh UNIT..."), as it was when the
+// script was a Go constant and as tests that match it expect.
+var resetAndRestartScript = strings.TrimSuffix(resetRestartFile, "\n")
 
 // FailedJobs returns the units of units that err, from a systemctl call
 // on all of them, names as failed ("Job for x.service failed ...",
@@ -146,6 +153,10 @@ func IsActive(ctx context.Context, t target.Target, unit string) (bool, error) {
 	return false, err
 }
 
+// statusNotActive is "systemctl status"'s exit status for a unit that is
+// not active (LSB: program is not running).
+const statusNotActive = 3
+
 // Status returns the output of
 // "systemctl status --no-pager -l --lines=0 -- unit", for failure reports.
 // Exit status 3 (unit not active) is the normal case when something failed
@@ -155,7 +166,7 @@ func Status(ctx context.Context, t target.Target, unit string) string {
 	res, err := t.Run(ctx, observe("systemctl", "status", "--no-pager", "-l", "--lines=0", "--", unit))
 	out := strings.TrimRight(string(res.Stdout), "\n")
 	var ee *target.ExitError
-	if err == nil || (errors.As(err, &ee) && ee.Code == 3) {
+	if err == nil || (errors.As(err, &ee) && ee.Code == statusNotActive) {
 		return out
 	}
 	return joinNonEmpty(out, fmt.Sprintf("(systemctl status %s: %v)", unit, err))

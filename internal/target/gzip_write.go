@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -19,53 +20,21 @@ var ErrNoGzip = errors.New("gzip or sha256sum not found on the host")
 // was corrupt: nothing was installed.
 var ErrGzipCut = errors.New("compressed stream cut short or corrupt")
 
-// Exit statuses of gzipWriteScript that mean something to the caller.
+// Exit statuses of gzipWriteScript, each listed in its header.
 const (
 	gzipExitMissing = 3 // no gzip or sha256sum; stdin left unread
+	gzipExitDest    = 4 // the destination is a directory, or its stale temp file stays
 	gzipExitCut     = 5 // gzip -dc failed
 	gzipExitVerify  = 6 // size or SHA-256 of the result differs
+	gzipExitInstall = 7 // chmod or the rename failed
 )
 
 // gzipWriteScript decompresses stdin with the host's own gzip -dc into a
 // temp file next to $1, checks its size ($3) and SHA-256 ($4), sets mode
-// $2, syncs it and renames it over $1: the guarantees of WriteFile (the
-// final name only ever holds a complete, verified file) on one exec
-// session instead of an SFTP channel.
+// $2 and renames it over $1 (see scripts/gzip_write.sh).
 //
-// The temp name derives from the destination (.NAME.openim-deploy-gz.PID),
-// so a transfer killed with its connection (SIGKILL leaves no trap to run)
-// leaves at most one file per destination behind, and the next write of
-// the same file removes it first. The umask keeps the temp file private
-// until the final mode is set, as WriteFile does for secrets.
-const gzipWriteScript = `dst=$1 mode=$2 size=$3 sum=$4
-command -v gzip >/dev/null 2>&1 && command -v sha256sum >/dev/null 2>&1 || {
-  echo "gzip or sha256sum not found" >&2; exit 3; }
-case $dst in */*) dir=${dst%/*} ;; *) dir=. ;; esac
-[ -n "$dir" ] || dir=/
-base=${dst##*/}
-[ -d "$dst" ] && { echo "$dst is a directory" >&2; exit 4; }
-stem=$dir/.$base.openim-deploy-gz
-for f in "$stem".*; do
-  [ -e "$f" ] || [ -L "$f" ] || continue
-  rm -f -- "$f" || exit 4
-done
-tmp=$stem.$$
-trap 'rm -f -- "$tmp"' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 141' PIPE
-trap 'exit 143' TERM
-umask 077
-gzip -dc >"$tmp" || { echo "gzip -dc failed: stream cut short or corrupt" >&2; exit 5; }
-n=$(($(wc -c <"$tmp"))) || exit 6
-[ "$n" = "$size" ] || { echo "size on host is $n bytes, sent $size" >&2; exit 6; }
-got=$(sha256sum <"$tmp") || exit 6
-got=${got%% *}
-[ "$got" = "$sum" ] || { echo "sha256 on host is $got, sent $sum" >&2; exit 6; }
-chmod "$mode" "$tmp" || exit 7
-sync -- "$tmp" 2>/dev/null || sync
-mv -f -- "$tmp" "$dst" || exit 7
-trap - EXIT`
+//go:embed scripts/gzip_write.sh
+var gzipWriteScript string
 
 // WriteFileGzip replaces path on t with the file whose gzip stream is gz,
 // decompressed on the host by its own gzip -dc, on one exec session (the

@@ -14,7 +14,12 @@
 # manifests of older releases, made 0644 by earlier versions, are
 # tightened the same way. The rename
 # is the commit: a release without its manifest, or with a file that does
-# not match it, never exists. Exit status 3: a checked file does not match.
+# not match it, never exists.
+#
+# Exit statuses (named in release.go):
+#   3 exitCorrupt  a checked file does not match its SHA-256 (truncated or
+#                  corrupted upload): the release was not committed
+# Any other non-zero status is a command's own failure, named on stderr.
 set -eu
 umask 077
 root=$1 id=$2 appuser=$3

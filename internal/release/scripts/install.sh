@@ -14,15 +14,23 @@
 # With RELOAD "reload", the UNITs are then enabled (without the implicit
 # reload of "systemctl enable") and systemd reloads once, and the units
 # after ::show are shown (Id and NeedDaemonReload) to prove the reload took:
-# the whole install is one round trip and one daemon-reload. Exit status 4:
-# the files are in place but systemctl failed. Run after own.sh, which
-# records every file written.
+# the whole install is one round trip and one daemon-reload. Run after
+# own.sh, which records every file written.
 #
 # A file already at a PATH is replaced or removed only when its first line
 # is APP's header (header_app, from header.sh, which is prepended): the
 # plan refuses such a host before it gets here, and this is the last line
-# of defence. Exit status 5: a PATH holds a file APP did not write; nothing
-# was installed or removed.
+# of defence.
+#
+# Exit statuses (named in release.go; the same meaning in every release
+# script):
+#   2 exitBadInput     a record or PATH is invalid: nothing was installed
+#   3 exitCorrupt      a file's length or SHA-256 is not what was sent:
+#                      nothing was installed
+#   4 exitSystemctl    the files are in place, then systemctl failed
+#   5 ExitForeignFile  a PATH holds a file APP did not write: nothing was
+#                      installed or removed
+# Any other non-zero status is a command's own failure, named on stderr.
 set -eu
 LC_ALL=C
 export LC_ALL

@@ -10,6 +10,11 @@
 # between leaves a record of a path that may not exist (harmless: removal
 # skips it) rather than a path that exists unrecorded. The record is the
 # tool's own state: root's, 0600.
+#
+# Exit statuses (named in release.go, for the script it is prepended to):
+#   2 exitBadInput  STATEDIR is not an absolute directory: nothing was done
+# A record that cannot be written exits 1 (awk's own status, 2 for some
+# awks, would read as exitBadInput).
 owned_record=$1/owned
 shift
 case $owned_record in
@@ -22,5 +27,5 @@ own() {
 	# One awk for every path: those already listed are left out. awk has
 	# read the whole record before it reads the first new path from stdin.
 	# shellcheck disable=SC2094
-	printf '%s\n' "$@" | awk 'FILENAME != "-" { seen[$0] = 1; next } !seen[$0]++' "$owned_record" - >>"$owned_record"
+	printf '%s\n' "$@" | awk 'FILENAME != "-" { seen[$0] = 1; next } !seen[$0]++' "$owned_record" - >>"$owned_record" || exit 1
 }

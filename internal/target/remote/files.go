@@ -148,6 +148,9 @@ func dfAvailable(out []byte) (int64, bool) {
 	return v, err == nil
 }
 
+// exitNotFound is the shell's exit status for a command it cannot find.
+const exitNotFound = 127
+
 // remoteSha256 hashes p on the host with sha256sum (target.Sha256); if the
 // host has no sha256sum it reads the file back over SFTP instead. A missing
 // file yields "".
@@ -155,7 +158,7 @@ func (t *Target) remoteSha256(ctx context.Context, p string) (string, error) {
 	if !t.lacksSum.Load() {
 		sum, err := target.Sha256(ctx, t, p)
 		var ee *target.ExitError
-		if !errors.As(err, &ee) || ee.Code != 127 {
+		if !errors.As(err, &ee) || ee.Code != exitNotFound {
 			return sum, err
 		}
 		t.lacksSum.Store(true)

@@ -3,6 +3,7 @@ package remote
 import (
 	"bufio"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -17,23 +18,18 @@ import (
 
 // relayScript connects to $1:$2 from the host and relays stdin and stdout
 // to it, for hosts whose sshd refuses direct-tcpip (AllowTcpForwarding
-// no). bash's /dev/tcp does the connecting: Debian, Ubuntu and the RHEL
-// family ship bash, and lab hosts have neither curl nor nc. "ok" on the
-// first line says the connection is up; after that the stream is the
-// peer's. When the peer closes, the writer is stopped so stdout ends
-// (an HTTP response read to EOF finishes). stdin is kept as fd 4 because
-// a background job's stdin is /dev/null in a shell without job control.
-const relayScript = `command -v bash >/dev/null 2>&1 || { echo "probe relay: bash not found on the host" >&2; exit 127; }
-exec bash -c '
-exec 3<>"/dev/tcp/$1/$2" || exit 111
-exec 4<&0
-echo ok
-cat <&4 >&3 &
-w=$!
-cat <&3
-kill "$w" 2>/dev/null
-exit 0
-' relay "$1" "$2"`
+// no), with bash's /dev/tcp. "ok" on the first line says the connection
+// is up; after that the stream is the peer's (see scripts/relay.sh).
+//
+//go:embed scripts/relay.sh
+var relayScript string
+
+// Exit statuses of relayScript, each listed in its header. dialRelay
+// reads the "ok" line, not these: without it the reason is on stderr.
+const (
+	relayExitNoBash  = 127 // the host has no bash
+	relayExitConnect = 111 // the connection failed
+)
 
 // isForwardingRefusal reports whether err is sshd declining a
 // direct-tcpip channel by policy rather than because nothing listens:

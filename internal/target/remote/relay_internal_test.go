@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,5 +94,31 @@ func TestRelayScriptRefused(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "refused") {
 		t.Errorf("stderr does not say why: %q", stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != relayExitConnect {
+		t.Errorf("exit status %d, want %d (relayExitConnect)", code, relayExitConnect)
+	}
+}
+
+// TestRelayScriptWithoutBash pins the status and message of a host without
+// bash: the relay cannot start, and says so.
+func TestRelayScriptWithoutBash(t *testing.T) {
+	head, err := exec.LookPath("head")
+	if err != nil {
+		t.Skip("head not installed")
+	}
+	bin := t.TempDir() // what the script wrapper needs, and no bash
+	if err := os.Symlink(head, filepath.Join(bin, "head")); err != nil {
+		t.Fatal(err)
+	}
+	argv, stdin, _ := target.WrapScript(target.Cmd{Args: []string{"sh", "-c", relayScript, "sh", "127.0.0.1", "1"}})
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = []string{"PATH=" + bin}
+	cmd.Stdin = stdin
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	_ = cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != relayExitNoBash || !strings.Contains(stderr.String(), "bash not found") {
+		t.Errorf("exit status %d, stderr %q; want %d and \"bash not found\"", code, stderr.String(), relayExitNoBash)
 	}
 }
