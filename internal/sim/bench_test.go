@@ -20,7 +20,7 @@ import (
 )
 
 // scaleSizes are the fleet sizes of the scale table (docs/benchmarks.md).
-var scaleSizes = []int{50, 100, 200, 500}
+var scaleSizes = []int{50, 100, 200, 500, 1000}
 
 // BenchmarkScaleNoopApply runs the real `apply` (connect, pre-flight, lock
 // with gather, plan, skipped apply phases, unlock, recap) against a fleet
