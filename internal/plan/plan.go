@@ -6,11 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
-	"path"
 	"slices"
 	"strings"
-
-	"github.com/openimsdk/openim-deploy/internal/layout"
 )
 
 // Kind names what an action does.
@@ -585,30 +582,6 @@ func Protected(a Actual) []string {
 		}
 	}
 	return sortedKeys(keep)
-}
-
-// dropInSuffix ends the path of every release drop-in
-// (release.DropInPath).
-const dropInSuffix = ".d/release.conf"
-
-// PinnedRelease returns the release a drop-in pins its unit to: the last
-// element of its WorkingDirectory= when that is ".../releases/<id>", else
-// "".
-func PinnedRelease(dropIn []byte) string {
-	id := ""
-	for line := range strings.SplitSeq(string(dropIn), "\n") {
-		wd, ok := strings.CutPrefix(strings.TrimSpace(line), "WorkingDirectory=")
-		if !ok {
-			continue
-		}
-		wd = strings.TrimSuffix(strings.TrimSpace(wd), "/")
-		if path.Base(path.Dir(wd)) == "releases" && layout.ValidReleaseID(path.Base(wd)) {
-			id = path.Base(wd)
-		} else {
-			id = ""
-		}
-	}
-	return id
 }
 
 func sortedKeys[V any](m map[string]V) []string {
