@@ -9,9 +9,13 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/layout"
 )
 
-// dropInSuffix ends the path of every release drop-in
-// (release.DropInPath).
+// dropInSuffix ends the path of every release drop-in, relative to the
+// unit directory: the plan's one spelling of release.DropInPath, kept in
+// step with it by a test, so the pure plan package need not import release.
 const dropInSuffix = ".d/release.conf"
+
+// dropInPath is the release drop-in of unit ("x@0.service.d/release.conf").
+func dropInPath(unit string) string { return unit + dropInSuffix }
 
 // PinnedRelease returns the release a drop-in pins its unit to: the last
 // element of its WorkingDirectory= when that is ".../releases/<id>", else
@@ -32,6 +36,3 @@ func PinnedRelease(dropIn []byte) string {
 	}
 	return id
 }
-
-// dropInPath is the release drop-in of unit ("x@0.service.d/release.conf").
-func dropInPath(unit string) string { return unit + dropInSuffix }

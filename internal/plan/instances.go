@@ -42,7 +42,7 @@ func planInstances(hp *HostPlan, d Desired, a Actual, waveOf func(string) int) {
 // pinIfStale re-writes an instance's drop-in when it does not pin the
 // wanted release, without a restart.
 func (hp *HostPlan) pinIfStale(a Actual, name string, drop []byte, why string) {
-	rel := name + ".d/release.conf"
+	rel := dropInPath(name)
 	if bytes.Equal(a.UnitFiles[rel], drop) {
 		return
 	}

@@ -19,7 +19,7 @@ func planOrphans(hp *HostPlan, d Desired, a Actual) {
 	for _, u := range d.Units {
 		for _, n := range u.Names {
 			wantUnits[n] = true
-			wantFiles[n+".d/release.conf"] = true
+			wantFiles[dropInPath(n)] = true
 		}
 	}
 	stop := map[string]bool{}
@@ -28,7 +28,7 @@ func planOrphans(hp *HostPlan, d Desired, a Actual) {
 			continue
 		}
 		hp.OrphanFiles = append(hp.OrphanFiles, rel)
-		switch name := strings.TrimSuffix(rel, ".d/release.conf"); {
+		switch name := strings.TrimSuffix(rel, dropInSuffix); {
 		case name != rel:
 			stop[name] = true
 		case strings.HasSuffix(rel, "@.service"):
@@ -46,7 +46,7 @@ func planOrphans(hp *HostPlan, d Desired, a Actual) {
 			continue
 		}
 		tmpl, _, isInstance := strings.Cut(w, "@")
-		if owned[w] || owned[w+".d/release.conf"] || (isInstance && (owned[tmpl+"@.service"] || templates[tmpl+"@"])) {
+		if owned[w] || owned[dropInPath(w)] || (isInstance && (owned[tmpl+"@.service"] || templates[tmpl+"@"])) {
 			stop[w] = true
 		}
 	}
