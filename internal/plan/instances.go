@@ -6,7 +6,24 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
-	"strings"
+)
+
+// need is what one instance or task needs from apply. It is decided with
+// a reason (serviceReason, taskReason), but never read from it.
+type need int
+
+const (
+	// needNothing: it runs the wanted release (or a task's last run
+	// read the same bytes); at most a stale drop-in is rewritten.
+	needNothing need = iota
+	// needRePin: it runs another release that is identical in every
+	// file the unit reads: its drop-in is pointed at the wanted release
+	// without a restart, and the reason says so on the pin line.
+	needRePin
+	// needStart: it is not running, or a task must run again.
+	needStart
+	// needRestart: it runs a release that differs in a file it reads.
+	needRestart
 )
 
 // planInstances decides, for every instance and task, whether it starts,
@@ -19,20 +36,22 @@ func planInstances(hp *HostPlan, d Desired, a Actual, waveOf func(string) int) {
 		for _, name := range u.Names {
 			st := a.Units[name]
 			s := Start{Name: name, Unit: u.Unit, Task: u.Task, Wave: waveOf(u.Unit), From: st.Release, DropIn: drop}
+			var n need
 			if u.Task {
 				s.Record = hp.Release + " " + fingerprint(u.Uses, hp.Manifest)
-				s.Reason = taskReason(u, st, a, hp.Release, hp.Manifest)
+				n, s.Reason = taskReason(u, st, a, hp.Release, hp.Manifest)
 			} else {
-				s.Reason, s.Restart = serviceReason(u, st, a, hp.Release, hp.Manifest)
+				n, s.Reason = serviceReason(u, st, a, hp.Release, hp.Manifest)
 			}
-			if s.Reason == "" {
+			switch n {
+			case needNothing:
 				hp.pinIfStale(a, name, drop, "")
 				continue
-			}
-			if strings.HasPrefix(s.Reason, "=") { // equivalent release: re-pin only
-				hp.pinIfStale(a, name, drop, s.Reason[1:])
+			case needRePin:
+				hp.pinIfStale(a, name, drop, s.Reason)
 				continue
 			}
+			s.Restart = n == needRestart
 			hp.Starts = append(hp.Starts, s)
 		}
 	}

@@ -11,54 +11,57 @@ import (
 	"strings"
 )
 
-// serviceReason says why an instance must (re)start, "" if it need not,
-// or "=why" when it runs another release that is identical for this unit.
-func serviceReason(u UnitRef, st UnitState, a Actual, want string, wantM map[string]string) (string, bool) {
+// serviceReason says what an instance needs and why: to start, to
+// restart, to be re-pinned without a restart because the release it runs
+// is identical for this unit (the reason then explains the pin), or
+// nothing (reason "").
+func serviceReason(u UnitRef, st UnitState, a Actual, want string, wantM map[string]string) (need, string) {
 	switch {
 	case !st.Active && st.StartLimitHit:
-		return "failed: start limit hit, systemd stopped restarting it (reset-failed, then start)", false
+		return needStart, "failed: start limit hit, systemd stopped restarting it (reset-failed, then start)"
 	case !st.Active && st.Failed:
-		return "failed", false
+		return needStart, "failed"
 	case !st.Active:
-		return "not running", false
+		return needStart, "not running"
 	case st.Release == want:
-		return "", false
+		return needNothing, ""
 	case st.Release == "":
-		return "runs no release of this app (started outside openim-deploy or before releases were pinned)", true
+		return needRestart, "runs no release of this app (started outside openim-deploy or before releases were pinned)"
 	}
 	m, ok := a.Releases[st.Release]
 	if !ok {
-		return fmt.Sprintf("runs release %s, which is no longer on the host; wants %s", st.Release, want), true
+		return needRestart, fmt.Sprintf("runs release %s, which is no longer on the host; wants %s", st.Release, want)
 	}
 	changed := changedUses(u.Uses, m, wantM)
 	if changed == "" {
-		return "=runs release " + st.Release + ", identical for this unit", false
+		return needRePin, "runs release " + st.Release + ", identical for this unit"
 	}
-	return fmt.Sprintf("runs release %s, wants %s: %s", st.Release, want, changed), true
+	return needRestart, fmt.Sprintf("runs release %s, wants %s: %s", st.Release, want, changed)
 }
 
-// taskReason says why a task must run again, or "" if it need not.
-func taskReason(u UnitRef, st UnitState, a Actual, want string, wantM map[string]string) string {
+// taskReason says whether a task must run again (needStart) and why, or
+// needNothing with reason "".
+func taskReason(u UnitRef, st UnitState, a Actual, want string, wantM map[string]string) (need, string) {
 	switch {
 	case !st.Active && st.Failed:
-		return "failed"
+		return needStart, "failed"
 	case !st.Active:
-		return "not run yet"
+		return needStart, "not run yet"
 	}
 	rec := a.TaskRuns[u.Unit]
 	ran, fp, _ := strings.Cut(rec, " ")
 	switch {
 	case rec == "":
-		return "no record of a successful run"
+		return needStart, "no record of a successful run"
 	case fp == fingerprint(u.Uses, wantM):
-		return ""
+		return needNothing, ""
 	}
 	if m, ok := a.Releases[ran]; ok {
 		if changed := changedUses(u.Uses, m, wantM); changed != "" {
-			return fmt.Sprintf("ran with release %s, wants %s: %s", ran, want, changed)
+			return needStart, fmt.Sprintf("ran with release %s, wants %s: %s", ran, want, changed)
 		}
 	}
-	return fmt.Sprintf("ran with release %s, wants %s", ran, want)
+	return needStart, fmt.Sprintf("ran with release %s, wants %s", ran, want)
 }
 
 // fingerprint is the part of manifest m a unit reads, as text: equal
