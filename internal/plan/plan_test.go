@@ -408,3 +408,32 @@ func TestBuild_TemplateOnlyHostIsPlaced(t *testing.T) {
 	hp := build(d, Actual{Units: map[string]UnitState{}})
 	require.True(t, hp.NewRelease)
 }
+
+// An instance that runs another release, identical in every file it reads,
+// is re-pinned without a restart, and the pin line says why; one that runs
+// the wanted release under a stale drop-in is re-pinned with no reason.
+func TestBuild_EquivalentReleaseIsRepinnedNotRestarted(t *testing.T) {
+	hp := build(upgrade("bin/openim-api", "a2"), converged(desired()))
+	require.Equal(t, []string{"openim-api@0.service"}, startNames(hp))
+	var pins []string
+	for _, act := range hp.Actions {
+		if act.Kind == KindPin {
+			require.Equal(t, act.Unit+".d/release.conf", act.Path)
+			pins = append(pins, act.Desc)
+		}
+	}
+	require.Equal(t, []string{
+		"pin check.service to release " + new + " (no restart)",
+		"pin openim-rpc-user@0.service to release " + new + " (no restart: runs release " + r1 + ", identical for this unit)",
+		"pin openim-rpc-user@1.service to release " + new + " (no restart: runs release " + r1 + ", identical for this unit)",
+	}, pins)
+	require.Len(t, hp.Pins, 3)
+
+	d := desired()
+	a := converged(d)
+	a.UnitFiles["openim-api@0.service.d/release.conf"] = []byte("stale\n")
+	hp = build(d, a)
+	require.Empty(t, hp.Starts)
+	require.Equal(t, []UnitFile{{Name: "openim-api@0.service.d/release.conf", Content: dropIn("openim-api")(r1)}}, hp.Pins)
+	require.Equal(t, "pin openim-api@0.service to release "+r1+" (no restart)", hp.Actions[0].Desc)
+}

@@ -146,9 +146,6 @@ func TargetWants(text []byte) []string {
 	return out
 }
 
-// dropInPath is the release drop-in of unit ("x@0.service.d/release.conf").
-func dropInPath(unit string) string { return unit + dropInSuffix }
-
 func orDash(s string) string {
 	if s == "" {
 		return "-"

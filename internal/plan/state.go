@@ -79,7 +79,7 @@ func (d Desired) Placed() bool {
 }
 
 // UnitFile is a rendered unit file or drop-in; Name is relative to the unit
-// directory ("x@.service", "x@0.service.d/release.conf").
+// directory ("x@.service", or dropInPath("x@0.service") for a drop-in).
 type UnitFile struct {
 	Name    string
 	Content []byte
