@@ -68,7 +68,7 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 		r.Out.Host(h.Config.Name, "installed %s", uf.Name)
 	}
 	for _, p := range hp.Pins {
-		r.Out.Host(h.Config.Name, "pinned %s to release %s", strings.TrimSuffix(p.Name, ".d/release.conf"), hp.Release)
+		r.Out.Host(h.Config.Name, "pinned %s to release %s", plan.DropInUnit(p.Name), hp.Release)
 	}
 	if hp.Reload {
 		if err := checkReloaded(shown); err != nil {

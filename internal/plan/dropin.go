@@ -36,3 +36,7 @@ func PinnedRelease(dropIn []byte) string {
 	}
 	return id
 }
+
+// DropInUnit is the unit a release drop-in path belongs to
+// ("x@0.service.d/release.conf" -> "x@0.service").
+func DropInUnit(rel string) string { return strings.TrimSuffix(rel, dropInSuffix) }
