@@ -327,7 +327,7 @@ type serviceSummary struct {
 // summarize counts healthy instances per playbook unit, in playbook order.
 func summarize(pb *config.Playbook, rows []statusRow) []serviceSummary {
 	var out []serviceSummary
-	for _, name := range playbookUnitOrder(pb) {
+	for _, name := range pb.UnitNames() {
 		s := serviceSummary{name: name}
 		for _, row := range rows {
 			if row.Service == name {
@@ -344,16 +344,6 @@ func summarize(pb *config.Playbook, rows []statusRow) []serviceSummary {
 	return out
 }
 
-func playbookUnitOrder(pb *config.Playbook) []string {
-	var names []string
-	for _, t := range pb.Tasks {
-		names = append(names, t.Name)
-	}
-	for _, s := range pb.Services {
-		names = append(names, s.Name)
-	}
-	return names
-}
 
 // statusResult is status's exit: unhealthy beats unreachable.
 func statusResult(rows []statusRow) error {

@@ -103,3 +103,16 @@ func editDistance(a, b string) int {
 func mapKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }
+
+// UnitNames lists the playbook's tasks, then its services, each in
+// playbook order: the order commands list them in.
+func (pb *Playbook) UnitNames() []string {
+	names := make([]string, 0, len(pb.Tasks)+len(pb.Services))
+	for _, t := range pb.Tasks {
+		names = append(names, t.Name)
+	}
+	for _, s := range pb.Services {
+		names = append(names, s.Name)
+	}
+	return names
+}

@@ -70,7 +70,7 @@ func NewUnitFilter(pb *config.Playbook, names []string) (UnitFilter, error) {
 		base, inst, hasInst := strings.Cut(strings.TrimSuffix(n, ".service"), "@")
 		u, ok := pb.UnitByName(base)
 		if !ok {
-			return UnitFilter{}, fmt.Errorf("%q is not a task or service of the playbook (have: %s)", n, strings.Join(playbookUnitNames(pb), ", "))
+			return UnitFilter{}, fmt.Errorf("%q is not a task or service of the playbook (have: %s)", n, strings.Join(pb.UnitNames(), ", "))
 		}
 		if !hasInst {
 			continue
@@ -102,16 +102,6 @@ func serviceByName(pb *config.Playbook, name string) *config.Service {
 	return nil
 }
 
-func playbookUnitNames(pb *config.Playbook) []string {
-	var names []string
-	for _, t := range pb.Tasks {
-		names = append(names, t.Name)
-	}
-	for _, s := range pb.Services {
-		names = append(names, s.Name)
-	}
-	return names
-}
 
 // unitsInWave returns h's picked units of wave w, in playbook order.
 func unitsInWave(h *Host, f UnitFilter, g plan.Graph, w int) []PlacedUnit {

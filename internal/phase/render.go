@@ -41,11 +41,9 @@ func (Render) Run(ctx context.Context, r *Run) error {
 // graphOf is pb's dependency graph.
 func graphOf(pb *config.Playbook) plan.Graph {
 	deps := map[string][]string{}
-	for _, t := range pb.Tasks {
-		deps[t.Name] = t.DependsOn
-	}
-	for _, s := range pb.Services {
-		deps[s.Name] = s.DependsOn
+	for _, name := range pb.UnitNames() {
+		u, _ := pb.UnitByName(name)
+		deps[name] = u.DependsOn
 	}
 	return plan.NewGraph(pb.Waves(), deps)
 }
