@@ -14,6 +14,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/openimsdk/openim-deploy/internal/selector"
 )
 
 // sensitiveMark marks every value derived from a sensitive variable. cty
@@ -202,18 +204,20 @@ func hostsFunc(inv *Inventory) function.Function {
 		Type:        function.StaticReturnType(cty.List(hostType)),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			raw := args[0].AsString()
-			sel, err := ParseSelector(raw)
-			if err != nil {
-				return cty.NilVal, function.NewArgError(0, err)
-			}
-			hosts, err := sel.Resolve(inv)
+			hosts, err := resolveHosts(inv, []string{raw})
 			if err != nil {
 				known := selectorNames(inv)
 				// hcl ends the message with a period itself.
-				if hint := suggest(sel.Name, known); hint != "" && !slices.Contains(known, sel.Name) {
-					return cty.NilVal, function.NewArgErrorf(0, "%s; did you mean %s", err, strings.TrimSuffix(strings.TrimPrefix(hint, " Did you mean "), "?"))
+				var nm *selector.NoMatchError
+				if errors.As(err, &nm) && nm.Unknown != "" {
+					if hint := suggest(nm.Unknown, known); hint != "" {
+						return cty.NilVal, function.NewArgErrorf(0, "%s; did you mean %s", err, strings.TrimSuffix(strings.TrimPrefix(hint, " Did you mean "), "?"))
+					}
 				}
 				return cty.NilVal, function.NewArgError(0, err)
+			}
+			if len(hosts) == 0 {
+				return cty.NilVal, function.NewArgErrorf(0, "host pattern %q leaves no host", raw)
 			}
 			vals := make([]cty.Value, len(hosts))
 			for i, h := range hosts {

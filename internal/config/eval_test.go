@@ -51,7 +51,7 @@ func TestFunctions(t *testing.T) {
 	}
 	for src, msg := range map[string]string{
 		`hosts("nope")`:                 `no host or group "nope" is in the inventory`,
-		`hosts("etcd[2]")`:              "etcd[2]: etcd has 2 hosts (positions 0 to 1)",
+		`hosts("etcd[2]")`:              `host pattern "etcd[2]" matches no host: etcd has 2 hosts (positions 0 to 1`,
 		`file("missing")`:               "cannot read",
 		`templatefile("greet.tpl", {})`: `There is no variable named "who"`,
 	} {

@@ -32,27 +32,40 @@ func (c *Config) Placement() []HostPlacement {
 		return slices.Clone(c.placements)
 	}
 	out := make([]HostPlacement, 0, len(c.Inventory.Hosts))
+	// Each block's hosts are resolved once, not once per host.
+	picks := map[*[]string]map[*Host]bool{}
+	picked := func(sel *[]string) map[*Host]bool {
+		if m, ok := picks[sel]; ok {
+			return m
+		}
+		m := map[*Host]bool{}
+		for _, h := range selectHosts(c.Inventory, *sel) {
+			m[h] = true
+		}
+		picks[sel] = m
+		return m
+	}
 	for _, h := range c.Inventory.Hosts {
 		hp := HostPlacement{Host: h}
 		if pb := c.Playbook; pb != nil {
-			on := func(sel []string) bool { return slices.Contains(selectHosts(c.Inventory, sel), h) }
+			on := func(sel *[]string) bool { return picked(sel)[h] }
 			for _, fs := range pb.FileSets {
-				if on(fs.Hosts) {
+				if on(&fs.Hosts) {
 					hp.FileSets = append(hp.FileSets, fs)
 				}
 			}
 			for _, t := range pb.Templates {
-				if on(t.Hosts) {
+				if on(&t.Hosts) {
 					hp.Templates = append(hp.Templates, t)
 				}
 			}
 			for _, t := range pb.Tasks {
-				if on(t.Hosts) {
+				if on(&t.Hosts) {
 					hp.Tasks = append(hp.Tasks, t)
 				}
 			}
 			for _, s := range pb.Services {
-				if on(s.Hosts) {
+				if on(&s.Hosts) {
 					hp.Services = append(hp.Services, s)
 				}
 			}
@@ -62,20 +75,9 @@ func (c *Config) Placement() []HostPlacement {
 	return out
 }
 
-// Matches reports whether any plain selector picks h: "all", h's name, or
-// one of h's groups. Positional selectors (GROUP[N]) need the inventory:
-// use Config.SelectHosts.
-func (h *Host) Matches(selectors []string) bool {
-	for _, s := range selectors {
-		if s == "all" || s == h.Name || slices.Contains(h.Groups, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// SelectHosts returns the hosts any selector picks ("all", a host, a
-// group, GROUP[N], GROUP[A:B]), in inventory order and without duplicates.
+// SelectHosts returns the hosts a hosts list picks (package selector's
+// patterns, the list read as one pattern), in inventory order and without
+// duplicates; nothing when a pattern does not parse or resolve.
 func (c *Config) SelectHosts(selectors []string) []*Host {
 	return selectHosts(c.Inventory, selectors)
 }

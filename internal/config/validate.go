@@ -1,12 +1,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/openimsdk/openim-deploy/internal/selector"
 )
 
 // checker runs the cross-checks that need both inventory and playbook.
@@ -96,18 +99,22 @@ func (c *checker) uniqueNames(src *playbookSrc) {
 // host at all.
 func (c *checker) selectors(r, ctx hcl.Range, sel []string) {
 	ok := true
+	view := selectorView(c.cfg.Inventory)
 	for _, s := range sel {
-		parsed, err := ParseSelector(s)
-		switch {
-		case err != nil:
+		terms, err := selector.Parse(s)
+		if err != nil {
 			ok = false
 			c.errorf(r, ctx, "Invalid selector", "%s.", err)
-		case !slices.Contains(c.known, parsed.Name):
-			ok = false
-			c.errorf(r, ctx, "Unknown host or group",
-				"No host or group %q is in the inventory.%s", parsed.Name, suggest(parsed.Name, c.known))
-		default:
-			if _, err := parsed.Resolve(c.cfg.Inventory); err != nil {
+			continue
+		}
+		for _, t := range terms {
+			var nm *selector.NoMatchError
+			switch err := t.Check(view); {
+			case errors.As(err, &nm) && nm.Unknown != "":
+				ok = false
+				c.errorf(r, ctx, "Unknown host or group",
+					"No host or group %q is in the inventory.%s", nm.Unknown, suggest(nm.Unknown, c.known))
+			case err != nil:
 				ok = false
 				c.errorf(r, ctx, "Selector out of range", "%s.", err)
 			}

@@ -1,5 +1,7 @@
-// Package selector resolves Ansible-style host patterns, as --limit takes
-// them, against the inventory: pure, with no I/O.
+// Package selector resolves Ansible-style host patterns against the
+// inventory: pure, with no I/O. It is the one grammar of host patterns:
+// --limit takes a pattern, and a playbook's hosts = [...] (and hosts())
+// is a list of patterns read as one, its elements joined with commas.
 //
 // A pattern is a comma-separated list of terms, applied left to right:
 //
@@ -90,7 +92,7 @@ func parseTerm(raw string) (Term, error) {
 	}
 	if i := strings.IndexByte(s, '['); i >= 0 {
 		if !strings.HasSuffix(s, "]") {
-			return t, fmt.Errorf("%w: %q: a subscript ends with ]", ErrSyntax, raw)
+			return t, fmt.Errorf("%w: %q: a position is written NAME[N] or NAME[A:B], and ends with ]", ErrSyntax, raw)
 		}
 		if err := t.parseSub(s[i+1 : len(s)-1]); err != nil {
 			return t, fmt.Errorf("%w: %q: %v", ErrSyntax, raw, err)
@@ -100,8 +102,11 @@ func parseTerm(raw string) (Term, error) {
 	if s == "" {
 		return t, fmt.Errorf("%w: %q names no host or group", ErrSyntax, raw)
 	}
-	if strings.ContainsAny(s, "[]!&") {
-		return t, fmt.Errorf("%w: %q: unexpected character", ErrSyntax, raw)
+	if strings.ContainsAny(s, "[]") {
+		return t, fmt.Errorf("%w: %q: a position is written NAME[N] or NAME[A:B]", ErrSyntax, raw)
+	}
+	if strings.ContainsAny(s, "!&") {
+		return t, fmt.Errorf("%w: %q: ! and & only start a term", ErrSyntax, raw)
 	}
 	t.Base = s
 	return t, nil
@@ -126,7 +131,7 @@ func (t *Term) parseSub(sub string) error {
 	}
 	if !isRange {
 		if f == nil {
-			return errors.New("empty subscript")
+			return errors.New("empty subscript: the brackets need a position, as in app[0]")
 		}
 		t.From, t.To = f, f
 		return nil
@@ -150,23 +155,65 @@ func (t *Term) parseSub(sub string) error {
 }
 
 // Select returns the hosts pattern picks, in the order of hosts (the
-// inventory's). It fails on a malformed pattern and on a term that matches
-// no host; the error names the term.
+// inventory's). It fails on a malformed pattern, on a term that matches
+// no host (the error names the term and why), and on a pattern that
+// leaves no host.
 func Select(hosts []Host, pattern string) ([]Host, error) {
 	terms, err := Parse(pattern)
 	if err != nil {
 		return nil, err
 	}
+	out, err := Resolve(hosts, terms)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("host pattern %q leaves no host", pattern)
+	}
+	return out, nil
+}
+
+// ParseList parses a list of patterns (a playbook's hosts = [...]) as one
+// pattern, its elements in order: ["app", "!app[0]"] is "app,!app[0]".
+func ParseList(patterns []string) ([]Term, error) {
+	var terms []Term
+	for _, p := range patterns {
+		ts, err := Parse(p)
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, ts...)
+	}
+	return terms, nil
+}
+
+// NoMatchError is a term that matches no host, and why.
+type NoMatchError struct {
+	Term string // as written
+	// Unknown is the name the term gives when no host or group has it
+	// (and it is no glob): a typo, to suggest a name for.
+	Unknown string
+	Why     string
+}
+
+func (e *NoMatchError) Error() string {
+	return fmt.Sprintf("host pattern %q matches no host: %s", e.Term, e.Why)
+}
+
+// Resolve returns the hosts terms pick, in the order of hosts, applying
+// the terms left to right. A term that matches no host is an error
+// (*NoMatchError); a result with no host is not (a caller decides).
+func Resolve(hosts []Host, terms []Term) ([]Host, error) {
 	picked := make([]bool, len(hosts))
-	if terms[0].Op != Union { // "!x" alone means "all but x", as in Ansible
+	if len(terms) > 0 && terms[0].Op != Union { // "!x" alone means "all but x", as in Ansible
 		for i := range picked {
 			picked[i] = true
 		}
 	}
 	for _, t := range terms {
-		m := t.match(hosts)
-		if !slices.Contains(m, true) {
-			return nil, fmt.Errorf("host pattern %q matches no host", t.Raw)
+		m, err := t.match(hosts)
+		if err != nil {
+			return nil, err
 		}
 		for i := range picked {
 			switch t.Op {
@@ -185,14 +232,17 @@ func Select(hosts []Host, pattern string) ([]Host, error) {
 			out = append(out, h)
 		}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("host pattern %q leaves no host", pattern)
-	}
 	return out, nil
 }
 
-// match marks the hosts t picks.
-func (t Term) match(hosts []Host) []bool {
+// Check says why t picks no host of hosts (a *NoMatchError), or nil.
+func (t Term) Check(hosts []Host) error {
+	_, err := t.match(hosts)
+	return err
+}
+
+// match marks the hosts t picks, or says why it picks none.
+func (t Term) match(hosts []Host) ([]bool, error) {
 	m := make([]bool, len(hosts))
 	var idx []int // positions matched by Base, in inventory order
 	for i, h := range hosts {
@@ -200,13 +250,34 @@ func (t Term) match(hosts []Host) []bool {
 			idx = append(idx, i)
 		}
 	}
+	if len(idx) == 0 {
+		e := &NoMatchError{Term: t.Raw, Why: fmt.Sprintf("no host or group matches %q", t.Base)}
+		if !strings.ContainsAny(t.Base, "*?") {
+			e.Unknown, e.Why = t.Base, fmt.Sprintf("no host or group %q is in the inventory", t.Base)
+		}
+		return nil, e
+	}
 	if t.HasSub {
-		idx = t.slice(idx)
+		n := len(idx)
+		if idx = t.slice(idx); len(idx) == 0 {
+			last := "positions 0 to " + strconv.Itoa(n-1)
+			if n == 1 {
+				last = "position 0"
+			}
+			return nil, &NoMatchError{Term: t.Raw, Why: fmt.Sprintf("%s has %s (%s, or -1 for the last)", t.Base, plural(n, "host"), last)}
+		}
 	}
 	for _, i := range idx {
 		m[i] = true
 	}
-	return m
+	return m, nil
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func (t Term) matchBase(h Host) bool {

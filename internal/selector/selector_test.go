@@ -78,7 +78,7 @@ func TestSelect_Errors(t *testing.T) {
 		{"app[1", "ends with ]"},
 		{"[1]", "names no host or group"},
 		{"!", "names no host or group"},
-		{"a!b", "unexpected character"},
+		{"a!b", "only start a term"},
 		{"app[0]x]", "not a number"},
 		{"app,!app", `"app,!app" leaves no host`},
 	} {
