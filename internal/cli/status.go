@@ -344,7 +344,6 @@ func summarize(pb *config.Playbook, rows []statusRow) []serviceSummary {
 	return out
 }
 
-
 // statusResult is status's exit: unhealthy beats unreachable.
 func statusResult(rows []statusRow) error {
 	var bad, unreachable, total int

@@ -102,7 +102,6 @@ func serviceByName(pb *config.Playbook, name string) *config.Service {
 	return nil
 }
 
-
 // unitsInWave returns h's picked units of wave w, in playbook order.
 func unitsInWave(h *Host, f UnitFilter, g plan.Graph, w int) []PlacedUnit {
 	var out []PlacedUnit
