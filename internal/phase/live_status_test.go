@@ -76,10 +76,8 @@ func TestUpload_CountsBytesForTheStatusLine(t *testing.T) {
 	<-clk.Parked
 	local := filepath.Join(t.TempDir(), "bin")
 	require.NoError(t, os.WriteFile(local, make([]byte, 2<<20), 0o644))
-	_, err := upload(t.Context(), f, plan.Artifact{Rel: "bin/x", Local: local, Mode: 0o755}, "/r/bin/x", tr, nil)
-	require.NoError(t, err)
-	_, err = upload(t.Context(), f, plan.Artifact{Rel: "env/x", Content: make([]byte, 1<<20), Mode: 0o600}, "/r/env/x", tr, nil)
-	require.NoError(t, err)
+	require.NoError(t, upload(t.Context(), f, plan.Artifact{Rel: "bin/x", Local: local, Mode: 0o755}, "/r/bin/x", tr))
+	require.NoError(t, upload(t.Context(), f, plan.Artifact{Rel: "env/x", Content: make([]byte, 1<<20), Mode: 0o600}, "/r/env/x", tr))
 	tr.HostDone()
 	clk.Step(time.Second)
 	require.Equal(t, "\ruploading: 3.0/3.0 MiB, 3.0 MiB/s, 1/1 hosts done\x1b[K", out.String())

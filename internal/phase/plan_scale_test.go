@@ -20,7 +20,7 @@ import (
 // network (connect, pre-flight, gather) is not in it: this is what the
 // controller adds per host however fast the hosts answer.
 func BenchmarkPlanOpenIM(b *testing.B) {
-	for _, n := range []int{50, 100, 200, 500} {
+	for _, n := range []int{50, 100, 200, 500, 1000} {
 		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
 			inv, pb := openIMFleet(b, n)
 			b.ReportAllocs()

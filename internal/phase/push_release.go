@@ -114,19 +114,9 @@ func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer, z 
 		return err
 	}
 	partial := rh.PartialDir(hp.Release)
-	var sent, wire int64
-	for _, a := range hp.Uploads {
-		n, err := upload(ctx, h.Target, a, path.Join(partial, a.Rel), progress, z)
-		if err != nil {
-			return err
-		}
-		sent += a.Size
-		wire += n
-		if !a.Secret && n != a.Size {
-			r.Out.Verbose("[%s] sent %s (%d bytes, %d gzipped)", h.Config.Name, a.Rel, a.Size, n)
-		} else if !a.Secret {
-			r.Out.Verbose("[%s] sent %s (%d bytes)", h.Config.Name, a.Rel, a.Size)
-		}
+	sent, wire, err := sendFiles(ctx, r, h, hp.Uploads, partial, progress, z)
+	if err != nil {
+		return err
 	}
 	dups := make([]release.Link, len(hp.Dups))
 	for i, l := range hp.Dups {
@@ -146,12 +136,12 @@ func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer, z 
 	h.pushed = true
 	h.mu.Unlock()
 	h.Changed(1)
-	gz := ""
+	onWire := ""
 	if wire != sent {
-		gz = fmt.Sprintf(", %d on the wire (gzip)", wire)
+		onWire = fmt.Sprintf(", %d on the wire (gzip)", wire)
 	}
 	r.Out.Host(h.Config.Name, "release %s: %d files sent (%d bytes%s), %d already on the host",
-		hp.Release, len(hp.Uploads), sent, gz, len(hp.Links)+len(hp.Dups))
+		hp.Release, len(hp.Uploads), sent, onWire, len(hp.Links)+len(hp.Dups))
 	return nil
 }
 
@@ -167,21 +157,55 @@ func releaseDirs(hp *plan.HostPlan) []string {
 	return slices.Sorted(maps.Keys(dirs))
 }
 
-// upload sends a to dst and returns the bytes put on the wire: gzipped on
-// an exec session when z (nil: never) says so, else as it is over SFTP.
-func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, progress *ui.Transfer, z *gzipUploads) (int64, error) {
-	if z != nil {
-		if n, sent, err := z.upload(ctx, t, a, dst, progress); sent || err != nil {
-			return n, err
+// sendFiles stages uploads under dir on h and returns their size and the
+// bytes put on the wire. Files worth compressing (z says which; nil:
+// none) go first, all on one exec session, decompressed by the host's own
+// gzip; the rest, and all of them on a host that turns out to lack gzip,
+// go as they are over SFTP. Finalize checks every one against the
+// manifest afterwards.
+func sendFiles(ctx context.Context, r *Run, h *Host, uploads []plan.Artifact, dir string, progress *ui.Transfer, z *gzipUploads) (sent, wire int64, err error) {
+	gz, plain, err := z.batch(ctx, uploads, dir, progress)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err := target.StageFilesGzip(ctx, h.Target, gz)
+	switch {
+	case errors.Is(err, target.ErrNoGzip):
+		r.Out.Host(h.Config.Name, "no gzip on the host: files are sent uncompressed over SFTP")
+		plain = uploads
+	case err != nil:
+		return 0, 0, fmt.Errorf("upload: %w", err)
+	default:
+		wire += n
+		for _, f := range gz {
+			sent += f.Size
+		}
+		if len(gz) > 0 {
+			r.Out.Verbose("[%s] sent %d files gzipped on one session (%d bytes, %d on the wire)", h.Config.Name, len(gz), sent, n)
 		}
 	}
+	for _, a := range plain {
+		if err := upload(ctx, h.Target, a, path.Join(dir, a.Rel), progress); err != nil {
+			return 0, 0, err
+		}
+		sent += a.Size
+		wire += a.Size
+		if !a.Secret {
+			r.Out.Verbose("[%s] sent %s (%d bytes)", h.Config.Name, a.Rel, a.Size)
+		}
+	}
+	return sent, wire, nil
+}
+
+// upload sends a to dst as it is, over SFTP.
+func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, progress *ui.Transfer) error {
 	var src io.Reader
 	if a.Content != nil {
 		src = bytes.NewReader(a.Content)
 	} else {
 		f, err := os.Open(a.Local)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		defer f.Close()
 		src = f
@@ -190,7 +214,7 @@ func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, p
 	// Staged: finalize checks every file sent against the manifest in one
 	// sha256sum before the release exists, instead of a session per file.
 	if err := target.StageFile(ctx, t, dst, src, a.Mode); err != nil {
-		return 0, fmt.Errorf("upload %s: %w", a.Rel, err)
+		return fmt.Errorf("upload %s: %w", a.Rel, err)
 	}
-	return a.Size, nil
+	return nil
 }

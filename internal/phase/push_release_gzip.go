@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"slices"
 	"sync"
 	"time"
@@ -127,37 +128,45 @@ func (z *gzipUploads) forHost(ctx context.Context, r *Run, h *Host) *gzipUploads
 	return z
 }
 
-// upload sends a compressed when it should be and returns the bytes put
-// on the wire; sent is false when a must go as it is instead (not worth
-// compressing, or the host turned out to lack gzip).
+// batch picks, among uploads, those that go compressed, as files to stage
+// under dir on one exec session (target.StageFilesGzip), and returns the
+// rest, which go as they are: not worth compressing, or z is nil.
 //
 // progress counts the compressed bytes as they go: the status line's total
 // is the files' plain size, so it ends short of it when files compress.
-func (z *gzipUploads) upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, progress *ui.Transfer) (wire int64, sent bool, err error) {
-	if !z.wants(a) {
-		return 0, false, nil
-	}
-	var gz io.ReadCloser
-	if a.Local != "" {
-		p, err := z.compressed(ctx, a)
-		if err != nil || p == "" {
-			return 0, false, err
+func (z *gzipUploads) batch(ctx context.Context, uploads []plan.Artifact, dir string, progress *ui.Transfer) (gz []target.GzipFile, plain []plan.Artifact, err error) {
+	for _, a := range uploads {
+		if z == nil || !z.wants(a) {
+			plain = append(plain, a)
+			continue
 		}
-		if gz, err = os.Open(p); err != nil {
-			return 0, false, err
+		open := func() (io.ReadCloser, error) { return streamGzip(a.Content), nil }
+		if a.Local != "" {
+			p, err := z.compressed(ctx, a)
+			if err != nil {
+				return nil, nil, err
+			}
+			if p == "" {
+				plain = append(plain, a)
+				continue
+			}
+			open = func() (io.ReadCloser, error) { return os.Open(p) }
 		}
-	} else {
-		gz = streamGzip(a.Content)
+		gz = append(gz, target.GzipFile{Path: path.Join(dir, a.Rel), Mode: a.Mode, Size: a.Size,
+			Open: func() (io.ReadCloser, error) {
+				rc, err := open()
+				if err != nil {
+					return nil, err
+				}
+				return readCloser{progress.Reader(rc), rc}, nil
+			}})
 	}
-	defer gz.Close()
-	wire, err = target.WriteFileGzip(ctx, t, dst, progress.Reader(gz), a.Mode, a.Size, a.SHA256)
-	if errors.Is(err, target.ErrNoGzip) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return wire, true, fmt.Errorf("upload %s: %w", a.Rel, err)
-	}
-	return wire, true, nil
+	return gz, plain, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // compressed returns the path of a's compressed copy, making it if this

@@ -27,10 +27,11 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/ui"
 )
 
-// gzipFake is a Fake host that answers target.WriteFileGzip's command the
-// way the real script does: it decompresses stdin, checks size and
-// SHA-256, and installs the file. missing makes it answer as a host
-// without gzip (exit 3). wire counts the compressed bytes it received.
+// gzipFake is a Fake host that answers target.StageFilesGzip's command the
+// way the real script does: it decompresses stdin (the files' gzip members
+// one after the other), cuts it into the files by their sizes and installs
+// them. missing makes it answer as a host without gzip (exit 3). wire
+// counts the compressed bytes it received.
 type gzipFake struct {
 	*targettest.Fake
 	wire int64
@@ -43,26 +44,39 @@ func newGzipFake(t *testing.T, name string, missing bool) *gzipFake {
 	}
 	g.OnFunc(targettest.Contains("openim-deploy-gz"), func(cmd target.Cmd) (target.Result, error) {
 		if missing {
-			return target.Result{}, &target.ExitError{Cmd: cmd.String(), Code: 3, Stderr: "gzip or sha256sum not found"}
+			return target.Result{}, &target.ExitError{Cmd: cmd.String(), Code: 3, Stderr: "gzip or dd not found"}
 		}
-		// Args: sh -c SCRIPT $0 dst mode size sha256
-		dst, modeS, sizeS, sum := cmd.Args[4], cmd.Args[5], cmd.Args[6], cmd.Args[7]
+		// Args: sh -c SCRIPT $0 N (dst mode size)...
+		n, err := strconv.Atoi(cmd.Args[4])
+		require.NoError(t, err)
 		raw, err := io.ReadAll(cmd.Stdin)
 		require.NoError(t, err)
 		g.wire += int64(len(raw))
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		zr, err := gzip.NewReader(bytes.NewReader(raw)) // multistream: every member
 		require.NoError(t, err)
 		plain, err := io.ReadAll(zr)
 		require.NoError(t, err)
-		h := sha256.Sum256(plain)
-		require.Equal(t, sizeS, strconv.Itoa(len(plain)))
-		require.Equal(t, sum, hex.EncodeToString(h[:]))
-		mode, err := strconv.ParseUint(modeS, 8, 32)
-		require.NoError(t, err)
-		g.AddFile(dst, plain, fs.FileMode(mode))
+		for i := range n {
+			dst, modeS, sizeS := cmd.Args[5+3*i], cmd.Args[6+3*i], cmd.Args[7+3*i]
+			size, err := strconv.Atoi(sizeS)
+			require.NoError(t, err)
+			mode, err := strconv.ParseUint(modeS, 8, 32)
+			require.NoError(t, err)
+			g.AddFile(dst, plain[:size], fs.FileMode(mode))
+			plain = plain[size:]
+		}
+		require.Empty(t, plain, "the stream holds exactly the files")
 		return target.Result{}, nil
 	})
 	return g
+}
+
+// send stages h's uploads under /r as pushRelease does, with z.
+func send(t *testing.T, r *Run, h *Host, z *gzipUploads) int64 {
+	t.Helper()
+	_, wire, err := sendFiles(t.Context(), r, h, h.Plan.Uploads, "/r", nil, z)
+	require.NoError(t, err)
+	return wire
 }
 
 // artifact describes a local file as the plan would.
@@ -126,10 +140,7 @@ func TestUploadAutoCompressesLargeBinaries(t *testing.T) {
 		h.Target, h.Plan.Uploads = g, []plan.Artifact{bin, conf, noise}
 		hz := z.forHost(t.Context(), r, h)
 		require.NotNil(t, hz)
-		for _, a := range h.Plan.Uploads {
-			_, err := upload(t.Context(), g, a, "/r/"+a.Rel, nil, hz)
-			require.NoError(t, err)
-		}
+		send(t, r, h, hz)
 		files := g.Files()
 		require.Equal(t, binaryLikeOf(t, bin), files["/r/bin/api"].Data)
 		require.Equal(t, os.FileMode(0o755), files["/r/bin/api"].Mode.Perm())
@@ -159,18 +170,15 @@ func TestUploadAlwaysAndNever(t *testing.T) {
 	for _, tt := range []struct {
 		mode  config.Compress
 		execs int
-	}{{config.CompressAlways, 2}, {config.CompressNever, 0}} {
+	}{{config.CompressAlways, 1}, {config.CompressNever, 0}} {
 		t.Run(string(tt.mode), func(t *testing.T) {
 			z := newGzipUploads(tt.mode)
 			defer z.Close()
 			r, hosts := gzipHostRun(io.Discard, true)
 			g := newGzipFake(t, "h1", false)
 			hosts[0].Target, hosts[0].Plan.Uploads = g, []plan.Artifact{small, env}
-			for _, a := range hosts[0].Plan.Uploads {
-				_, err := upload(t.Context(), g, a, "/r/"+a.Rel, nil, z.forHost(t.Context(), r, hosts[0]))
-				require.NoError(t, err)
-			}
-			require.Len(t, g.Calls(), tt.execs)
+			send(t, r, hosts[0], z.forHost(t.Context(), r, hosts[0]))
+			require.Len(t, g.Calls(), tt.execs, "every file on one exec session, or none")
 			require.Equal(t, "SECRET=s3cr3t\n", string(g.Files()["/r/env/api.env"].Data))
 			require.Equal(t, os.FileMode(0o640), g.Files()["/r/env/api.env"].Mode.Perm())
 			require.NotContains(t, z.copies, env.SHA256, "generated content is never written to the controller's disk")
@@ -194,16 +202,12 @@ func TestUploadHostWithoutGzip(t *testing.T) {
 
 	hz := z.forHost(t.Context(), r, hosts[0])
 	require.Nil(t, hz)
-	n, err := upload(t.Context(), g, bin, "/r/bin/api", nil, hz)
-	require.NoError(t, err)
-	require.Equal(t, bin.Size, n)
+	require.Equal(t, bin.Size, send(t, r, hosts[0], hz))
 	require.Empty(t, g.Calls())
 	require.Contains(t, g.Files(), "/r/bin/api")
 	require.Equal(t, 1, strings.Count(out.String(), "no gzip on the host"), out.String())
 
-	n, err = upload(t.Context(), lacking, bin, "/r/bin/api", nil, z.forHost(t.Context(), r, hosts[1]))
-	require.NoError(t, err)
-	require.Equal(t, bin.Size, n)
+	require.Equal(t, bin.Size, send(t, r, hosts[1], z.forHost(t.Context(), r, hosts[1])))
 	require.Len(t, lacking.Calls(), 1)
 	require.Equal(t, binaryLikeOf(t, bin), lacking.Files()["/r/bin/api"].Data)
 }
@@ -239,8 +243,7 @@ func TestUploadAutoSkipsFastLinks(t *testing.T) {
 			r.Out = ui.New(&out, ui.Options{Verbose: true})
 			g := measured{newGzipFake(t, "h1", false), tt.rtt}
 			hosts[0].Target, hosts[0].Plan.Uploads = g, []plan.Artifact{bin}
-			n, err := upload(t.Context(), g, bin, "/r/bin/api", nil, z.forHost(t.Context(), r, hosts[0]))
-			require.NoError(t, err)
+			n := send(t, r, hosts[0], z.forHost(t.Context(), r, hosts[0]))
 			require.Equal(t, binaryLikeOf(t, bin), g.Files()["/r/bin/api"].Data)
 			if tt.gzip {
 				require.Len(t, g.Calls(), 1)
