@@ -2,10 +2,13 @@ package release
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
+	"hash"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/systemd"
@@ -77,14 +80,83 @@ func (s *State) IDs() []string {
 	return ids
 }
 
+// shared keeps one copy of what the reads of many hosts hold alike: unit
+// file text and release manifests are the same on every host of a fleet,
+// and a read of 1000 hosts would otherwise keep 1000 copies of each. What
+// it hands out is shared: callers must not change it.
+var shared = struct {
+	sync.Mutex
+	files     map[string][]byte
+	manifests map[[sha256.Size]byte]Manifest
+}{files: map[string][]byte{}, manifests: map[[sha256.Size]byte]Manifest{}}
+
+// sharedFile returns the one copy of content b.
+func sharedFile(b []byte) []byte {
+	shared.Lock()
+	defer shared.Unlock()
+	if c, ok := shared.files[string(b)]; ok {
+		return c
+	}
+	c := bytes.Clone(b)
+	shared.files[string(c)] = c
+	return c
+}
+
+// manifestBlock collects one "manifest ID" block as it is parsed and
+// replaces it, once complete, by the one copy of a manifest with the same
+// id and the same lines in the same order (the release's .manifest file
+// printed as it is).
+type manifestBlock struct {
+	id  string
+	m   Manifest
+	sum hash.Hash
+}
+
+func (b *manifestBlock) start(id string, m Manifest) {
+	b.id, b.m, b.sum = id, m, sha256.New()
+	b.sum.Write([]byte(id))
+}
+
+func (b *manifestBlock) line(l []byte) {
+	if b.sum != nil {
+		b.sum.Write([]byte{'\n'})
+		b.sum.Write(l)
+	}
+}
+
+// end swaps the block's manifest in s for the shared copy.
+func (b *manifestBlock) end(s *State) {
+	if b.sum == nil {
+		return
+	}
+	var key [sha256.Size]byte
+	b.sum.Sum(key[:0])
+	b.sum = nil
+	if _, ok := s.Releases[b.id]; !ok {
+		return
+	}
+	shared.Lock()
+	defer shared.Unlock()
+	if m, ok := shared.manifests[key]; ok {
+		s.Releases[b.id] = m
+		return
+	}
+	shared.manifests[key] = b.m
+}
+
 // ParseGather parses the output of the gather script.
 func ParseGather(out []byte) (*State, error) {
 	s := &State{Releases: map[string]Manifest{}, TaskRuns: map[string]string{}, Files: map[string][]byte{}, Cwd: map[int]string{}}
 	var manifest Manifest
+	var block manifestBlock
+	defer block.end(s)
 	for len(out) > 0 {
 		line, rest, _ := bytes.Cut(out, []byte("\n"))
 		out = rest
 		word, arg, _ := strings.Cut(string(line), " ")
+		if word != "m" {
+			block.end(s)
+		}
 		switch word {
 		case "realroot":
 			s.RealRoot = arg
@@ -95,7 +167,9 @@ func ParseGather(out []byte) (*State, error) {
 			if layout.ValidReleaseID(arg) {
 				s.Releases[arg] = manifest
 			}
+			block.start(arg, manifest)
 		case "m":
+			block.line(line)
 			sum, rel, ok := strings.Cut(arg, "  ")
 			if !ok || len(sum) != 64 || manifest == nil || strings.HasPrefix(sum, "\\") {
 				continue // sha256sum escapes odd names with a backslash: not ours
@@ -122,7 +196,7 @@ func ParseGather(out []byte) (*State, error) {
 			if !ok || err != nil || n < 0 || n > len(out) {
 				return nil, fmt.Errorf("gather: bad file header %q", line)
 			}
-			s.Files[name] = append([]byte(nil), out[:n]...)
+			s.Files[name] = sharedFile(out[:n])
 			out = out[n:]
 		case "sizes":
 			// "wc -c" of the files, then their bytes in the same order.
@@ -142,7 +216,7 @@ func ParseGather(out []byte) (*State, error) {
 				if !ok || err != nil || n < 0 || n > len(out) {
 					return nil, fmt.Errorf("gather: bad file size line %q", l)
 				}
-				s.Files[name] = append([]byte(nil), out[:n]...)
+				s.Files[name] = sharedFile(out[:n])
 				out = out[n:]
 			}
 		case "show":

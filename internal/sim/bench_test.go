@@ -114,9 +114,14 @@ func readMem() memSample {
 // sampleMem records into peak the highest heap and total seen every
 // 5 ms until the returned stop is called (which takes a last sample).
 func sampleMem(peak *memSample) (stop func()) {
+	return sampleMemTo(peak, os.Getenv("OPENIM_SCALE_HEAPPROFILE"))
+}
+
+// sampleMemTo is sampleMem writing a heap profile to profile ("": none)
+// at each new peak.
+func sampleMemTo(peak *memSample, profile string) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	profile := os.Getenv("OPENIM_SCALE_HEAPPROFILE")
 	take := func() {
 		m := readMem()
 		if profile != "" && m.heap > peak.heap {

@@ -37,5 +37,10 @@ func runAsController(profile string) int {
 	}
 	defer pprof.StopCPUProfile()
 	os.Args = append([]string{"openim-deploy"}, os.Args[1:]...)
+	if heap := os.Getenv("OPENIM_SCALE_HEAPPROFILE"); heap != "" {
+		var peak memSample
+		stop := sampleMemTo(&peak, heap) // the controller's live heap at its peak
+		defer stop()
+	}
 	return cli.Main()
 }
