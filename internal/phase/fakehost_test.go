@@ -3,6 +3,7 @@ package phase
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -31,16 +32,32 @@ import (
 // start there too, so pre-flight sees no clock skew.
 var hostClock = time.Unix(1_700_000_000, 0)
 
+// tinyELF is the 64-byte header of an x86-64 Linux executable with no
+// program or section headers, then tail: what pre-flight inspects of a
+// binary, without depending on the machine the tests run on.
+func tinyELF(tail string) []byte {
+	b := make([]byte, 64)
+	copy(b, "\x7fELF\x02\x01\x01") // 64-bit, little-endian, version 1
+	le := binary.LittleEndian
+	le.PutUint16(b[16:], 2)  // ET_EXEC
+	le.PutUint16(b[18:], 62) // EM_X86_64
+	le.PutUint32(b[20:], 1)  // EV_CURRENT
+	le.PutUint16(b[52:], 64) // e_ehsize
+	le.PutUint16(b[54:], 56) // e_phentsize
+	le.PutUint16(b[58:], 64) // e_shentsize
+	return append(b, tail...)
+}
+
 // demoRun is a run over hosts named names, every one in group "app",
 // placed the demo playbook: the task gate, then rpc (instances 0 and 1),
-// then api (instance 0). The binaries are small local scripts. No host
-// has a target yet.
+// then api (instance 0). The binaries are tiny x86-64 ELF files, as the
+// fake hosts are. No host has a target yet.
 func demoRun(t *testing.T, names ...string) (*Run, *bytes.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	bin := func(name string) string {
 		p := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\n# "+name+"\n"), 0o755))
+		require.NoError(t, os.WriteFile(p, tinyELF(name), 0o755))
 		return p
 	}
 	unit := func(name string, deps ...string) config.Unit {
@@ -94,6 +111,8 @@ type hostView struct {
 	running map[string]string
 	// holder, when set, is the JSON of a live lease another run holds.
 	holder string
+	// init is the detect script's init section (systemd unless set).
+	init string
 	// noClock leaves the clock section out (a host whose clock cannot be
 	// read): for a detect the controller times with the wall clock.
 	noClock bool
@@ -112,13 +131,17 @@ func detectOutput(name string, v hostView) string {
 		id = hex.EncodeToString(sum[:16])
 	}
 	sec := func(s string) string { return "@@openim-deploy-facts@@ " + s + "\n" }
+	init := v.init
+	if init == "" {
+		init = "run-systemd\npid1 systemd\nsbin-init /lib/systemd/systemd\n"
+	}
 	clock := sec("clock") + strconv.FormatInt(hostClock.Unix(), 10) + "\n"
 	if v.noClock {
 		clock = ""
 	}
 	return sec("os") + "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n" +
 		sec("uname") + "node " + name + "\nrelease 6.1.0-18-amd64\nmachine x86_64\n" +
-		sec("init") + "run-systemd\npid1 systemd\nsbin-init /lib/systemd/systemd\n" +
+		sec("init") + init +
 		sec("systemd") + "systemd 252 (252.22-1~deb12u1)\n" +
 		sec("machine-id") + id + "\n" +
 		clock +
