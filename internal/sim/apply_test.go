@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/cli"
 	"github.com/openimsdk/openim-deploy/internal/clock"
 	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/health"
 	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/phase"
 	"github.com/openimsdk/openim-deploy/internal/target"
@@ -223,4 +226,126 @@ func mapDiff(got, want map[string]string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestRollingUpgradeOnSimulatedFleet: after a cold apply, one binary
+// changes (openim-push, 8 instances on each of 3 hosts) and apply runs
+// with batches of 4: only that binary crosses the network, only its 24
+// instances restart, each once, in batches of at most 4 taken across the
+// hosts, each batch only after the previous one passed its health gate
+// (a stable window later); they end on the new release, every other
+// instance keeps running the old one, re-pinned to the new one without a
+// restart, current names the new release, and the old one is kept. The
+// real apply command then finds nothing to do.
+func TestRollingUpgradeOnSimulatedFleet(t *testing.T) {
+	const r2 = "20261202T000000.000Z-0002"
+	f := NewOpenIMFleet(t, 3)
+	sims := simsOf(f)
+	coldApply(t, f, sims, ReleaseID)
+	before := map[string]int{}
+	for name, s := range sims {
+		before[name] = len(s.restartLog())
+	}
+	uploadsBefore := map[string]int{}
+	for name, s := range sims {
+		uploadsBefore[name] = len(s.uploaded())
+	}
+	bin := filepath.Join(f.Dir, "_output", "bin", "openim-push")
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, append(b, " v2"...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	var events []restartEvent
+	synctest.Test(t, func(t *testing.T) {
+		batch4 := func(p config.Rollout) config.Rollout { p.Batch = 4; return p }
+		_, out, err := applyInProcess(t, f, sims, r2, batch4)
+		if err != nil {
+			t.Fatalf("upgrade: %v\n%s", err, out)
+		}
+	})
+	for _, h := range f.Hosts {
+		events = append(events, sims[h.Name].restartLog()[before[h.Name]:]...)
+	}
+	if u := f.Unknown(); len(u) > 0 {
+		t.Fatalf("commands the simulation does not answer: %v", u)
+	}
+
+	// Restarts: exactly the push instances, once each, in batches.
+	slices.SortStableFunc(events, func(a, b restartEvent) int { return a.At.Compare(b.At) })
+	seen := map[string]int{}
+	var batches [][]string
+	var starts []time.Time
+	for _, e := range events {
+		if len(starts) == 0 || !e.At.Equal(starts[len(starts)-1]) {
+			batches, starts = append(batches, nil), append(starts, e.At)
+		}
+		for _, u := range e.Units {
+			if !strings.HasPrefix(u, "openim-push@") {
+				t.Errorf("%s: %s restarted; only openim-push changed", e.Host, u)
+			}
+			seen[e.Host+"/"+u]++
+			batches[len(batches)-1] = append(batches[len(batches)-1], e.Host+"/"+u)
+		}
+	}
+	if len(seen) != 24 {
+		t.Errorf("%d push instances restarted, want 24: %v", len(seen), seen)
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("%s restarted %d times", k, n)
+		}
+	}
+	if len(batches) != 6 {
+		t.Errorf("%d batches, want 6 of 4: %v", len(batches), batches)
+	}
+	for i, bt := range batches {
+		hosts := map[string]bool{}
+		for _, it := range bt {
+			hosts[strings.Split(it, "/")[0]] = true
+		}
+		if len(bt) > 4 || len(hosts) < min(len(bt), 3) {
+			t.Errorf("batch %d: %v: want at most 4, spread over the hosts", i+1, bt)
+		}
+		if i > 0 && starts[i].Sub(starts[i-1]) < health.DefaultStable {
+			t.Errorf("batch %d began %s after batch %d: before its gate's stable window (%s) passed",
+				i+1, starts[i].Sub(starts[i-1]), i, health.DefaultStable)
+		}
+	}
+
+	root := f.Config.Playbook.App.Root
+	for _, h := range f.Hosts {
+		// Only the changed binary is sent; the others are linked from the
+		// release on the host.
+		for _, p := range sims[h.Name].uploaded()[uploadsBefore[h.Name]:] {
+			if strings.Contains(p, "/bin/") && !strings.HasSuffix(p, "/bin/openim-push") {
+				t.Errorf("%s: %s sent again; it did not change", h.Name, p)
+			}
+		}
+		v := viewOf(h.State, f.Config.Playbook.App.Name)
+		if got := v.Links[path.Join(root, "current")]; got != "releases/"+r2 {
+			t.Errorf("%s: current -> %s, want releases/%s", h.Name, got, r2)
+		}
+		if _, ok := v.Manifests[path.Join(root, "releases", ReleaseID, ".manifest")]; !ok {
+			t.Errorf("%s: release %s was pruned, but instances still run it", h.Name, ReleaseID)
+		}
+		for u, cwd := range v.Runs {
+			want := path.Join(root, "releases", ReleaseID)
+			if strings.HasPrefix(u, "openim-push@") {
+				want = path.Join(root, "releases", r2)
+			}
+			if cwd != want {
+				t.Errorf("%s: %s runs in %s, want %s", h.Name, u, cwd, want)
+			}
+		}
+		for p, text := range v.UnitFiles {
+			if strings.HasSuffix(p, ".d/release.conf") && directive([]byte(text), "WorkingDirectory") != path.Join(root, "releases", r2) {
+				t.Errorf("%s: %s does not pin %s", h.Name, p, r2)
+			}
+		}
+	}
+	checkConverges(t, f)
 }
