@@ -235,8 +235,10 @@ func mapDiff(got, want map[string]string) string {
 // hosts, each batch only after the previous one passed its health gate
 // (a stable window later); they end on the new release, every other
 // instance keeps running the old one, re-pinned to the new one without a
-// restart, current names the new release, and the old one is kept. The
-// real apply command then finds nothing to do.
+// restart, current names the new release, and the old one is kept
+// (with keep_releases = 1: only as the protected previous release that
+// instances still run). The real apply
+// command then finds nothing to do.
 func TestRollingUpgradeOnSimulatedFleet(t *testing.T) {
 	const r2 = "20261202T000000.000Z-0002"
 	f := NewOpenIMFleet(t, 3)
@@ -258,6 +260,10 @@ func TestRollingUpgradeOnSimulatedFleet(t *testing.T) {
 	if err := os.WriteFile(bin, append(b, " v2"...), 0o755); err != nil {
 		t.Fatal(err)
 	}
+
+	// One release kept: the old one survives the prune only as protected
+	// (the previous current, which instances still run).
+	f.Config.Playbook.App.KeepReleases = 1
 
 	var events []restartEvent
 	synctest.Test(t, func(t *testing.T) {
