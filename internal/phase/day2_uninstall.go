@@ -74,10 +74,17 @@ func (u Uninstall) Run(ctx context.Context, r *Run) error {
 			r.Out.Host(h.Config.Name, "nothing of %s is installed", app.Name)
 			return nil
 		}
+		changed := 0
 		for _, l := range lines {
 			r.Out.Host(h.Config.Name, "%s", l)
+			// "kept ..." says what stays (an operator's file in a drop-in
+			// directory, data under the root): not a change, or a second
+			// uninstall would report one forever.
+			if !strings.HasPrefix(l, "kept ") {
+				changed++
+			}
 		}
-		h.Changed(len(lines))
+		h.Changed(changed)
 		return nil
 	})
 	return hostErrors(r)

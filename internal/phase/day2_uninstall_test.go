@@ -108,3 +108,19 @@ func TestUninstall_FailedHostFailsAloneAndIsNamed(t *testing.T) {
 	o, _, _ = r.Hosts[1].Result()
 	require.Equal(t, OutcomeChanged, o)
 }
+
+// TestUninstall_KeptIsNotAChange: what the script says it keeps (an
+// operator's file in a drop-in directory) is printed but is no change, so
+// a second uninstall of what is already gone reports ok, not changed.
+func TestUninstall_KeptIsNotAChange(t *testing.T) {
+	r, out := demoRun(t, "im-1")
+	f := targettest.NewFake("im-1")
+	f.On(targettest.Contains("# uninstall.sh APP ROOT"), targettest.Reply{
+		Stdout: "kept /etc/systemd/system/rpc@0.service.d/: it holds files openim-deploy did not write\n"})
+	r.Hosts[0].Target = f
+	require.NoError(t, Uninstall{}.Run(t.Context(), r))
+	require.Contains(t, out.String(), "[im-1] kept /etc/systemd/system/rpc@0.service.d/")
+	o, _, n := r.Hosts[0].Result()
+	require.Equal(t, OutcomeOK, o)
+	require.Zero(t, n)
+}
