@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/openimsdk/openim-deploy/internal/osinfo"
 	"github.com/openimsdk/openim-deploy/internal/preflight"
@@ -59,12 +60,14 @@ func (Preflight) Run(ctx context.Context, r *Run) error {
 	return nil
 }
 
-// GatherFacts runs detection read-only, with the state of units read in
-// the same round trip, and probes the SFTP subsystem and TCP forwarding.
-func GatherFacts(ctx context.Context, t target.Target, root string, units ...string) (osinfo.Facts, error) {
+// gatherFacts runs detection read-only, with the state of units read in
+// the same round trip, timed by now (the run's clock: pre-flight compares
+// the host's clock with it), and probes the SFTP subsystem and TCP
+// forwarding.
+func gatherFacts(ctx context.Context, t target.Target, now func() time.Time, root string, units ...string) (osinfo.Facts, error) {
 	ro := target.ReadOnly(t)
 	forwarding := probeForwarding(ctx, t)
-	f, err := osinfo.DetectWith(ctx, ro, osinfo.Options{DiskPath: root, Units: units})
+	f, err := osinfo.DetectWith(ctx, ro, osinfo.Options{DiskPath: root, Units: units, Now: now})
 	if err != nil {
 		return f, err
 	}

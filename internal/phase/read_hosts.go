@@ -133,7 +133,7 @@ func (p ReadHosts) read(ctx context.Context, r *Run, h *Host) error {
 		// Pre-flight names why (sudo, the shell) better than the read's
 		// exit status: read the facts alone for it to judge. The state is
 		// still unread, so the host fails either way.
-		f, ferr := GatherFacts(ctx, h.Target, rd.disk, instanceNames(h)...)
+		f, ferr := gatherFacts(ctx, h.Target, r.Clock.Now, rd.disk, instanceNames(h)...)
 		if ferr != nil {
 			return fmt.Errorf("pre-flight: %w", ferr)
 		}
