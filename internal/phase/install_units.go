@@ -88,15 +88,16 @@ func installUnits(ctx context.Context, r *Run, h *Host) error {
 	return nil
 }
 
-// coldPins are the drop-ins of instances that start cold: nothing runs
-// them and systemd will not start them by itself (inactive or failed, not
-// in an auto-restart loop), so writing them with the unit files moves no
-// process early, and saves their wave a second install and daemon-reload
-// (on a cold apply, every instance). The rest are pinned at their turn.
+// coldPins are the drop-ins of instances and tasks that start cold:
+// nothing runs them and systemd will not start them by itself (inactive
+// or failed, not in an auto-restart loop; a one-shot task is inactive
+// between runs), so writing them with the unit files moves no process
+// early, and saves their wave a second install and daemon-reload (on a
+// cold apply, every instance and task). The rest are pinned at their turn.
 func coldPins(h *Host) []release.File {
 	var files []release.File
 	for _, s := range h.Plan.Starts {
-		if s.Task || s.Restart || s.DropIn == nil {
+		if s.Restart || s.DropIn == nil {
 			continue
 		}
 		switch h.Actual.Units[s.Name].ActiveState {
