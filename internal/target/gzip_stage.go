@@ -67,17 +67,5 @@ func StageFilesGzip(ctx context.Context, t Target, files []GzipFile) (int64, err
 	_, err := t.Run(ctx, Cmd{Args: args, Env: []string{"LC_ALL=C"}, Stdin: src})
 	_ = pr.Close() // stops the copier if the host stopped reading early
 	sent, readErr := src.result()
-	if err == nil {
-		return sent, nil
-	}
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		switch ee.Code {
-		case gzipExitMissing:
-			return sent, fmt.Errorf("stage %d files on %s: %w", len(files), t, ErrNoGzip)
-		case gzipExitCut:
-			err = fmt.Errorf("%w: %w", ErrGzipCut, err)
-		}
-	}
-	return sent, fmt.Errorf("stage %d files on %s: %w", len(files), t, errors.Join(readErr, err))
+	return sent, gzipError(fmt.Sprintf("stage %d files on %s", len(files), t), err, readErr)
 }

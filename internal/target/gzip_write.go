@@ -57,22 +57,29 @@ func WriteFileGzip(ctx context.Context, t Target, path string, gz io.Reader, mod
 		Stdin: src,
 	})
 	sent, readErr := src.result()
+	return sent, gzipError(fmt.Sprintf("write %s on %s", path, t), err, readErr)
+}
+
+// gzipError is the error of a gzip script's run (nil when it succeeded),
+// what it did named by what: its exit statuses as ErrNoGzip and
+// ErrGzipCut, and a local read failure, which is what cut the stream,
+// named first.
+func gzipError(what string, err, readErr error) error {
 	if err == nil {
-		return sent, nil
+		return nil
 	}
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		switch ee.Code {
 		case gzipExitMissing:
-			return sent, fmt.Errorf("write %s on %s: %w", path, t, ErrNoGzip)
+			return fmt.Errorf("%s: %w", what, ErrNoGzip)
 		case gzipExitCut:
 			err = fmt.Errorf("%w: %w", ErrGzipCut, err)
 		case gzipExitVerify:
 			err = fmt.Errorf("verify: %w", err)
 		}
 	}
-	// A local read failure is what cut the stream: name it first.
-	return sent, fmt.Errorf("write %s on %s: %w", path, t, errors.Join(readErr, err))
+	return fmt.Errorf("%s: %w", what, errors.Join(readErr, err))
 }
 
 // sentCounter counts what the transport read from r and keeps the first
