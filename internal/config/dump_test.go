@@ -79,8 +79,17 @@ func dumpUnit(p func(string, ...any), c *Config, u *Unit) {
 	for _, k := range mapKeys(u.SecretEnvironment) {
 		secret = append(secret, k+"="+c.Redact(u.SecretEnvironment[k]))
 	}
-	p("  binary=%s args=%q hosts=%v depends_on=%v files=%v(set=%v)", u.Binary, u.Args, u.Hosts, u.DependsOn, u.Files, u.FilesSet)
+	p("  binary=%s args=%q hosts=%v depends_on=%v files=%v(set=%v)", dumpBinary(c, u), u.Args, u.Hosts, u.DependsOn, u.Files, u.FilesSet)
 	p("  environment=%v secret_environment=%v", u.Environment, secret)
+}
+
+// dumpBinary renders a unit's binary: its path, or the artifact with its
+// header redacted.
+func dumpBinary(c *Config, u *Unit) string {
+	if r := u.Remote; r != nil {
+		return fmt.Sprintf("artifact(url=%s sha256=%s name=%s header=%q)", r.URL, r.SHA256, r.Name, c.Redact(r.Header))
+	}
+	return u.Binary
 }
 
 func filesOn(u *Unit, hp HostPlacement) string {
@@ -107,7 +116,7 @@ func dumpPerHost(p func(string, ...any), c *Config, hp HostPlacement) {
 	}
 	unitLine := func(kind string, u, decl *Unit, extra []string) {
 		same := reflect.DeepEqual(u.Args, decl.Args) && reflect.DeepEqual(u.Environment, decl.Environment) &&
-			reflect.DeepEqual(u.SecretEnvironment, decl.SecretEnvironment) && u.Binary == decl.Binary
+			reflect.DeepEqual(u.SecretEnvironment, decl.SecretEnvironment) && dumpBinary(c, u) == dumpBinary(c, decl)
 		if same && len(extra) == 0 {
 			return
 		}

@@ -124,6 +124,10 @@ func functions(inv *Inventory, dir string) map[string]function.Function {
 		inner[k] = v
 	}
 	fns["templatefile"] = quietOnSecrets(templateFileFunc(dir, inner))
+	// artifact takes sensitive values itself (its header must be one) and
+	// words its errors without them, so it is not wrapped; a template has
+	// no use for it.
+	fns["artifact"] = artifactFunc
 	return fns
 }
 
@@ -410,7 +414,7 @@ func (e *guardedExpr) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 	diags = append(diags, &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Sensitive value in " + e.name,
-		Detail: fmt.Sprintf("This value is derived from a sensitive variable (%s). Sensitive values may reach only secret_environment and templates declared sensitive = true, so they never land in unit files, command lines, health probes or plain-text diffs.",
+		Detail: fmt.Sprintf("This value is derived from a sensitive variable (%s). Sensitive values may reach only secret_environment, templates declared sensitive = true and the header of artifact(), so they never land in unit files, command lines, health probes or plain-text diffs.",
 			strings.Join(sensitiveRoots(e.Expression, ctx), ", ")),
 		Subject: &rng,
 	})

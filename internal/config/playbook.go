@@ -278,9 +278,9 @@ func (l *loader) decodeFileSet(file string, b *filesBlock) *FileSet {
 	return fs
 }
 
-// secrets lists the values to redact: sensitive variables and every
-// secret_environment value, deduplicated, longest first so a secret that
-// contains another is replaced whole.
+// secrets lists the values to redact: sensitive variables, every
+// secret_environment value and every artifact's header, deduplicated,
+// longest first so a secret that contains another is replaced whole.
 func secrets(pb *Playbook, placements []HostPlacement) []string {
 	units := pb.units()
 	for _, hp := range placements {
@@ -307,6 +307,9 @@ func secrets(pb *Playbook, placements []HostPlacement) []string {
 	for _, u := range units {
 		for _, k := range mapKeys(u.SecretEnvironment) {
 			add(u.SecretEnvironment[k])
+		}
+		if u.Remote != nil {
+			add(u.Remote.Header)
 		}
 	}
 	slices.SortFunc(out, func(a, b string) int {

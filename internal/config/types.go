@@ -4,6 +4,7 @@
 package config
 
 import (
+	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -140,7 +141,11 @@ type SourceFile struct {
 type Unit struct {
 	Name string
 	// Binary is an absolute local path; it is installed as <release>/bin/<base name>.
-	Binary            string
+	// It is "" when Remote is set.
+	Binary string
+	// Remote is set for a binary the hosts fetch themselves
+	// (binary = artifact(URL, SHA256)); installed as <release>/bin/<Remote.Name>.
+	Remote            *RemoteBinary
 	Args              []string
 	Hosts             []string // selectors: group names, host names or "all"
 	DependsOn         []string // names of tasks or services
@@ -151,6 +156,23 @@ type Unit struct {
 	Files     []string
 	FilesSet  bool
 	DeclRange hcl.Range
+}
+
+// BinaryName is the base name the binary is installed under, bin/<name>.
+func (u *Unit) BinaryName() string {
+	if u.Remote != nil {
+		return u.Remote.Name
+	}
+	return filepath.Base(u.Binary)
+}
+
+// BinarySource names where the binary comes from, for messages: its local
+// path or its URL.
+func (u *Unit) BinarySource() string {
+	if u.Remote != nil {
+		return u.Remote.URL
+	}
+	return u.Binary
 }
 
 // Task is a one-shot gate (Type=oneshot) that must exit 0 before its dependents start.

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 )
 
 // managedKeys are [Service] settings the tool writes itself; setting them
@@ -23,7 +25,7 @@ var managedKeys = map[string]string{
 type taskBlock struct {
 	Name                   string            `hcl:"name,label"`
 	NameRange              hcl.Range         `hcl:"name,label_range"`
-	Binary                 string            `hcl:"binary"`
+	Binary                 cty.Value         `hcl:"binary"`
 	BinaryRange            hcl.Range         `hcl:"binary,attr_range"`
 	Args                   []string          `hcl:"args,optional"`
 	ArgsRange              hcl.Range         `hcl:"args,attr_range"`
@@ -45,7 +47,7 @@ type taskBlock struct {
 type serviceBlock struct {
 	Name                   string            `hcl:"name,label"`
 	NameRange              hcl.Range         `hcl:"name,label_range"`
-	Binary                 string            `hcl:"binary"`
+	Binary                 cty.Value         `hcl:"binary"`
 	BinaryRange            hcl.Range         `hcl:"binary,attr_range"`
 	Args                   []string          `hcl:"args,optional"`
 	ArgsRange              hcl.Range         `hcl:"args,attr_range"`
@@ -83,10 +85,10 @@ func (l *loader) decodeTask(file string, b *taskBlock) (*Task, unitSrc) {
 	src := unitSrc{kind: "task", def: b.DefRange, name: b.NameRange, binary: b.BinaryRange, args: b.ArgsRange,
 		hosts: b.HostsRange, dependsOn: b.DependsOnRange, env: b.EnvironmentRange,
 		secEnv: b.SecretEnvironmentRange, files: b.FilesRange}
-	t := &Task{Unit: Unit{Name: b.Name, Binary: b.Binary, Args: b.Args, Hosts: b.Hosts,
+	t := &Task{Unit: Unit{Name: b.Name, Args: b.Args, Hosts: b.Hosts,
 		DependsOn: b.DependsOn, Environment: b.Environment, SecretEnvironment: b.SecretEnvironment,
 		Files: b.Files, FilesSet: set(b.FilesRange), DeclRange: b.DefRange}, Timeout: defaultTaskTimeout}
-	l.checkUnit(file, &t.Unit, src)
+	l.checkUnit(file, &t.Unit, b.Binary, src)
 	if l.has(b.TimeoutRange) {
 		if d, ok := l.duration(b.TimeoutRange, b.DefRange, "timeout", b.Timeout); ok {
 			t.Timeout = d
@@ -99,10 +101,10 @@ func (l *loader) decodeService(file string, b *serviceBlock, ctx *hcl.EvalContex
 	src := unitSrc{kind: "service", def: b.DefRange, name: b.NameRange, binary: b.BinaryRange, args: b.ArgsRange,
 		hosts: b.HostsRange, dependsOn: b.DependsOnRange, env: b.EnvironmentRange,
 		secEnv: b.SecretEnvironmentRange, files: b.FilesRange}
-	s := &Service{Unit: Unit{Name: b.Name, Binary: b.Binary, Args: b.Args, Hosts: b.Hosts,
+	s := &Service{Unit: Unit{Name: b.Name, Args: b.Args, Hosts: b.Hosts,
 		DependsOn: b.DependsOn, Environment: b.Environment, SecretEnvironment: b.SecretEnvironment,
 		Files: b.Files, FilesSet: set(b.FilesRange), DeclRange: b.DefRange}, LimitNOFILE: defaultLimitNOFILE}
-	l.checkUnit(file, &s.Unit, src)
+	l.checkUnit(file, &s.Unit, b.Binary, src)
 	if l.has(b.LimitNOFILERange) {
 		s.LimitNOFILE = b.LimitNOFILE
 		if b.LimitNOFILE < 1 {
@@ -135,24 +137,14 @@ func (l *loader) decodeService(file string, b *serviceBlock, ctx *hcl.EvalContex
 	return s, src
 }
 
-// checkUnit validates what tasks and services share and resolves the binary.
-func (l *loader) checkUnit(file string, u *Unit, src unitSrc) {
+// checkUnit validates what tasks and services share and resolves the
+// binary: a local path, or artifact(...) for one the hosts fetch.
+func (l *loader) checkUnit(file string, u *Unit, binary cty.Value, src unitSrc) {
 	if l.checkName(src.name, src.def, src.kind, u.Name) {
 		l.checkReservedUnitName(src.name, src.def, src.kind, u.Name)
 	}
 	if l.has(src.binary) {
-		raw := u.Binary
-		u.Binary = l.absPath(file, raw)
-		fi, err := os.Stat(u.Binary)
-		switch {
-		case err != nil:
-			l.errorf(src.binary, src.def, "Binary not found",
-				"binary %q (%s) does not exist or cannot be read.", raw, u.Binary)
-		case !fi.Mode().IsRegular():
-			l.errorf(src.binary, src.def, "Invalid binary", "binary %q is not a regular file.", raw)
-		default:
-			l.checkName(src.binary, src.def, "binary file", filepath.Base(u.Binary))
-		}
+		l.decodeBinary(file, u, binary, src)
 	}
 	for _, a := range u.Args {
 		switch {
@@ -171,6 +163,40 @@ func (l *loader) checkUnit(file string, u *Unit, src unitSrc) {
 			l.errorf(src.secEnv, src.def, "Duplicate environment variable",
 				"%s is set in both environment and secret_environment.", k)
 		}
+	}
+}
+
+// decodeBinary sets u.Binary (a local path, resolved and checked) or
+// u.Remote (artifact(), checked by the function where it is called) from
+// the binary attribute's value. An unknown value (it uses host, in the
+// declaration pass) is left for the per-host pass.
+func (l *loader) decodeBinary(file string, u *Unit, v cty.Value, src unitSrc) {
+	if !v.IsWhollyKnown() {
+		return
+	}
+	if rb, ok := remoteBinary(v); ok {
+		u.Remote = rb
+		return
+	}
+	if !v.IsNull() && v.Type().IsPrimitiveType() {
+		v, _ = convert.Convert(v, cty.String) // numbers and bools, as elsewhere
+	}
+	if v.IsNull() || v.Type() != cty.String {
+		l.errorf(src.binary, src.def, "Invalid binary",
+			"binary must be a local path (a string) or artifact(URL, SHA256) for a binary the hosts fetch themselves.")
+		return
+	}
+	raw := v.AsString()
+	u.Binary = l.absPath(file, raw)
+	fi, err := os.Stat(u.Binary)
+	switch {
+	case err != nil:
+		l.errorf(src.binary, src.def, "Binary not found",
+			"binary %q (%s) does not exist or cannot be read.", raw, u.Binary)
+	case !fi.Mode().IsRegular():
+		l.errorf(src.binary, src.def, "Invalid binary", "binary %q is not a regular file.", raw)
+	default:
+		l.checkName(src.binary, src.def, "binary file", filepath.Base(u.Binary))
 	}
 }
 

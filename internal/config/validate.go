@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -290,22 +289,36 @@ func (c *checker) reportCycle(cyc []string, order map[string]int, reported map[s
 		"depends_on edges must form a DAG: each is a hard start-order gate. Calls that resolve lazily (OpenIM's gRPC through etcd) are not dependencies; leave them out.")
 }
 
-// binaries rejects two different local binaries with the same base name:
-// both would be installed as <release>/bin/<name>.
+// binaries rejects two different binaries with the same base name (local
+// files, or artifacts with another URL or SHA-256): both would be
+// installed as <release>/bin/<name>.
 func (c *checker) binaries() {
 	byBase := map[string]*Unit{}
 	for _, u := range c.cfg.Playbook.units() {
-		if u.Binary == "" {
+		if u.Binary == "" && u.Remote == nil {
 			continue
 		}
-		base := filepath.Base(u.Binary)
-		if prev, ok := byBase[base]; ok && prev.Binary != u.Binary {
+		base := u.BinaryName()
+		if prev, ok := byBase[base]; ok && !sameBinary(prev, u) {
+			what := fmt.Sprintf("%s and %s (used by %q)", u.BinarySource(), prev.BinarySource(), prev.Name)
+			if u.BinarySource() == prev.BinarySource() {
+				what = fmt.Sprintf("%s with SHA-256 %s and with %s (used by %q)", u.BinarySource(), u.Remote.SHA256, prev.Remote.SHA256, prev.Name)
+			}
 			c.errorf(c.src[u].binary, u.DeclRange, "Binary name clash",
-				"%s and %s (used by %q) would both be installed as bin/%s.", u.Binary, prev.Binary, prev.Name, base)
+				"%s would both be installed as bin/%s.", what, base)
 			continue
 		}
 		byBase[base] = u
 	}
+}
+
+// sameBinary reports whether a and b install the same file: the same
+// local path, or the same artifact URL and SHA-256.
+func sameBinary(a, b *Unit) bool {
+	if a.Remote != nil || b.Remote != nil {
+		return a.Remote != nil && b.Remote != nil && a.Remote.URL == b.Remote.URL && a.Remote.SHA256 == b.Remote.SHA256
+	}
+	return a.Binary == b.Binary
 }
 
 // ports rejects two instances that claim the same port on one host.
