@@ -3,7 +3,6 @@ package unit
 import (
 	"bytes"
 	"fmt"
-	"path"
 	"strings"
 
 	sdunit "github.com/coreos/go-systemd/v22/unit"
@@ -26,11 +25,11 @@ func DropIn(app config.App, u *config.Unit, instance bool, id string) ([]byte, e
 	if err := checkApp(app); err != nil {
 		return nil, err
 	}
-	base := path.Base(u.Binary)
+	base := u.BinaryName()
 	if !unitWord.MatchString(base) {
 		return nil, fmt.Errorf("binary name %q must match %s", base, unitWord)
 	}
-	exec, err := execLine(r.lay.ReleaseBin(id, u.Binary), u.Args, instance)
+	exec, err := execLine(r.lay.ReleaseBin(id, base), u.Args, instance)
 	if err != nil {
 		return nil, err
 	}

@@ -201,11 +201,11 @@ func (r renderer) execBody(u *config.Unit, instance bool) ([]*sdunit.UnitOption,
 	if !unitWord.MatchString(u.Name) {
 		return nil, fmt.Errorf("name %q is not safe in a unit name", u.Name)
 	}
-	base := path.Base(u.Binary)
+	base := u.BinaryName()
 	if !unitWord.MatchString(base) {
 		return nil, fmt.Errorf("binary name %q must match %s", base, unitWord)
 	}
-	exec, err := execLine(r.lay.CurrentBin(u.Binary), u.Args, instance)
+	exec, err := execLine(r.lay.CurrentBin(base), u.Args, instance)
 	if err != nil {
 		return nil, err
 	}

@@ -246,3 +246,29 @@ func TestDropInFromTemplate(t *testing.T) {
 		require.Equal(t, string(want), string(got), s.Name)
 	}
 }
+
+// TestRender_RemoteBinary: a binary the hosts fetch (artifact()) runs as
+// bin/<last segment of its URL path>, in the unit and in the drop-in, the
+// query string and the header nowhere in either.
+func TestRender_RemoteBinary(t *testing.T) {
+	s := &config.Service{Unit: config.Unit{Name: "api", Args: []string{"-c", "config"}, Remote: &config.RemoteBinary{
+		URL: "https://mirror.example/openim/v3.8.3/openim-api?sig=abc", Name: "openim-api",
+		SHA256: strings.Repeat("ab", 32), Header: "Authorization: Bearer hunter2",
+	}}, Instances: instances(1)}
+	files, err := Render(openimApp(), config.HostPlacement{Services: []*config.Service{s}})
+	require.NoError(t, err)
+	var text string
+	for _, f := range files {
+		if f.Name == TemplateName("api") {
+			text = string(f.Content)
+		}
+	}
+	require.Contains(t, text, "\nExecStart=/opt/openim/current/bin/openim-api -c config\n")
+	drop, err := DropIn(openimApp(), &s.Unit, true, "r-1")
+	require.NoError(t, err)
+	require.Contains(t, string(drop), "\nExecStart=/opt/openim/releases/r-1/bin/openim-api -c config\n")
+	for _, b := range []string{text, string(drop)} {
+		require.NotContains(t, b, "sig=")
+		require.NotContains(t, b, "hunter2")
+	}
+}
