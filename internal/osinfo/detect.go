@@ -229,6 +229,12 @@ func ParseDetect(out []byte, diskPath string, sent, received time.Time) (Facts, 
 	if b, ok := secs["gzip"]; ok {
 		f.Gzip = firstLine(b)
 	}
+	if b, ok := secs["curl"]; ok {
+		f.Curl = firstLine(b)
+	}
+	if b, ok := secs["wget"]; ok {
+		f.Wget = firstLine(b)
+	}
 	if _, ok := secs["end"]; !ok {
 		unknown("end", "output was cut short")
 	}

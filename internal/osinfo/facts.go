@@ -100,6 +100,12 @@ type Facts struct {
 	// Gzip is where the host's gzip is ("command -v gzip"), "" when it
 	// has none: compressed uploads need it to decompress.
 	Gzip string
+	// Curl and Wget are where the host's curl and wget are, "" for none:
+	// a binary the playbook names by artifact() is fetched by the host
+	// itself, with curl (preferred, and the only one that takes
+	// credentials on stdin) or wget.
+	Curl string
+	Wget string
 
 	// UnitShow is "systemctl show -p Id,ActiveState" of Options.Units,
 	// one record per unit in their order; nil when none were asked for.

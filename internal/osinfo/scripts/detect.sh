@@ -5,7 +5,8 @@
 # per fact, each started by a line "${m}NAME" (m, set below, is osinfo's
 # marker constant): os, uname, init, systemd,
 # machine-id, clock, memory, nofile, user, sudo, listen, disk (free space
-# at DISKPATH's nearest existing ancestor), gzip, then, when UNITs are
+# at DISKPATH's nearest existing ancestor), gzip, curl, wget (where each
+# is, for compressed uploads and artifacts the host fetches), then, when UNITs are
 # given, units ("systemctl show -p Id,ActiveState" of each), and end.
 # Values arrive as positional parameters, never inside the script text.
 #
@@ -89,6 +90,10 @@ echo "path $d"
 df -Pk -- "$d" 2>&1
 echo "${m}gzip"
 command -v gzip 2>/dev/null
+echo "${m}curl"
+command -v curl 2>/dev/null
+echo "${m}wget"
+command -v wget 2>/dev/null
 if [ $# -gt 1 ]; then
   echo "${m}units"
   shift
