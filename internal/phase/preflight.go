@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/osinfo"
 	"github.com/openimsdk/openim-deploy/internal/preflight"
 	"github.com/openimsdk/openim-deploy/internal/systemd"
@@ -168,7 +169,20 @@ func requirements(r *Run, h *Host, bins *binaryCache) (preflight.Requirements, e
 		OwnedPorts: map[int]bool{},
 	}
 	seen := map[string]bool{}
-	addBin := func(p string) error {
+	addBin := func(u *config.Unit) error {
+		if r := u.Remote; r != nil {
+			// Fetched by the host itself: nothing local to inspect, and
+			// the host needs a tool to fetch it with.
+			if !seen[r.URL] {
+				seen[r.URL] = true
+				req.Fetch = append(req.Fetch, r.URL)
+				if r.Header != "" {
+					req.FetchAuth = append(req.FetchAuth, r.URL)
+				}
+			}
+			return nil
+		}
+		p := u.Binary
 		if seen[p] {
 			return nil
 		}
@@ -181,14 +195,14 @@ func requirements(r *Run, h *Host, bins *binaryCache) (preflight.Requirements, e
 		return nil
 	}
 	for _, t := range hp.Tasks {
-		if err := addBin(t.Binary); err != nil {
+		if err := addBin(&t.Unit); err != nil {
 			return req, err
 		}
 	}
 	names := instanceNames(h)
 	var ports [][]int
 	for _, s := range hp.Services {
-		if err := addBin(s.Binary); err != nil {
+		if err := addBin(&s.Unit); err != nil {
 			return req, err
 		}
 		req.MinNofile = max(req.MinNofile, s.LimitNOFILE)

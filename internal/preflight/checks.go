@@ -194,6 +194,33 @@ func (c *checker) forwarding() {
 	c.add(CheckForward, SeverityWarning, "%s: tcp/http health probes will run through a relay on the host (needs bash)", c.f.ForwardingError)
 }
 
+// fetch refuses a host that must fetch an artifact itself without a tool
+// to fetch it with: curl or wget, and curl when the artifact needs
+// credentials (wget takes a header only on its command line, where every
+// user of the host sees it, or from a file).
+func (c *checker) fetch() {
+	if len(c.req.Fetch) == 0 || c.f.Curl != "" {
+		return
+	}
+	if c.f.Wget == "" {
+		c.add(CheckFetch, SeverityError, "neither curl nor wget found: the host fetches %s itself (artifact() in the playbook); install curl or wget",
+			urlList(c.req.Fetch))
+		return
+	}
+	if len(c.req.FetchAuth) > 0 {
+		c.add(CheckFetch, SeverityError, "curl not found: the host fetches %s with credentials, which only curl takes on stdin (wget would need them on its command line or in a file); install curl",
+			urlList(c.req.FetchAuth))
+	}
+}
+
+// urlList names the first URL and how many more there are.
+func urlList(urls []string) string {
+	if len(urls) == 1 {
+		return urls[0]
+	}
+	return fmt.Sprintf("%s and %d more", urls[0], len(urls)-1)
+}
+
 func (c *checker) ports() {
 	if len(c.req.Ports) == 0 || c.unknown("listen", CheckPorts, "ports") {
 		return

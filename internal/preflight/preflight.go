@@ -51,6 +51,7 @@ const (
 	CheckNofile    = "nofile"
 	CheckMachineID = "machine-id"
 	CheckForward   = "forwarding"
+	CheckFetch     = "fetch"
 )
 
 // Defaults used when a Requirements field is zero.
@@ -104,6 +105,11 @@ type Requirements struct {
 	// NetworkProbes says a service on this host has a tcp or http health
 	// probe, which needs TCP forwarding or the relay that replaces it.
 	NetworkProbes bool
+	// Fetch lists the URLs of binaries this host fetches itself
+	// (artifact() in the playbook): it needs curl or wget. FetchAuth lists
+	// those fetched with credentials, which only curl takes on stdin.
+	Fetch     []string
+	FetchAuth []string
 }
 
 // Problem is one failed or doubtful check on one host.
@@ -159,7 +165,7 @@ func Err(ps []Problem) error {
 // Check runs every per-host check of req against f. now is the controller
 // clock, used for the clock check only when f has no Sent/Received times.
 // Problems come out in a fixed order: facts, os, init, systemd, arch, disk,
-// memory, sudo, sftp, forwarding, ports, clock, nofile.
+// memory, sudo, sftp, forwarding, fetch, ports, clock, nofile.
 func Check(f osinfo.Facts, req Requirements, now time.Time) []Problem {
 	c := checker{f: f, req: req}
 	c.facts()
@@ -172,6 +178,7 @@ func Check(f osinfo.Facts, req Requirements, now time.Time) []Problem {
 	c.sudo()
 	c.sftp()
 	c.forwarding()
+	c.fetch()
 	c.ports()
 	c.clock(now)
 	c.nofile()

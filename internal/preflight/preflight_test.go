@@ -144,6 +144,18 @@ func TestCheck(t *testing.T) {
 		{"nofile", func(f *osinfo.Facts) { f.NrOpen = 65536 }, nil, []string{"nofile warning services need LimitNOFILE=500000 but fs.nr_open is 65536"}},
 		{"nofile off", func(f *osinfo.Facts) { f.NrOpen = 1 }, func(r *Requirements) { r.MinNofile = 0 }, nil},
 		{"cut short", func(f *osinfo.Facts) { f.Unknown["end"] = "cut" }, nil, []string{"facts warning fact gathering output was cut short"}},
+		{"no fetcher", nil, func(r *Requirements) {
+			r.Fetch = []string{"https://m.example/openim-api", "https://m.example/openim-push"}
+		}, []string{
+			"fetch error neither curl nor wget found: the host fetches https://m.example/openim-api and 1 more itself (artifact() in the playbook); install curl or wget"}},
+		{"no fetcher, nothing to fetch", nil, nil, nil},
+		{"wget fetches", func(f *osinfo.Facts) { f.Wget = "/usr/bin/wget" }, func(r *Requirements) { r.Fetch = []string{"https://m.example/openim-api"} }, nil},
+		{"curl fetches with credentials", func(f *osinfo.Facts) { f.Curl = "/usr/bin/curl" }, func(r *Requirements) {
+			r.Fetch, r.FetchAuth = []string{"https://m.example/openim-api"}, []string{"https://m.example/openim-api"}
+		}, nil},
+		{"wget cannot take credentials", func(f *osinfo.Facts) { f.Wget = "/usr/bin/wget" }, func(r *Requirements) {
+			r.Fetch, r.FetchAuth = []string{"https://m.example/a", "https://m.example/b"}, []string{"https://m.example/b"}
+		}, []string{"fetch error curl not found: the host fetches https://m.example/b with credentials, which only curl takes on stdin"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
