@@ -11,8 +11,9 @@ import (
 
 // planNewRelease decides, for every file of the new release, whether it is
 // linked from a release already on the host (same content, any name),
-// uploaded, or uploaded once and linked again: identical content crosses
-// the network once per host.
+// uploaded, fetched by the host itself (an artifact, known by its SHA-256
+// alone), or uploaded or fetched once and linked again: identical content
+// crosses the network once per host.
 func planNewRelease(hp *HostPlan, d Desired, a Actual) {
 	// Generated files (units, secrets, templates) have their own owner and
 	// mode, set by finalize: never a source of a link either, whatever
@@ -61,6 +62,9 @@ func planNewRelease(hp *HostPlan, d Desired, a Actual) {
 		case sentAs[sent] != "":
 			hp.Dups = append(hp.Dups, Link{From: sentAs[sent], To: art.Rel, Mode: art.Mode.Perm()})
 			how = "same content as " + sentAs[sent]
+		case art.Fetch != nil:
+			sentAs[sent] = art.Rel
+			hp.Fetches = append(hp.Fetches, art)
 		default:
 			sentAs[sent] = art.Rel
 			hp.Uploads = append(hp.Uploads, art)
@@ -79,8 +83,12 @@ func planNewRelease(hp *HostPlan, d Desired, a Actual) {
 			hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindRemove, Path: rel, Desc: "drop " + rel + " from the new release"})
 		}
 	}
+	fetched := ""
+	if len(hp.Fetches) > 0 {
+		fetched = fmt.Sprintf(", %d fetched by the host", len(hp.Fetches))
+	}
 	hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindRelease,
-		Desc: fmt.Sprintf("new release %s (%d files sent, %d already on the host)", hp.Release, len(hp.Uploads), len(hp.Links)+len(hp.Dups))})
+		Desc: fmt.Sprintf("new release %s (%d files sent%s, %d already on the host)", hp.Release, len(hp.Uploads), fetched, len(hp.Links)+len(hp.Dups))})
 }
 
 func uploadDesc(art Artifact, existed bool, how string) string {
@@ -93,6 +101,10 @@ func uploadDesc(art Artifact, existed bool, how string) string {
 	}
 	if how != "" {
 		return fmt.Sprintf("%s %s (%s, nothing to send)", verb, art.Rel, how)
+	}
+	if art.Fetch != nil {
+		// Its size is unknown until the host has it: the controller never does.
+		return fmt.Sprintf("%s %s (fetched by the host from %s)", verb, art.Rel, art.Fetch.URL)
 	}
 	return fmt.Sprintf("%s %s (%s)", verb, art.Rel, humanBytes(art.Size))
 }

@@ -77,6 +77,7 @@ type HostPlan struct {
 	// PreviousRelease is the id current points to before apply ("" on a cold host).
 	PreviousRelease string
 	Uploads         []Artifact // files to send into the new release
+	Fetches         []Artifact // files the host fetches itself into it (Artifact.Fetch)
 	Links           []Link     // files linked from releases already on the host
 	Dups            []Link     // files uploaded once and linked under a second name
 	Manifest        map[string]string

@@ -31,6 +31,19 @@ type Artifact struct {
 	// AppOwned gives the file to the app user (a rendered template the
 	// services read); everything else in a release is root's.
 	AppOwned bool
+	// Fetch is set for a file the host fetches itself from a store
+	// (binary = artifact(...)): the controller has none of its bytes, only
+	// its SHA-256, and Size is unknown (0).
+	Fetch *Fetch
+}
+
+// Fetch says where a host fetches an Artifact from.
+type Fetch struct {
+	URL string
+	// Header is an HTTP header line with credentials, "" for none. It is
+	// secret: it reaches the host's curl on stdin only, never an argument,
+	// a file or the plan's text.
+	Header string
 }
 
 // UnitRef is one systemd unit the playbook places on a host, with what it

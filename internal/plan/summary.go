@@ -88,11 +88,15 @@ func newUnits(hp *HostPlan, d Desired, a Actual) *NewUnits {
 	for _, art := range hp.Uploads {
 		sent[art.Rel] = art.Size
 	}
+	fetched := map[string]bool{}
+	for _, art := range hp.Fetches {
+		fetched[art.Rel] = true // its own line: it names the URL, not a size
+	}
 	cur := a.Releases[a.Current]
 	for i, act := range hp.Actions {
 		switch act.Kind {
 		case KindUpload:
-			if _, existed := cur[act.Path]; existed {
+			if _, existed := cur[act.Path]; existed || fetched[act.Path] {
 				continue // an update concerns what runs now: shown in full
 			}
 			readers := readersOf(d.Units, act.Path)
