@@ -70,6 +70,8 @@ var (
 	ownScript string
 	//go:embed scripts/header.sh
 	headerFunc string
+	//go:embed scripts/fetch.sh
+	fetchScript string
 )
 
 // withHeader prepends header.sh (header_app) to a script that checks a
@@ -95,6 +97,15 @@ const (
 	// to write or remove holds a file the app did not write: nothing was
 	// installed or removed.
 	ExitForeignFile = 5
+	// exitNoFetcher: fetch.sh found neither curl nor wget (curl, for an
+	// artifact with credentials). Nothing was fetched.
+	exitNoFetcher = 6
+	// exitFetchFailed: fetch.sh's download failed (the store unreachable,
+	// an HTTP error, a transfer cut short).
+	exitFetchFailed = 7
+	// exitHashMismatch: fetch.sh fetched a file whose SHA-256 is not the
+	// one asked for; it prints the one it got. Nothing was kept.
+	exitHashMismatch = 8
 )
 
 // ErrForeignFile marks a refusal to write over, or remove, a file under
@@ -225,6 +236,90 @@ func (h Host) Finalize(ctx context.Context, id string, dups []Link, m Manifest, 
 		return fmt.Errorf("complete release %s: %w", id, err)
 	}
 	return nil
+}
+
+// Errors of Fetch, for errors.Is.
+var (
+	// ErrNoFetcher: the host has neither curl nor wget (or no curl for
+	// an artifact with credentials).
+	ErrNoFetcher = errors.New("no curl or wget on the host")
+	// ErrFetchFailed: the host could not download the artifact.
+	ErrFetchFailed = errors.New("download failed")
+	// ErrHashMismatch: the host downloaded a file with another SHA-256
+	// than the playbook names.
+	ErrHashMismatch = errors.New("SHA-256 mismatch")
+)
+
+// FetchFile is a file of a new release the host fetches itself.
+type FetchFile struct {
+	Rel    string      // path in the release: "bin/openim-api"
+	URL    string      // http:// or https://
+	SHA256 string      // what the file must hash to, hex
+	Mode   fs.FileMode // its mode once kept
+	// Header is an HTTP header line with credentials, "" for none. It
+	// reaches the host's curl on stdin only.
+	Header string
+}
+
+// Fetch has the host download f into the partial release id with its own
+// curl or wget (scripts/fetch.sh), keeping it only when its SHA-256 is
+// f.SHA256. It runs as the login user, as uploads do: prepare gave it the
+// partial release's directories. The controller sends none of the file's
+// bytes; the credentials, when any, travel on stdin to curl and are
+// redacted from every error.
+func (h Host) Fetch(ctx context.Context, id string, f FetchFile) error {
+	auth := "0"
+	cmd := target.Cmd{Args: []string{"sh", "-c", fetchScript, "openim-deploy-fetch",
+		path.Join(h.PartialDir(id), f.Rel), fmt.Sprintf("%04o", f.Mode.Perm()), f.SHA256, f.URL}}
+	if f.Header != "" {
+		auth = "1"
+		cmd.Stdin = bytes.NewReader(CurlConfig(f.Header))
+		cmd.Redact = []string{f.Header}
+	}
+	cmd.Args = append(cmd.Args, auth)
+	res, err := h.T.Run(ctx, cmd)
+	if err == nil {
+		return nil
+	}
+	var ee *target.ExitError
+	if !errors.As(err, &ee) {
+		return fmt.Errorf("fetch %s from %s: %w", f.Rel, f.URL, err)
+	}
+	said := redact(lastLine(ee.Stderr), f.Header)
+	switch ee.Code {
+	case exitNoFetcher:
+		return fmt.Errorf("fetch %s from %s: %w: %s", f.Rel, f.URL, ErrNoFetcher, said)
+	case exitFetchFailed:
+		return fmt.Errorf("fetch %s from %s: %w: %s", f.Rel, f.URL, ErrFetchFailed, said)
+	case exitHashMismatch:
+		got := strings.TrimSpace(string(res.Stdout))
+		return fmt.Errorf("fetch %s from %s: %w: the host got a file with SHA-256 %s, the playbook says %s; nothing was kept",
+			f.Rel, f.URL, ErrHashMismatch, got, f.SHA256)
+	}
+	return fmt.Errorf("fetch %s from %s: exit status %d: %s", f.Rel, f.URL, ee.Code, said)
+}
+
+// CurlConfig is the curl configuration (curl -K) that sends header: one
+// line, the value quoted so that curl takes it byte for byte.
+func CurlConfig(header string) []byte {
+	q := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(header)
+	return []byte("header = \"" + q + "\"\n")
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return s
+}
+
+func redact(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "<redacted>")
 }
 
 // Clean removes partial releases left by interrupted runs.
