@@ -147,7 +147,7 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 		}
 	}
 	addUnit := func(u *config.Unit, names []string, file string, task bool) error {
-		bin, err := local.Artifact(u.Binary, layout.BinRel(u.Binary))
+		bin, err := binaryArtifact(u, local)
 		if err != nil {
 			return fmt.Errorf("%s: %w", u.Name, err)
 		}
@@ -238,6 +238,17 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 	}
 	slices.SortFunc(d.Artifacts, func(a, b plan.Artifact) int { return strings.Compare(a.Rel, b.Rel) })
 	return d, nil
+}
+
+// binaryArtifact is u's binary as a release file: a local file hashed
+// once per run, or an artifact the host fetches, known by the SHA-256 the
+// playbook gives (its size is unknown: the controller never has it).
+func binaryArtifact(u *config.Unit, local *LocalFiles) (plan.Artifact, error) {
+	if r := u.Remote; r != nil {
+		return plan.Artifact{Rel: layout.BinRel(r.Name), SHA256: r.SHA256,
+			Fetch: &plan.Fetch{URL: r.URL, Header: r.Header}}, nil
+	}
+	return local.Artifact(u.Binary, layout.BinRel(u.Binary))
 }
 
 // templateArtifact is a template's text rendered for one host.

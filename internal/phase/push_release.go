@@ -118,6 +118,9 @@ func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer, z 
 	if err != nil {
 		return err
 	}
+	if err := fetchFiles(ctx, r, h, rh, hp); err != nil {
+		return err
+	}
 	dups := make([]release.Link, len(hp.Dups))
 	for i, l := range hp.Dups {
 		dups[i] = release.Link{From: l.From, To: l.To, Mode: l.Mode}
@@ -140,8 +143,28 @@ func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer, z 
 	if wire != sent {
 		onWire = fmt.Sprintf(", %d on the wire (gzip)", wire)
 	}
-	r.Out.Host(h.Config.Name, "release %s: %d files sent (%d bytes%s), %d already on the host",
-		hp.Release, len(hp.Uploads), sent, onWire, len(hp.Links)+len(hp.Dups))
+	fetched := ""
+	if len(hp.Fetches) > 0 {
+		fetched = fmt.Sprintf(", %d fetched by the host", len(hp.Fetches))
+	}
+	r.Out.Host(h.Config.Name, "release %s: %d files sent (%d bytes%s)%s, %d already on the host",
+		hp.Release, len(hp.Uploads), sent, onWire, fetched, len(hp.Links)+len(hp.Dups))
+	return nil
+}
+
+// fetchFiles has the host download every artifact of the new release
+// itself, one after another, each kept only when its SHA-256 is the one
+// the playbook names; the controller sends none of their bytes. A failed
+// download or a mismatch fails the host's push: the release is never
+// committed, so nothing restarts on it.
+func fetchFiles(ctx context.Context, r *Run, h *Host, rh release.Host, hp *plan.HostPlan) error {
+	for _, a := range hp.Fetches {
+		f := release.FetchFile{Rel: a.Rel, URL: a.Fetch.URL, SHA256: a.SHA256, Mode: a.Mode, Header: a.Fetch.Header}
+		if err := rh.Fetch(ctx, hp.Release, f); err != nil {
+			return err
+		}
+		r.Out.Verbose("[%s] fetched %s from %s", h.Config.Name, a.Rel, a.Fetch.URL)
+	}
 	return nil
 }
 
