@@ -15,7 +15,7 @@ import (
 // crashes. Seeds are the good fixtures; the committed corpus under
 // testdata/fuzz/FuzzLoad adds inputs the fuzzer found interesting.
 func FuzzLoad(f *testing.F) {
-	for _, name := range []string{"minimal", "full"} {
+	for _, name := range []string{"minimal", "full", "artifact"} {
 		ar, err := txtar.ParseFile(filepath.Join("testdata", "good", name+".txtar"))
 		if err != nil {
 			f.Fatal(err)
