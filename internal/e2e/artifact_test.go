@@ -313,10 +313,11 @@ func rewriteArtifactURL(t *testing.T, d *deploy, url, from, toURL, to string) {
 }
 
 // TestArtifactCredentials fetches from a store that wants a bearer token,
-// given as a sensitive variable: the host's curl sends it (read on stdin),
-// the deploy runs, and the token is nowhere: not in the output, not in a
-// file the tool wrote on the host (release, manifest, units, state). A
-// wrong token fails the download, naming the URL.
+// given as a sensitive variable, logged in as a user with sudo (become):
+// the host's curl, run as that user like the uploads, sends the token
+// (read on stdin), the deploy runs, and the token is nowhere: not in the
+// output, not in a file the tool wrote on the host (release, manifest,
+// units, state). A wrong token fails the download, naming the URL.
 func TestArtifactCredentials(t *testing.T) {
 	l := lab.Require(t)
 	host := "lab-3"
@@ -329,6 +330,7 @@ func TestArtifactCredentials(t *testing.T) {
 	sum := hex.EncodeToString(sha256Sum(body))
 	store := newArtifactStore(t, l, map[string][]byte{"openim-api": body}, token)
 	d := fresh(t, l, "e2eart2", 22800, host)
+	d.asUser("deploy")
 	d.playbook = `variable "store_token" { sensitive = true }`
 	d.writePlaybook()
 	d.useArtifacts(map[string]string{"openim-api": artifactExpr(store.url("openim-api"), sum,
@@ -347,6 +349,9 @@ func TestArtifactCredentials(t *testing.T) {
 	for _, st := range d.show(host, "api@0.service") {
 		require.Equal(t, "active", st["ActiveState"])
 	}
+	out, err = l.Exec(t, host, "stat", "-c", "%U %a", "/opt/e2eart2/current/bin/openim-api")
+	require.NoError(t, err, out)
+	require.Equal(t, "root 755", strings.TrimSpace(out), "fetched as the login user, root's once committed")
 
 	t.Setenv("OPENIM_DEPLOY_VAR_store_token", "not-the-t0ken")
 	rewriteArtifact(t, d, store.url("openim-api"), sum, strings.Repeat("2", 64))
