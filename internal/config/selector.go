@@ -7,7 +7,7 @@ import (
 )
 
 // A playbook's hosts = [...] and hosts() speak the one host-pattern
-// grammar, package selector's, as --limit does (docs/hosts.md): a list is
+// grammar, package selector's, as --limit does (docs/cli.md, Host patterns): a list is
 // one pattern, its elements joined with commas, so ["app", "!app[0]"] is
 // every host of app but the first.
 
