@@ -46,7 +46,7 @@ func (s StopUnits) Run(ctx context.Context, r *Run) error {
 		})
 	}
 	if !s.Filter.All() {
-		return hostErrors(r)
+		return hostErrors(r, OutcomeUnreachable)
 	}
 	app := r.Config.Playbook.App.Name
 	_ = r.EachHost(ctx, func(ctx context.Context, h *Host) error {
@@ -56,7 +56,7 @@ func (s StopUnits) Run(ctx context.Context, r *Run) error {
 		}
 		return nil
 	})
-	return hostErrors(r)
+	return hostErrors(r, OutcomeUnreachable)
 }
 
 // stopUnits stops units in one call: systemd stops them in parallel and
@@ -69,11 +69,14 @@ func stopUnits(ctx context.Context, t target.Target, units []string) error {
 	return nil
 }
 
-// hostErrors joins the errors of failed hosts, in inventory order.
-func hostErrors(r *Run) error {
+// hostErrors joins the errors of hosts whose outcome is a failure no
+// worse than worst, in inventory order: OutcomeFailed for a step that
+// judges the hosts it reached (unreachable ones were reported when they
+// dropped out), OutcomeUnreachable for a command's final error.
+func hostErrors(r *Run, worst Outcome) error {
 	var errs []error
 	for _, h := range r.Hosts {
-		if o, err, _ := h.Result(); o >= OutcomeFailed && err != nil {
+		if o, err, _ := h.Result(); o >= OutcomeFailed && o <= worst && err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", h, err))
 		}
 	}

@@ -87,7 +87,7 @@ func (u Uninstall) Run(ctx context.Context, r *Run) error {
 		h.Changed(changed)
 		return nil
 	})
-	return hostErrors(r)
+	return hostErrors(r, OutcomeUnreachable)
 }
 
 // previewUninstall reads, on every host, what a purge would remove, in

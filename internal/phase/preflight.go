@@ -2,7 +2,6 @@ package phase
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -49,14 +48,8 @@ func (Preflight) Run(ctx context.Context, r *Run) error {
 			}
 		}
 	}
-	var refused []error
-	for _, h := range r.Hosts {
-		if o, err, _ := h.Result(); o == OutcomeFailed {
-			refused = append(refused, fmt.Errorf("%s: %w", h, err))
-		}
-	}
-	if len(refused) > 0 {
-		return fmt.Errorf("%w: no host was changed:\n%w", preflight.ErrRefused, errors.Join(refused...))
+	if err := hostErrors(r, OutcomeFailed); err != nil {
+		return fmt.Errorf("%w: no host was changed:\n%w", preflight.ErrRefused, err)
 	}
 	return nil
 }

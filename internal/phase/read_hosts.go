@@ -64,7 +64,7 @@ func (p ReadHosts) Run(ctx context.Context, r *Run) error {
 		}
 		return nil
 	})
-	if err := r.failedHostsErr(); err != nil {
+	if err := hostErrors(r, OutcomeFailed); err != nil {
 		return fmt.Errorf("no host was changed:\n%w", err)
 	}
 	return nil

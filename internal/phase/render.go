@@ -2,7 +2,6 @@ package phase
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/openimsdk/openim-deploy/internal/config"
@@ -46,16 +45,4 @@ func graphOf(pb *config.Playbook) plan.Graph {
 		deps[name] = u.DependsOn
 	}
 	return plan.NewGraph(pb.Waves(), deps)
-}
-
-// failedHostsErr joins the errors of hosts that failed (not skipped
-// bystanders) in a step that judges every host before the run goes on.
-func (r *Run) failedHostsErr() error {
-	var errs []error
-	for _, h := range r.Hosts {
-		if o, err, _ := h.Result(); o == OutcomeFailed {
-			errs = append(errs, fmt.Errorf("%s: %w", h, err))
-		}
-	}
-	return errors.Join(errs...)
 }
