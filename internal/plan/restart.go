@@ -22,9 +22,8 @@ func Restart(d Desired, a Actual, selected Selected, waveOf func(string) int) *H
 				continue
 			}
 			st := a.Units[name]
-			s := Start{Name: name, Unit: u.Unit, Task: u.Task, Wave: waveOf(u.Unit), From: st.Release,
-				DropIn: a.UnitFiles[dropInPath(name)], Restart: st.Active && !u.Task,
-				Reason: "restart requested", Record: a.TaskRuns[u.Unit]}
+			s := inPlace(u, name, a, waveOf, "restart requested")
+			s.Restart = st.Active && !u.Task
 			if !st.Active {
 				s.Reason = "not running"
 			}
@@ -60,8 +59,7 @@ func StartStopped(d Desired, a Actual, selected Selected, all bool, waveOf func(
 			if u.Task {
 				reason = "start requested"
 			}
-			hp.Starts = append(hp.Starts, Start{Name: name, Unit: u.Unit, Task: u.Task, Wave: waveOf(u.Unit), From: st.Release,
-				DropIn: a.UnitFiles[dropInPath(name)], Reason: reason, Record: a.TaskRuns[u.Unit]})
+			hp.Starts = append(hp.Starts, inPlace(u, name, a, waveOf, reason))
 		}
 	}
 	slices.SortStableFunc(hp.Starts, func(x, y Start) int { return x.Wave - y.Wave })
@@ -72,4 +70,12 @@ func StartStopped(d Desired, a Actual, selected Selected, all bool, waveOf func(
 			Desc: "start " + d.Target + " (after every wave)"})
 	}
 	return hp
+}
+
+// inPlace is the start of unit name of u on the release it is pinned to
+// now: its drop-in as the host holds it, so nothing moves to another
+// release, and a task's record as it stands.
+func inPlace(u UnitRef, name string, a Actual, waveOf func(string) int, reason string) Start {
+	return Start{Name: name, Unit: u.Unit, Task: u.Task, Wave: waveOf(u.Unit), From: a.Units[name].Release,
+		DropIn: a.UnitFiles[dropInPath(name)], Reason: reason, Record: a.TaskRuns[u.Unit]}
 }
