@@ -30,6 +30,15 @@ const testHome = "/home/tester"
 // directory, and loads inventory.hcl from it.
 func loadFixture(t *testing.T, archive string) (*Config, hcl.Diagnostics, string) {
 	t.Helper()
+	opts, dir, _ := prepareFixture(t, archive)
+	cfg, diags := Load(opts)
+	return cfg, diags, dir
+}
+
+// prepareFixture extracts archive into a fresh directory, makes it the
+// working directory, and returns the load options its comment gives.
+func prepareFixture(t *testing.T, archive string) (LoadOptions, string, *txtar.Archive) {
+	t.Helper()
 	ar, err := txtar.ParseFile(archive)
 	require.NoError(t, err)
 	dir := t.TempDir()
@@ -57,8 +66,7 @@ func loadFixture(t *testing.T, archive string) (*Config, hcl.Diagnostics, string
 		}
 	}
 	t.Chdir(dir)
-	cfg, diags := Load(opts)
-	return cfg, diags, dir
+	return opts, dir, ar
 }
 
 // scrub replaces the temp directory with $WORK so goldens do not depend on it.

@@ -106,13 +106,18 @@ type App struct {
 
 // Variable is a declared playbook variable after values were applied.
 type Variable struct {
-	Name      string
+	Name string
+	// Sensitive is set when the playbook declares the variable sensitive,
+	// or its value came from an encrypted (.age) var file.
 	Sensitive bool
 	Value     string
 	// Description is the operator-facing text from the playbook.
 	Description string
 
 	set bool // some source gave a value (during Load only)
+	// encrypted is the .age var file the value came from, "" when it came
+	// from elsewhere (during Load only); such a value is sensitive.
+	encrypted string
 }
 
 // FileSet is a file or directory pushed into each release as <release>/<Name>.
