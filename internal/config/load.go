@@ -34,6 +34,12 @@ type LoadOptions struct {
 	SkipPlaybook bool
 	// HomeDir is what a leading ~ expands to; "" means os.UserHomeDir().
 	HomeDir string
+	// SecretRunner runs the commands of the playbook's secret blocks
+	// (ExecSecret on the command line). Nil runs none: secret.* are then
+	// unknown values, and what is computed from them is left out of the
+	// Config, for commands that never write a release (status, logs) and
+	// for shell completion, which must not run commands at every Tab.
+	SecretRunner SecretRunner
 }
 
 // EnvVarPrefix prefixes environment variables that set playbook variables.
@@ -64,6 +70,10 @@ type loader struct {
 	// sensitiveWhy says, for a reference such as "var.pw", why it is
 	// sensitive when the playbook does not declare it so.
 	sensitiveWhy map[string]string
+	// secretBlocks are the playbook's secret blocks from the first pass;
+	// secrets their state once decoded.
+	secretBlocks []*secretBlock
+	secrets      *secretsState
 }
 
 // Load parses, decodes and validates the inventory and (unless
@@ -135,8 +145,9 @@ func (l *loader) load(cfg *Config) *Inventory {
 		return inv
 	}
 	vars, body, ctx := l.decodeVariables(pbFile, varFiles)
+	declared := l.decodeSecrets(pbPath, pbFile, ctx)
 	pb, src := l.decodePlaybook(pbPath, body, ctx, inv)
-	pb.Variables = vars
+	pb.Variables, pb.Secrets = vars, declared
 	cfg.Inventory, cfg.Playbook = inv, pb
 	cfg.placements = make([]HostPlacement, 0, len(inv.Hosts))
 	for _, h := range inv.Hosts {

@@ -25,6 +25,7 @@ const testHome = "/home/tester"
 //	varfile: path        -var-file
 //	playbook: path       -p
 //	skip-playbook
+//	secrets: exec        run secret commands (ExecSecret); else none run
 
 // loadFixture extracts archive into a fresh directory, makes it the working
 // directory, and loads inventory.hcl from it.
@@ -63,6 +64,10 @@ func prepareFixture(t *testing.T, archive string) (LoadOptions, string, *txtar.A
 			opts.PlaybookPath = val
 		case "skip-playbook":
 			opts.SkipPlaybook = true
+		case "secrets":
+			if val == "exec" {
+				opts.SecretRunner = ExecSecret
+			}
 		}
 	}
 	t.Chdir(dir)

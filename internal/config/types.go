@@ -80,6 +80,9 @@ type Playbook struct {
 	Filename  string
 	App       App
 	Variables []*Variable
+	// Secrets are the secret blocks, in playbook order; only those the
+	// playbook refers to ran (Secret.Ran).
+	Secrets []*Secret
 	// FileSets, Templates, Tasks and Services are the declarations, in
 	// playbook order. Attributes that use host are zero here (a template's
 	// Content is nil): the values each host gets are in Config.Placement.

@@ -29,6 +29,7 @@ type variableBlock struct {
 // needs the variables in its EvalContext (the Packer/Nomad pattern).
 type playbookVars struct {
 	Variables []*variableBlock `hcl:"variable,block"`
+	Secrets   []*secretBlock   `hcl:"secret,block"`
 	Remain    hcl.Body         `hcl:",remain"`
 }
 
@@ -38,6 +39,7 @@ type playbookVars struct {
 func (l *loader) decodeVariables(pb *hcl.File, varFiles []*hcl.File) ([]*Variable, hcl.Body, *hcl.EvalContext) {
 	var raw playbookVars
 	l.diags = append(l.diags, gohcl.DecodeBody(pb.Body, nil, &raw)...)
+	l.secretBlocks = raw.Secrets // decoded by decodeSecrets, under var.*
 
 	var vars []*Variable
 	byName := map[string]*Variable{}
