@@ -168,7 +168,7 @@ func wantsDebugLog(args []string) bool {
 		return false
 	}
 	switch args[0] {
-	case "__complete", "__completeNoDesc", "completion", "help", "version", "validate", "render":
+	case "__complete", "__completeNoDesc", "completion", "help", "version", "validate", "render", "secrets":
 		return false
 	}
 	return true
@@ -308,6 +308,7 @@ Exit codes, the same for every command:
 		newStopCommand(g, stdio),
 		newExecCommand(g, stdio),
 		newUninstallCommand(g, stdio),
+		newSecretsCommand(stdio),
 		newVersionCommand(stdio),
 	)
 	return root
