@@ -49,7 +49,11 @@ list, so adding or removing a person is a change to it and one edit, or:
   openim-deploy secrets encrypt -o secrets/prod.vars.age < prod.vars
   openim-deploy secrets decrypt secrets/prod.vars.age | grep -c =
   openim-deploy apply -i inventory/prod.hcl -var-file secrets/prod.vars.age`,
+		// Runnable, so a mistyped subcommand is an error, not this help.
 		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return errors.New("secrets needs a command: edit, encrypt or decrypt (openim-deploy secrets --help)")
+		},
 	}
 	cmd.AddCommand(newSecretsEncryptCommand(stdio), newSecretsDecryptCommand(stdio), newSecretsEditCommand(stdio))
 	return cmd
@@ -502,7 +506,12 @@ func decryptNamed(ct []byte, name string, ids *agefile.Identities) ([]byte, erro
 // readInput reads args[0], or stdin when there is none or it is "-".
 func readInput(stdio IO, args []string) ([]byte, string, error) {
 	if len(args) == 0 || args[0] == "-" {
-		b, err := io.ReadAll(io.LimitReader(stdio.In, 16<<20))
+		const limit = 16 << 20 // as agefile.ReadFile: a var file is kilobytes
+		b, err := io.ReadAll(io.LimitReader(stdio.In, limit+1))
+		if err == nil && len(b) > limit {
+			clear(b)
+			return nil, "stdin", usageErrorf("stdin holds more than %d MiB, too much for a var file", limit>>20)
+		}
 		return b, "stdin", err
 	}
 	b, err := agefile.ReadFile(args[0])

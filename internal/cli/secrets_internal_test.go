@@ -121,3 +121,15 @@ func TestPrivateTempDir(t *testing.T) {
 	}
 	require.Equal(t, want, privateTempDir([]string{"XDG_RUNTIME_DIR=" + filepath.Join(run, "missing"), "TMPDIR=/elsewhere"}))
 }
+
+// TestEncryptRefusesHugeInput pins that encrypt never encrypts a cut-off
+// input: more than a var file could be is an error, and nothing is
+// written.
+func TestEncryptRefusesHugeInput(t *testing.T) {
+	_, _, environ := secretsFixture(t, "x = 1\n")
+	var out, errOut bytes.Buffer
+	stdio := IO{In: bytes.NewReader(make([]byte, 16<<20+1)), Out: &out, Err: &errOut, Environ: environ}
+	require.Equal(t, ExitConfig, Run(context.Background(), []string{"secrets", "encrypt"}, stdio))
+	require.Empty(t, out.String())
+	require.Contains(t, errOut.String(), "stdin holds more than 16 MiB")
+}
