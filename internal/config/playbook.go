@@ -54,6 +54,8 @@ type appBlock struct {
 	KeepReleasesRange hcl.Range `hcl:"keep_releases,attr_range"`
 	Compress          string    `hcl:"compress,optional"`
 	CompressRange     hcl.Range `hcl:"compress,attr_range"`
+	SecretDelivery    string    `hcl:"secret_delivery,optional"`
+	SecretDelivRange  hcl.Range `hcl:"secret_delivery,attr_range"`
 	DefRange          hcl.Range `hcl:",def_range"`
 }
 
@@ -241,6 +243,15 @@ func (l *loader) decodeApp(b *appBlock) App {
 			l.errorf(b.CompressRange, b.DefRange, "Invalid compress", "compress = %q: %v.", b.Compress, err)
 		}
 		app.Compress = c
+	}
+	if l.has(b.SecretDelivRange) {
+		switch d := SecretDelivery(b.SecretDelivery); d {
+		case DeliverCredential, DeliverFile:
+			app.SecretDelivery = d
+		default:
+			l.errorf(b.SecretDelivRange, b.DefRange, "Invalid secret_delivery",
+				"secret_delivery = %q: must be \"credential\" (systemd credentials, encrypted at rest on the host; systemd 250 or newer) or \"file\" (0600 root files in the release).", b.SecretDelivery)
+		}
 	}
 	return app
 }

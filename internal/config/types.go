@@ -105,7 +105,22 @@ type App struct {
 	// Compress says whether release files travel gzip-compressed (see
 	// Compress); CompressAuto unless the playbook says otherwise.
 	Compress Compress
+	// SecretDelivery says how secret environment values and sensitive
+	// templates reach a host: "" (the default) as systemd credentials
+	// where the host's systemd supports them and as 0600 files elsewhere,
+	// DeliverCredential always as credentials (a host too old is refused),
+	// DeliverFile always as files.
+	SecretDelivery SecretDelivery
 }
+
+// SecretDelivery is the app's secret_delivery.
+type SecretDelivery string
+
+// The values of secret_delivery; the zero value is the default.
+const (
+	DeliverCredential SecretDelivery = "credential"
+	DeliverFile       SecretDelivery = "file"
+)
 
 // Variable is a declared playbook variable after values were applied.
 type Variable struct {

@@ -89,3 +89,21 @@ func ValidReleaseID(id string) bool {
 
 // AppStateDir is the tool's own state for app on a host.
 func AppStateDir(app string) string { return path.Join(StateDir, app) }
+
+// Paths of credential delivery (secret_delivery), inside a release. Only
+// encrypted credentials and the wrapper live under .creds/: never a plain
+// secret.
+const (
+	// CredsDir holds a release's encrypted credentials.
+	CredsDir = ".creds/"
+	// CredRunRel is the wrapper (unit's credenv.sh) a unit with secret
+	// environment values runs under.
+	CredRunRel = ".creds/run"
+)
+
+// CredEnvRel is the encrypted secret environment of unit inside a release.
+func CredEnvRel(unit string) string { return path.Join(".creds", "env", unit+".cred") }
+
+// CredFileRel is the encrypted sensitive template whose destination is
+// dest, inside a release.
+func CredFileRel(dest string) string { return path.Join(".creds", "files", dest+".cred") }

@@ -2,12 +2,14 @@ package phase
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/plan"
+	"github.com/openimsdk/openim-deploy/internal/preflight"
 	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/unit"
 )
@@ -46,6 +48,7 @@ func (c ComputePlan) Run(_ context.Context, r *Run) error {
 		if r.refusedForeign(h) {
 			continue
 		}
+		h.chooseDelivery()
 		hp, err := r.intent.plan(r, h)
 		if err != nil {
 			h.Fail(OutcomeFailed, err)
@@ -59,6 +62,34 @@ func (c ComputePlan) Run(_ context.Context, r *Run) error {
 	WritePlan(r.Out, r.Plan)
 	return errors.Join(errs...)
 }
+
+// chooseDelivery decides, once per run, how h's secrets reach it: as
+// systemd credentials (Desired.Credentials) where the playbook allows them
+// and the host's systemd has them, else as 0600 files (Desired as
+// rendered); pre-flight has warned about, or refused, a host that cannot
+// have what the playbook asks. The credentials' hashes are keyed with the
+// host's key, or a new random one the push stores (credKeyNew).
+func (h *Host) chooseDelivery() {
+	if h.deliveryChosen {
+		return
+	}
+	h.deliveryChosen = true
+	cd := h.Desired.Credentials
+	if cd == nil || !preflight.SupportsCredentials(h.Facts) {
+		return
+	}
+	key := h.Actual.CredKey
+	if key == nil {
+		key = make([]byte, release.CredKeySize)
+		_, _ = rand.Read(key) // crypto/rand.Read never fails
+		h.credKeyNew = key
+	}
+	h.Desired = plan.KeyCredentials(*cd, key)
+}
+
+// newCredKey is the key to store on the host with its first credentials,
+// nil when it has one.
+func (h *Host) newCredKey() []byte { return h.credKeyNew }
 
 // Intent is what a command wants of each host, as a plan: every decision
 // is package plan's; an Intent only hands it the host's desired and actual

@@ -67,20 +67,37 @@ type (
 		u        *config.Unit
 		instance bool
 		id       string
+		creds    string // the credentials' names and paths; "" under file delivery
 	}
 	envKey    struct{ u *config.Unit }
 	walkKey   struct{ fset *config.FileSet }
 	renderKey string // the placement's tasks and services, by identity
 )
 
-func (l *LocalFiles) dropIn(app config.App, u *config.Unit, instance bool, id string) ([]byte, error) {
-	return once(l, dropInKey{u, instance, id}, func() ([]byte, error) { return unit.DropIn(app, u, instance, id) })
+func (l *LocalFiles) dropIn(app config.App, u *config.Unit, instance bool, id string, creds []unit.Credential) ([]byte, error) {
+	key := dropInKey{u, instance, id, ""}
+	if creds != nil {
+		var b strings.Builder
+		b.WriteString("creds;")
+		for _, c := range creds {
+			fmt.Fprintf(&b, "%s:%s;", c.Name, c.Rel)
+		}
+		key.creds = b.String()
+	}
+	return once(l, key, func() ([]byte, error) { return unit.DropInCredentials(app, u, instance, id, creds) })
 }
 
 // render is unit.Render for hp, shared by every host with the same tasks
 // and services (all Render reads of the placement).
-func (l *LocalFiles) render(app config.App, hp config.HostPlacement) ([]renderedUnit, error) {
+func (l *LocalFiles) render(app config.App, hp config.HostPlacement, creds bool) ([]renderedUnit, error) {
 	var key strings.Builder
+	if creds {
+		// Credential delivery reads the placement's templates too.
+		key.WriteString("creds,")
+		for _, t := range hp.Templates {
+			fmt.Fprintf(&key, "T%p,", t)
+		}
+	}
 	for _, t := range hp.Tasks {
 		fmt.Fprintf(&key, "t%p,", t)
 	}
@@ -88,7 +105,11 @@ func (l *LocalFiles) render(app config.App, hp config.HostPlacement) ([]rendered
 		fmt.Fprintf(&key, "s%p,", s)
 	}
 	return once(l, renderKey(key.String()), func() ([]renderedUnit, error) {
-		files, err := unit.Render(app, hp)
+		rend := unit.Render
+		if creds {
+			rend = unit.RenderCredentials
+		}
+		files, err := rend(app, hp)
 		out := make([]renderedUnit, len(files))
 		for i, f := range files {
 			sum := sha256.Sum256(f.Content)
@@ -135,8 +156,51 @@ func (l *LocalFiles) Artifact(local, rel string) (plan.Artifact, error) {
 }
 
 // BuildDesired computes what hp's host should run: release files, unit
-// files and the units to start, in playbook order.
+// files and the units to start, in playbook order. Unless the playbook
+// says secret_delivery = "file", a host with secrets also gets the same
+// under credential delivery (Desired.Credentials); which one it runs is
+// decided once its systemd is known (chooseDelivery).
 func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles) (plan.Desired, error) {
+	d, err := buildDesired(cfg, hp, local, false)
+	if err != nil || cfg.Playbook.App.SecretDelivery == config.DeliverFile || !hasSecrets(hp) {
+		return d, err
+	}
+	cd, err := buildDesired(cfg, hp, local, true)
+	if err != nil {
+		return d, err
+	}
+	d.Credentials = &cd
+	return d, nil
+}
+
+// hasSecrets reports whether anything on hp's host is a secret a
+// credential could carry: a secret environment value or a sensitive
+// template.
+func hasSecrets(hp config.HostPlacement) bool {
+	for _, t := range hp.Templates {
+		if t.Sensitive {
+			return true
+		}
+	}
+	for _, t := range hp.Tasks {
+		if len(t.SecretEnvironment) > 0 {
+			return true
+		}
+	}
+	for _, s := range hp.Services {
+		if len(s.SecretEnvironment) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// buildDesired is BuildDesired under file delivery, or credential
+// delivery when creds is set: then every secret environment and sensitive
+// template is a credential (plan.Artifact.Credential), encrypted on the
+// host, and a unit with secret environment values runs through the
+// wrapper layout.CredRunRel.
+func buildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles, creds bool) (plan.Desired, error) {
 	app := cfg.Playbook.App
 	d := plan.Desired{Host: hp.Host.Name, Target: unit.TargetName(app.Name)}
 	seen := map[string]bool{}
@@ -155,14 +219,30 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 		add(bin)
 		ref := plan.UnitRef{Unit: u.Name, Names: names, File: file, Task: task,
 			Uses: []string{bin.Rel, plan.UnitsDir + file}}
+		var ucreds []unit.Credential
+		if creds {
+			c, err := unit.Credentials(u, hp)
+			if err != nil {
+				return fmt.Errorf("%s: %w", u.Name, err)
+			}
+			ucreds = append([]unit.Credential{}, c...) // not nil: credential delivery
+			for _, c := range c {
+				if c.Env {
+					add(plan.Artifact{Rel: layout.CredRunRel, SHA256: credRunSHA, Size: int64(len(unit.CredRun)),
+						Mode: 0o755, Content: unit.CredRun})
+					ref.Uses = append(ref.Uses, layout.CredRunRel, c.Rel)
+					add(plan.Artifact{Rel: c.Rel, Mode: 0o600, Content: c.Content, Secret: true, Credential: c.Name})
+				}
+			}
+		}
 		// Render once now so a value that cannot go into a drop-in fails
 		// here, before any host is touched; ids are validated by the release
 		// package, so later renders cannot fail.
-		if _, err := local.dropIn(app, u, !task, "0"); err != nil {
+		if _, err := local.dropIn(app, u, !task, "0", ucreds); err != nil {
 			return fmt.Errorf("%s: %w", u.Name, err)
 		}
 		ref.DropIn = func(id string) []byte {
-			b, err := local.dropIn(app, u, !task, id)
+			b, err := local.dropIn(app, u, !task, id, ucreds)
 			if err != nil {
 				return []byte("# " + err.Error() + "\n")
 			}
@@ -177,7 +257,7 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 			return &plan.Artifact{Rel: layout.EnvRel(u.Name), SHA256: hex.EncodeToString(sum[:]),
 				Size: int64(len(env)), Mode: 0o600, Content: env, Secret: true}, nil
 		})
-		if env != nil {
+		if env != nil && !creds {
 			add(*env)
 			ref.Uses = append(ref.Uses, env.Rel)
 		}
@@ -190,6 +270,10 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 				ref.Uses = append(ref.Uses, fset.Name+"/")
 			}
 			for _, t := range u.TemplatesOn(hp) {
+				if creds && t.Sensitive {
+					ref.Uses = append(ref.Uses, layout.CredFileRel(t.Destination))
+					continue
+				}
 				ref.Uses = append(ref.Uses, t.Destination)
 			}
 		}
@@ -199,6 +283,13 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 	// Templates first: add keeps the first artifact for a path, so a
 	// template rendered inside a file set's directory replaces that file.
 	for _, t := range hp.Templates {
+		if creds && t.Sensitive {
+			a := templateArtifact(t)
+			add(plan.Artifact{Rel: layout.CredFileRel(t.Destination), Mode: 0o600, Content: a.Content,
+				Secret: true, Credential: path.Base(t.Destination)})
+			seen[t.Destination] = true // nor a file set's copy in its place
+			continue
+		}
 		add(templateArtifact(t))
 	}
 	for _, fset := range hp.FileSets {
@@ -224,7 +315,7 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 			return d, err
 		}
 	}
-	files, err := local.render(app, hp)
+	files, err := local.render(app, hp, creds)
 	if err != nil {
 		return d, fmt.Errorf("render units: %w", err)
 	}
@@ -239,6 +330,12 @@ func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 	slices.SortFunc(d.Artifacts, func(a, b plan.Artifact) int { return strings.Compare(a.Rel, b.Rel) })
 	return d, nil
 }
+
+// credRunSHA is the SHA-256 of the credential wrapper.
+var credRunSHA = func() string {
+	sum := sha256.Sum256(unit.CredRun)
+	return hex.EncodeToString(sum[:])
+}()
 
 // binaryArtifact is u's binary as a release file: a local file hashed
 // once per run, or an artifact the host fetches, known by the SHA-256 the

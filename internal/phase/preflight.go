@@ -161,6 +161,12 @@ func requirements(r *Run, h *Host, bins *binaryCache) (preflight.Requirements, e
 		NeedSudo:   target.UsesSudo(h.Target, h.Config.User, h.Config.Become),
 		OwnedPorts: map[int]bool{},
 	}
+	if h.Desired.Credentials != nil {
+		req.Credentials = preflight.CredsPreferred
+		if r.Config.Playbook.App.SecretDelivery == config.DeliverCredential {
+			req.Credentials = preflight.CredsRequired
+		}
+	}
 	seen := map[string]bool{}
 	addBin := func(u *config.Unit) error {
 		if r := u.Remote; r != nil {

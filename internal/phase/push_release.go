@@ -113,6 +113,15 @@ func pushRelease(ctx context.Context, r *Run, h *Host, progress *ui.Transfer, z 
 	if err := rh.Prepare(ctx, hp.Release, owner, r.Config.Playbook.App.User, releaseDirs(hp), links); err != nil {
 		return err
 	}
+	if len(hp.Credentials) > 0 {
+		creds := make([]release.Credential, len(hp.Credentials))
+		for i, a := range hp.Credentials {
+			creds[i] = release.Credential{Name: a.Credential, Rel: a.Rel, Content: a.Content}
+		}
+		if err := rh.EncryptCredentials(ctx, hp.Release, h.newCredKey(), creds); err != nil {
+			return err
+		}
+	}
 	partial := rh.PartialDir(hp.Release)
 	sent, wire, err := sendFiles(ctx, r, h, hp.Uploads, partial, progress, z)
 	if err != nil {

@@ -248,7 +248,7 @@ func actualFrom(st *release.State, names []string, root string) (plan.Actual, er
 	a := plan.Actual{
 		Current: st.Current, Releases: map[string]map[string]string{}, Partials: len(st.Partials),
 		UnitFiles: st.Files, Owned: st.Owned, Wants: st.Wants, TaskRuns: st.TaskRuns,
-		Units: map[string]plan.UnitState{}, Audit: st.Audit, Ledger: st.Ledger,
+		Units: map[string]plan.UnitState{}, Audit: st.Audit, Ledger: st.Ledger, CredKey: st.CredKey,
 	}
 	for _, f := range st.Foreign {
 		a.Foreign = append(a.Foreign, plan.Foreign{Name: f.Rel, Kind: f.Kind, What: f.What})

@@ -149,6 +149,11 @@ type Host struct {
 	// written holds unit files and drop-ins this run wrote, so later steps
 	// compare against what the host holds now, not what gather read.
 	written map[string][]byte
+	// deliveryChosen: chooseDelivery has decided how secrets reach the
+	// host. credKeyNew is the key of the credential hashes this run made
+	// for a host that had none: the first push stores it there.
+	deliveryChosen bool
+	credKeyNew     []byte
 }
 
 func (h *Host) String() string { return h.Config.Name }

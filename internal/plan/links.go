@@ -33,7 +33,7 @@ func planNewRelease(hp *HostPlan, d Desired, a Actual) {
 	for _, id := range sources {
 		m := a.Releases[id]
 		for _, rel := range sortedKeys(m) {
-			if generatedNow[rel] || strings.HasPrefix(rel, UnitsDir) || strings.HasPrefix(rel, EnvDir) {
+			if generatedNow[rel] || strings.HasPrefix(rel, UnitsDir) || strings.HasPrefix(rel, EnvDir) || strings.HasPrefix(rel, CredsDir) {
 				continue
 			}
 			if _, ok := have[m[rel]]; !ok {
@@ -54,6 +54,9 @@ func planNewRelease(hp *HostPlan, d Desired, a Actual) {
 		generated := art.Content != nil
 		sent := art.SHA256 + " " + art.Mode.Perm().String()
 		switch src, ok := have[art.SHA256]; {
+		case art.Credential != "":
+			// Encrypted on the host: a keyed hash names no file to link.
+			hp.Credentials = append(hp.Credentials, art)
 		case generated:
 			hp.Uploads = append(hp.Uploads, art)
 		case ok:
@@ -87,6 +90,9 @@ func planNewRelease(hp *HostPlan, d Desired, a Actual) {
 	if len(hp.Fetches) > 0 {
 		fetched = fmt.Sprintf(", %d fetched by the host", len(hp.Fetches))
 	}
+	if len(hp.Credentials) > 0 {
+		fetched += fmt.Sprintf(", %d credential(s) encrypted on the host", len(hp.Credentials))
+	}
 	hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindRelease,
 		Desc: fmt.Sprintf("new release %s (%d files sent%s, %d already on the host)", hp.Release, len(hp.Uploads), fetched, len(hp.Links)+len(hp.Dups))})
 }
@@ -95,6 +101,12 @@ func uploadDesc(art Artifact, existed bool, how string) string {
 	verb := "add"
 	if existed {
 		verb = "update"
+	}
+	if art.Credential != "" {
+		if existed {
+			return fmt.Sprintf("secret changed: %s (credential %s, encrypted on the host)", art.Rel, art.Credential)
+		}
+		return fmt.Sprintf("add %s (secret: credential %s, encrypted on the host)", art.Rel, art.Credential)
 	}
 	if art.Secret {
 		return fmt.Sprintf("%s %s (secret, %s)", verb, art.Rel, modeString(art))

@@ -78,6 +78,9 @@ type HostPlan struct {
 	PreviousRelease string
 	Uploads         []Artifact // files to send into the new release
 	Fetches         []Artifact // files the host fetches itself into it (Artifact.Fetch)
+	// Credentials are files the host encrypts itself into it with
+	// systemd-creds, from plaintext sent on stdin (Artifact.Credential).
+	Credentials []Artifact
 	Links           []Link     // files linked from releases already on the host
 	Dups            []Link     // files uploaded once and linked under a second name
 	Manifest        map[string]string
@@ -143,3 +146,7 @@ const UnitsDir = "units/"
 // EnvDir is the directory inside a release that holds the secret
 // environment files (layout.EnvRel).
 const EnvDir = "env/"
+
+// CredsDir is the directory inside a release that holds its encrypted
+// credentials (layout.CredsDir).
+const CredsDir = ".creds/"

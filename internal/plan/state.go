@@ -10,7 +10,11 @@
 package plan
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"io/fs"
+	"slices"
 	"strings"
 )
 
@@ -35,6 +39,13 @@ type Artifact struct {
 	// (binary = artifact(...)): the controller has none of its bytes, only
 	// its SHA-256, and Size is unknown (0).
 	Fetch *Fetch
+	// Credential, when set, is the name of the systemd credential this
+	// file is (credential delivery): Content is the plaintext, which the
+	// host encrypts with systemd-creds into Rel, so the controller never
+	// knows the file's bytes. SHA256 is then not the file's hash but
+	// CredentialHash of the plaintext under the host's key: equal when
+	// the secret is, and useless to anyone without that key.
+	Credential string
 }
 
 // Fetch says where a host fetches an Artifact from.
@@ -74,6 +85,12 @@ type Desired struct {
 	Units []UnitRef
 	// Target is the app target unit name ("openim.target").
 	Target string
+	// Credentials is what the host should run under credential delivery
+	// (secret_delivery): secret environment values and sensitive
+	// templates as systemd credentials instead of 0600 files. Nil when
+	// the host has no secrets or the playbook says "file". Its
+	// credentials' SHA256 are empty until KeyCredentials fills them in.
+	Credentials *Desired
 }
 
 // Placed reports whether the playbook puts anything on the host: a unit,
@@ -147,6 +164,9 @@ type Actual struct {
 	// ReleaseUnits maps each completed release to the unit files kept in it
 	// (the text it was rendered with), read with the ledger, for rollback.
 	ReleaseUnits map[string]map[string][]byte
+	// CredKey is the host's key of the app's credential hashes
+	// (CredentialHash); nil when it has none yet.
+	CredKey []byte
 	// Foreign lists paths apply would write (unit files, the target,
 	// drop-ins) that hold a file the tool did not write for this app. A
 	// host with any is refused: the tool never writes over what it did
@@ -163,4 +183,30 @@ type Foreign struct {
 	Kind string
 	// What is a file's first line, where a link points, or the shadowed unit.
 	What string
+}
+
+// CredentialHash is what a release's manifest records for credential name
+// with plaintext content: HMAC-SHA256 under key, the host's own random key
+// (kept 0600 root in the app's state directory). Equal plaintexts give
+// equal hashes on one host, so a plan sees whether a secret changed; the
+// manifest never holds an unkeyed hash a guesser could test values
+// against without the key.
+func CredentialHash(key []byte, name string, content []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("openim-deploy credential\x00" + name + "\x00"))
+	m.Write(content)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// KeyCredentials returns d with the SHA256 of every credential set to
+// its CredentialHash under key.
+func KeyCredentials(d Desired, key []byte) Desired {
+	arts := slices.Clone(d.Artifacts)
+	for i, a := range arts {
+		if a.Credential != "" {
+			arts[i].SHA256 = CredentialHash(key, a.Credential, a.Content)
+		}
+	}
+	d.Artifacts = arts
+	return d
 }

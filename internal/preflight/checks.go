@@ -80,6 +80,23 @@ func (c *checker) systemd() {
 	}
 }
 
+// credentials judges whether the host's secrets can be delivered as
+// systemd credentials (secret_delivery).
+func (c *checker) credentials() {
+	if c.req.Credentials == CredsNone || c.f.Init != osinfo.InitSystemd || SupportsCredentials(c.f) {
+		return
+	}
+	v := fmt.Sprintf("systemd %d", c.f.SystemdVersion)
+	if !c.f.Known("systemd") {
+		v = "systemd of unknown version"
+	}
+	if c.req.Credentials == CredsRequired {
+		c.add(CheckCreds, SeverityError, "%s has no encrypted credentials (systemd-creds, %d or newer) and the playbook says secret_delivery = \"credential\"", v, CredentialsSystemd)
+		return
+	}
+	c.add(CheckCreds, SeverityWarning, "%s has no encrypted credentials (systemd-creds, %d or newer): this host's secrets are delivered as 0600 root files, in plain text on its disk (secret_delivery = \"file\" says so and silences this)", v, CredentialsSystemd)
+}
+
 func (c *checker) arch() {
 	if len(c.req.Binaries) == 0 {
 		return

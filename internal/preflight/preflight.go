@@ -52,6 +52,7 @@ const (
 	CheckMachineID = "machine-id"
 	CheckForward   = "forwarding"
 	CheckFetch     = "fetch"
+	CheckCreds     = "credentials"
 )
 
 // Defaults used when a Requirements field is zero.
@@ -69,6 +70,10 @@ const (
 	DefaultMaxClockSkew = 5 * time.Second
 	// RefuseClockSkew is the skew from which pre-flight refuses the host.
 	RefuseClockSkew = time.Minute
+	// CredentialsSystemd is the oldest systemd whose credentials
+	// (systemd-creds encrypt, LoadCredentialEncrypted=) secret delivery
+	// uses: systemd-creds appeared in 250.
+	CredentialsSystemd = 250
 	// DiskMargin is added to what a release needs on disk.
 	DiskMargin = 64 << 20
 )
@@ -100,6 +105,12 @@ type Requirements struct {
 	MinNofile int
 	// MinSystemd: 0 means DefaultMinSystemd.
 	MinSystemd int
+	// Credentials says how the host's secrets are to be delivered:
+	// CredsNone (it has none, or secret_delivery = "file"), CredsPreferred
+	// (the default: systemd credentials where supported, else 0600 files
+	// with a warning), CredsRequired (secret_delivery = "credential": a
+	// host without them is refused).
+	Credentials CredsNeed
 	// MaxClockSkew: 0 means DefaultMaxClockSkew.
 	MaxClockSkew time.Duration
 	// NetworkProbes says a service on this host has a tcp or http health
@@ -118,6 +129,22 @@ type Problem struct {
 	Check    string // one of the Check* names
 	Severity Severity
 	Message  string
+}
+
+// CredsNeed is Requirements.Credentials.
+type CredsNeed int
+
+// How much a host's secrets need systemd credentials.
+const (
+	CredsNone CredsNeed = iota
+	CredsPreferred
+	CredsRequired
+)
+
+// SupportsCredentials reports whether f's host can take secrets as
+// encrypted systemd credentials (systemd CredentialsSystemd or newer).
+func SupportsCredentials(f osinfo.Facts) bool {
+	return f.Init == osinfo.InitSystemd && f.Known("systemd") && f.SystemdVersion >= CredentialsSystemd
 }
 
 // String renders "im-1: error: init: init system is sysvinit; …".
@@ -172,6 +199,7 @@ func Check(f osinfo.Facts, req Requirements, now time.Time) []Problem {
 	c.os()
 	c.init()
 	c.systemd()
+	c.credentials()
 	c.arch()
 	c.disk()
 	c.memory()

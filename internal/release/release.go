@@ -72,6 +72,8 @@ var (
 	headerFunc string
 	//go:embed scripts/fetch.sh
 	fetchScript string
+	//go:embed scripts/creds.sh
+	credsScript string
 )
 
 // withHeader prepends header.sh (header_app) to a script that checks a
@@ -297,6 +299,46 @@ func (h Host) Fetch(ctx context.Context, id string, f FetchFile) error {
 			f.Rel, f.URL, ErrHashMismatch, got, f.SHA256)
 	}
 	return fmt.Errorf("fetch %s from %s: exit status %d: %s", f.Rel, f.URL, ee.Code, said)
+}
+
+// CredKeyName is the file, in the app's state directory, that holds the
+// key of its credential hashes (plan.CredentialHash): CredKeySize random
+// bytes as hex, 0600 root.
+const CredKeyName = "credential.key"
+
+// CredKeySize is the length of the key of the credential hashes.
+const CredKeySize = 32
+
+// Credential is one secret the host encrypts into a release with
+// systemd-creds.
+type Credential struct {
+	Name    string // the credential's name (LoadCredentialEncrypted=NAME:...)
+	Rel     string // the encrypted file in the release
+	Content []byte // the plaintext: sent on stdin only
+}
+
+// EncryptCredentials has the host encrypt creds into the partial release
+// id (scripts/creds.sh), each plaintext piped from stdin straight into
+// "systemd-creds encrypt": never an argument or a file on the host. A
+// newKey, when not nil, is stored first as the key of the app's
+// credential hashes: the host had none, and the plan hashed with it.
+func (h Host) EncryptCredentials(ctx context.Context, id string, newKey []byte, creds []Credential) error {
+	var in bytes.Buffer
+	if newKey != nil {
+		fmt.Fprintf(&in, "key %s\n", hex.EncodeToString(newKey))
+	}
+	for _, c := range creds {
+		if strings.ContainsAny(c.Name+c.Rel, " \n") {
+			return fmt.Errorf("credential %q: name and path may not hold spaces or newlines", c.Name)
+		}
+		fmt.Fprintf(&in, "cred %s %d %s\n", c.Name, len(c.Content), c.Rel)
+		in.Write(c.Content)
+	}
+	in.WriteString("end\n")
+	if _, err := h.run(ctx, credsScript, in.Bytes(), false, h.StateDir, h.PartialDir(id)); err != nil {
+		return fmt.Errorf("encrypt credentials with systemd-creds: %w", err)
+	}
+	return nil
 }
 
 // CurlConfig is the curl configuration (curl -K) that sends header: one

@@ -3,6 +3,7 @@ package release
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"hash"
 	"slices"
@@ -32,6 +33,9 @@ type State struct {
 	Wants []string
 	// TaskRuns maps a task to the fingerprint it last succeeded with.
 	TaskRuns map[string]string
+	// CredKey is the key of the app's credential hashes on this host
+	// (CredKeyName in the state directory); nil when it has none yet.
+	CredKey []byte
 	// Files maps each requested unit file or drop-in that exists to its content.
 	Files map[string][]byte
 	// Units holds systemd's view of each requested unit, in request order,
@@ -190,6 +194,12 @@ func ParseGather(out []byte) (*State, error) {
 		case "ran":
 			task, fp, _ := strings.Cut(arg, " ")
 			s.TaskRuns[task] = fp
+		case "credkey":
+			k, err := hex.DecodeString(arg)
+			if err != nil || len(k) != CredKeySize {
+				return nil, fmt.Errorf("gather: the credential key in %s is not %d bytes of hex", CredKeyName, CredKeySize)
+			}
+			s.CredKey = k
 		case "file":
 			name, size, ok := strings.Cut(arg, " ")
 			n, err := strconv.Atoi(size)

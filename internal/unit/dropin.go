@@ -18,6 +18,13 @@ import (
 // it was not moved to yet. Empty assignments reset the template's values
 // first (ExecStart= and EnvironmentFile= are lists).
 func DropIn(app config.App, u *config.Unit, instance bool, id string) ([]byte, error) {
+	return DropInCredentials(app, u, instance, id, nil)
+}
+
+// DropInCredentials is DropIn under credential delivery when creds is not
+// nil (the unit's Credentials, maybe none): its LoadCredentialEncrypted=
+// lines name the encrypted files of release id instead of current's.
+func DropInCredentials(app config.App, u *config.Unit, instance bool, id string, creds []Credential) ([]byte, error) {
 	if !layout.ValidReleaseID(id) {
 		return nil, fmt.Errorf("release id %q is not safe in a unit file", id)
 	}
@@ -29,7 +36,11 @@ func DropIn(app config.App, u *config.Unit, instance bool, id string) ([]byte, e
 	if !unitWord.MatchString(base) {
 		return nil, fmt.Errorf("binary name %q must match %s", base, unitWord)
 	}
-	exec, err := execLine(r.lay.ReleaseBin(id, base), u.Args, instance)
+	var credsOf map[*config.Unit][]Credential
+	if creds != nil {
+		credsOf = map[*config.Unit][]Credential{u: creds}
+	}
+	exec, loads, err := execAndCreds(r.lay.Release(id), u, instance, credsOf)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +49,11 @@ func DropIn(app config.App, u *config.Unit, instance bool, id string) ([]byte, e
 		opt(secService, "ExecStart", ""),
 		opt(secService, "ExecStart", exec),
 	}
-	if len(u.SecretEnvironment) > 0 {
+	if len(loads) > 0 {
+		opts = append(opts, opt(secService, "LoadCredentialEncrypted", ""))
+		opts = append(opts, loads...)
+	}
+	if len(u.SecretEnvironment) > 0 && creds == nil {
 		opts = append(opts,
 			opt(secService, "EnvironmentFile", ""),
 			opt(secService, "EnvironmentFile", r.lay.ReleaseEnvFile(id, u.Name)))
@@ -48,7 +63,7 @@ func DropIn(app config.App, u *config.Unit, instance bool, id string) ([]byte, e
 
 // DropInFromTemplate derives the drop-in pinning an instance to release id
 // from the unit text kept in that release (units/<name>): its
-// WorkingDirectory=, ExecStart= and EnvironmentFile= with <root>/current
+// WorkingDirectory=, ExecStart=, LoadCredentialEncrypted= and EnvironmentFile= with <root>/current
 // replaced by <root>/releases/<id>. For the same release it is byte for
 // byte what DropIn renders, so a rollback leaves nothing for the next plan
 // to re-pin.
@@ -72,6 +87,7 @@ func DropInFromTemplate(app config.App, template []byte, id string) ([]byte, err
 		return v
 	}
 	var wd, exec, env string
+	var loads []*sdunit.UnitOption
 	for _, o := range opts {
 		if o.Section != secService {
 			continue
@@ -83,6 +99,9 @@ func DropInFromTemplate(app config.App, template []byte, id string) ([]byte, err
 			exec = repin(o.Value)
 		case "EnvironmentFile":
 			env = repin(o.Value)
+		case "LoadCredentialEncrypted":
+			name, p, _ := strings.Cut(o.Value, ":")
+			loads = append(loads, opt(secService, "LoadCredentialEncrypted", name+":"+repin(p)))
 		}
 	}
 	if wd == "" || exec == "" {
@@ -92,6 +111,10 @@ func DropInFromTemplate(app config.App, template []byte, id string) ([]byte, err
 		opt(secService, "WorkingDirectory", wd),
 		opt(secService, "ExecStart", ""),
 		opt(secService, "ExecStart", exec),
+	}
+	if len(loads) > 0 {
+		out = append(out, opt(secService, "LoadCredentialEncrypted", ""))
+		out = append(out, loads...)
 	}
 	if env != "" {
 		out = append(out, opt(secService, "EnvironmentFile", ""), opt(secService, "EnvironmentFile", env))

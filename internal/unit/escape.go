@@ -185,6 +185,10 @@ var (
 	userName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 	safePath = regexp.MustCompile(`^/[A-Za-z0-9_./@+-]*$`)
 	keyName  = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
+	// credName is what a credential may be called: a file name in
+	// $CREDENTIALS_DIRECTORY, without the ":" LoadCredentialEncrypted=
+	// separates it from its path with.
+	credName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.@+-]*$`)
 )
 
 // checkPassThrough rejects a pass-through value that would break out of its

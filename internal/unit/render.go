@@ -56,10 +56,40 @@ const (
 // the unit-name alphabet, a relative root, NUL bytes, invalid environment
 // names); errors never quote environment values, which may be secret.
 func Render(app config.App, hp config.HostPlacement) ([]File, error) {
+	return render(app, hp, false)
+}
+
+// RenderCredentials is Render under credential delivery (secret_delivery):
+// a unit with secret environment values or sensitive templates loads them
+// with LoadCredentialEncrypted= from the release's .creds/ (Credentials),
+// and one with secret environment values runs its binary through the
+// wrapper layout.CredRunRel, which exports them; no EnvironmentFile=.
+func RenderCredentials(app config.App, hp config.HostPlacement) ([]File, error) {
+	return render(app, hp, true)
+}
+
+func render(app config.App, hp config.HostPlacement, creds bool) ([]File, error) {
 	if err := checkApp(app); err != nil {
 		return nil, err
 	}
 	r := renderer{app: app, lay: layout.Layout{Root: app.Root}, deps: localDeps(hp)}
+	if creds {
+		r.creds = map[*config.Unit][]Credential{}
+		for _, t := range hp.Tasks {
+			c, err := Credentials(&t.Unit, hp)
+			if err != nil {
+				return nil, fmt.Errorf("render task %s: %w", t.Name, err)
+			}
+			r.creds[&t.Unit] = c
+		}
+		for _, s := range hp.Services {
+			c, err := Credentials(&s.Unit, hp)
+			if err != nil {
+				return nil, fmt.Errorf("render service %s: %w", s.Name, err)
+			}
+			r.creds[&s.Unit] = c
+		}
+	}
 	files := []File{{Name: TargetName(app.Name), Content: r.serialize(r.target(hp))}}
 	for _, t := range hp.Tasks {
 		opts, err := r.task(t)
@@ -84,6 +114,9 @@ type renderer struct {
 	app  config.App
 	lay  layout.Layout
 	deps map[string][]string // task or service name -> its units on this host
+	// creds, under credential delivery, are the credentials each unit
+	// loads; nil under file delivery.
+	creds map[*config.Unit][]Credential
 }
 
 // localDeps maps every task and service placed on the host to its units, so
@@ -205,7 +238,12 @@ func (r renderer) execBody(u *config.Unit, instance bool) ([]*sdunit.UnitOption,
 	if !unitWord.MatchString(base) {
 		return nil, fmt.Errorf("binary name %q must match %s", base, unitWord)
 	}
-	exec, err := execLine(r.lay.CurrentBin(base), u.Args, instance)
+	if len(u.SecretEnvironment) > 0 {
+		if err := checkSecrets(u.SecretEnvironment); err != nil {
+			return nil, err
+		}
+	}
+	exec, creds, err := execAndCreds(r.lay.Current(), u, instance, r.creds)
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +255,7 @@ func (r renderer) execBody(u *config.Unit, instance bool) ([]*sdunit.UnitOption,
 		opt(secService, "WorkingDirectory", r.lay.Current()),
 		opt(secService, "ExecStart", exec),
 	)
+	opts = append(opts, creds...)
 	for _, k := range sortedKeys(u.Environment) {
 		v, err := envAssignment(k, u.Environment[k])
 		if err != nil {
@@ -224,13 +263,41 @@ func (r renderer) execBody(u *config.Unit, instance bool) ([]*sdunit.UnitOption,
 		}
 		opts = append(opts, opt(secService, "Environment", v))
 	}
-	if len(u.SecretEnvironment) > 0 {
-		if err := checkSecrets(u.SecretEnvironment); err != nil {
-			return nil, err
-		}
+	if len(u.SecretEnvironment) > 0 && r.creds == nil {
 		opts = append(opts, opt(secService, "EnvironmentFile", r.lay.CurrentEnvFile(u.Name)))
 	}
 	return opts, nil
+}
+
+// execAndCreds renders the ExecStart= of u running from release directory
+// dir (current, or a release a drop-in pins to) and, under credential
+// delivery (creds not nil), its LoadCredentialEncrypted= lines: a unit
+// with secret environment values then runs its binary through the
+// wrapper, which exports them.
+func execAndCreds(dir string, u *config.Unit, instance bool, creds map[*config.Unit][]Credential) (string, []*sdunit.UnitOption, error) {
+	bin := path.Join(dir, layout.BinRel(u.BinaryName()))
+	if creds == nil {
+		exec, err := execLine(bin, u.Args, instance)
+		return exec, nil, err
+	}
+	var opts []*sdunit.UnitOption
+	wrap := false
+	for _, c := range creds[u] {
+		p := path.Join(dir, c.Rel)
+		if !safePath.MatchString(p) {
+			return "", nil, fmt.Errorf("credential %s: path %q must be made of letters, digits and _./@+-", c.Name, p)
+		}
+		opts = append(opts, opt(secService, "LoadCredentialEncrypted", c.Name+":"+p))
+		wrap = wrap || c.Env
+	}
+	if !wrap {
+		exec, err := execLine(bin, u.Args, instance)
+		return exec, opts, err
+	}
+	// The wrapper finds the binary next to itself, in its own release: a
+	// drop-in that repins the wrapper's path repins the binary too.
+	exec, err := execLine(path.Join(dir, layout.CredRunRel), append([]string{layout.BinRel(u.BinaryName())}, u.Args...), instance)
+	return exec, opts, err
 }
 
 // passThrough applies a service's systemd = {...} keys. A key the renderer

@@ -10,6 +10,9 @@
 #   owned PATH                 a file under UNITDIR this tool installed for APP
 #   wants NAME                 an entry of APP.target.wants
 #   ran TASK FINGERPRINT       the inputs a task last succeeded with
+#   credkey HEX                the key of the app's credential hashes
+#                              (STATEDIR/credential.key, 0600 root), when
+#                              there is one (plan.CredentialHash)
 #   foreign FILE KIND WHAT     a requested FILE is there and is not APP's:
 #                              KIND file (WHAT its first line, which has no
 #                              header of APP), link (WHAT where it points)
@@ -106,6 +109,12 @@ for f in "$statedir/ran"/*; do
 	IFS= read -r fp <"$f" || true
 	printf 'ran %s %s\n' "${f##*/}" "$fp"
 done
+
+if [ -f "$statedir/credential.key" ]; then
+	k=''
+	IFS= read -r k <"$statedir/credential.key" || true
+	printf 'credkey %s\n' "$k"
+fi
 
 if [ "$audit" -gt 0 ] && [ -f "$statedir/audit.log" ]; then
 	tail -n "$audit" "$statedir/audit.log" | sed 's/^/audit /'
