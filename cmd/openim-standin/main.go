@@ -29,6 +29,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -305,6 +306,30 @@ func serve(ctx context.Context, name string, index int, spec Spec, host string, 
 			_ = c.Close()
 		}
 		fmt.Fprintln(w, "ok")
+	})
+	// Tests check that secrets arrived without the stand-in ever showing
+	// one: the SHA-256 of an environment variable, or of a credential in
+	// $CREDENTIALS_DIRECTORY; 404 when there is none.
+	mux.HandleFunc("GET /sha256/env/{name}", func(w http.ResponseWriter, r *http.Request) {
+		v, ok := os.LookupEnv(r.PathValue("name"))
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, "%x\n", sha256.Sum256([]byte(v)))
+	})
+	mux.HandleFunc("GET /sha256/credential/{name}", func(w http.ResponseWriter, r *http.Request) {
+		dir, n := os.Getenv("CREDENTIALS_DIRECTORY"), r.PathValue("name")
+		if dir == "" || strings.ContainsAny(n, "/") || n == ".." {
+			http.NotFound(w, r)
+			return
+		}
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, "%x\n", sha256.Sum256(b))
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "# HELP standin_up The stand-in is up.\n# TYPE standin_up gauge\nstandin_up{name=%q,index=\"%d\"} 1\n", name, index)

@@ -64,6 +64,8 @@ type deploy struct {
 	hosts    []string
 	base     int    // first port
 	playbook string // extra HCL appended to the playbook
+	// secretDelivery, when set, is the app's secret_delivery.
+	secretDelivery string
 }
 
 func newDeploy(t testing.TB, l *lab.Lab, app string, base int, hosts ...string) *deploy {
@@ -133,6 +135,7 @@ variable "bin_dir" { default = "bin" }
 app %[1]q {
   root = "/opt/%[1]s"
   user = "openim"
+  %[5]s
 }
 files "config" {
   source = "config"
@@ -173,8 +176,15 @@ service "cron" {
   health { stable = "2s" }
 }
 %[4]s
-`, d.app, d.base, d.base+10, d.playbook)
+`, d.app, d.base, d.base+10, d.playbook, d.deliveryAttr())
 	require.NoError(d.t, os.WriteFile(filepath.Join(d.dir, "playbook.hcl"), []byte(pb), 0o644))
+}
+
+func (d *deploy) deliveryAttr() string {
+	if d.secretDelivery == "" {
+		return ""
+	}
+	return fmt.Sprintf("secret_delivery = %q", d.secretDelivery)
 }
 
 // run invokes the CLI in-process with -i/-p set.

@@ -28,6 +28,10 @@ func TestSecretNeverInAWorldReadableFile(t *testing.T) {
 	d := fresh(t, l, "e2esecf", 21900, hosts...)
 	secret := "pwS" + randomHex(t, 12)
 	require.NoError(t, os.WriteFile(filepath.Join(d.dir, "creds.tpl"), []byte("pw=${pw}\nup=${up}\n"), 0o644))
+	// File delivery, forced (the lab's systemd has credentials): the
+	// files must still be root's alone. TestCredentialsEncryptedAtRest
+	// covers credential delivery.
+	d.secretDelivery = "file"
 	d.playbook = `
 variable "pw" { sensitive = true }
 template "creds" {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/openimsdk/openim-deploy/internal/osinfo"
 )
 
@@ -307,4 +309,43 @@ func TestSeverities(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCredentials: a host with secrets and systemd older than 250 is
+// warned about (files as fallback) by default, refused when the playbook
+// asks for credentials; a new one, or no secrets, says nothing.
+func TestCredentials(t *testing.T) {
+	old := goodFacts()
+	old.SystemdVersion = 247
+	for _, tc := range []struct {
+		name string
+		f    osinfo.Facts
+		need CredsNeed
+		want string
+	}{
+		{"new preferred", goodFacts(), CredsPreferred, ""},
+		{"new required", goodFacts(), CredsRequired, ""},
+		{"old none", old, CredsNone, ""},
+		{"old preferred", old, CredsPreferred, "warning: credentials: systemd 247 has no encrypted credentials (systemd-creds, 250 or newer): this host's secrets are delivered as 0600 root files"},
+		{"old required", old, CredsRequired, `error: credentials: systemd 247 has no encrypted credentials (systemd-creds, 250 or newer) and the playbook says secret_delivery = "credential"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := goodReq()
+			req.Credentials = tc.need
+			var got []string
+			for _, p := range Check(tc.f, req, tc.f.HostTime) {
+				if p.Check == CheckCreds {
+					got = append(got, p.String())
+				}
+			}
+			if tc.want == "" {
+				require.Empty(t, got)
+				return
+			}
+			require.Len(t, got, 1)
+			require.Contains(t, got[0], tc.want)
+		})
+	}
+	require.True(t, SupportsCredentials(goodFacts()))
+	require.False(t, SupportsCredentials(old))
 }

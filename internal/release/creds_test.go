@@ -1,0 +1,104 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/openimsdk/openim-deploy/internal/target"
+)
+
+// fakeCreds stands in for "systemd-creds encrypt --name=NAME - OUT": it
+// writes "enc NAME:" and its stdin, reversed by rev so the plaintext is
+// not in the file as is, and logs its arguments, which must never hold
+// a value.
+const fakeCreds = `#!/bin/sh
+echo "$*" >>"$FAKE_LOG"
+[ "$1" = encrypt ] || exit 9
+name=${2#--name=}
+{ printf 'enc %s:' "$name"; od -An -c; } >"$4"
+`
+
+// TestEncryptCredentials runs creds.sh on a real sh with a fake
+// systemd-creds: each plaintext reaches it on stdin (never its arguments),
+// the key is stored 0600 once, the files are 0600, a second key is
+// refused, and input cut short fails with exitCorrupt.
+func TestEncryptCredentials(t *testing.T) {
+	h := newHost(t)
+	bin := filepath.Dir(h.UnitDir) + "/bin"
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "systemd-creds"), []byte(fakeCreds), 0o755))
+	log := filepath.Join(t.TempDir(), "log")
+	t.Setenv("FAKE_LOG", log)
+	ctx := context.Background()
+	partial := h.PartialDir("r1")
+	require.NoError(t, os.MkdirAll(partial, 0o755))
+	key := bytes.Repeat([]byte{0xab}, CredKeySize)
+	creds := []Credential{
+		{Name: "openim-deploy-env", Rel: ".creds/env/api.cred", Content: []byte("PW=\"s3cret\"\n")},
+		{Name: "db.yml", Rel: ".creds/files/config/db.yml.cred", Content: []byte("pw: s3cret\n")},
+		{Name: "empty", Rel: ".creds/files/empty.cred", Content: nil},
+	}
+	require.NoError(t, h.EncryptCredentials(ctx, "r1", key, creds))
+
+	k, err := os.ReadFile(filepath.Join(h.StateDir, CredKeyName))
+	require.NoError(t, err)
+	require.Equal(t, hex.EncodeToString(key)+"\n", string(k))
+	st, err := os.Stat(filepath.Join(h.StateDir, CredKeyName))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	for _, c := range creds {
+		p := filepath.Join(partial, c.Rel)
+		b, err := os.ReadFile(p)
+		require.NoError(t, err, c.Rel)
+		require.True(t, strings.HasPrefix(string(b), "enc "+c.Name+":"), "%s: %q", c.Rel, b)
+		require.NotContains(t, string(b), "s3cret", "the fake's od output splits the bytes")
+		st, err := os.Stat(p)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), st.Mode().Perm(), c.Rel)
+	}
+	b, err := os.ReadFile(filepath.Join(partial, ".creds/files/config/db.yml.cred"))
+	require.NoError(t, err)
+	require.Contains(t, string(b), "p   w   :       s   3   c   r   e   t  \\n", "the plaintext, byte for byte, on stdin")
+	args, err := os.ReadFile(log)
+	require.NoError(t, err)
+	require.NotContains(t, string(args), "s3cret")
+	require.Equal(t, 3, strings.Count(string(args), "encrypt --name="))
+	entries, err := filepath.Glob(filepath.Join(partial, ".creds", "*", "*.tmp"))
+	require.NoError(t, err)
+	require.Empty(t, entries)
+
+	// The host has a key now: another is refused.
+	err = h.EncryptCredentials(ctx, "r1", key, creds[:1])
+	var ee *target.ExitError
+	require.True(t, errors.As(err, &ee), "%v", err)
+	require.Equal(t, exitBadInput, ee.Code)
+
+	// Input cut short (no "end"): exitCorrupt.
+	_, err = h.run(ctx, credsScript, []byte("cred x 100 .creds/x.cred\nshort"), false, h.StateDir, partial)
+	require.True(t, errors.As(err, &ee), "%v", err)
+	require.Equal(t, exitCorrupt, ee.Code)
+}
+
+// TestGatherReadsCredentialKey: gather reports the stored key, which
+// ParseGather checks.
+func TestGatherReadsCredentialKey(t *testing.T) {
+	h := newHost(t)
+	st, err := h.Gather(context.Background(), Request{})
+	require.NoError(t, err)
+	require.Nil(t, st.CredKey)
+	key := bytes.Repeat([]byte{0x5a}, CredKeySize)
+	require.NoError(t, os.WriteFile(filepath.Join(h.StateDir, CredKeyName), []byte(hex.EncodeToString(key)+"\n"), 0o600))
+	st, err = h.Gather(context.Background(), Request{})
+	require.NoError(t, err)
+	require.Equal(t, key, st.CredKey)
+
+	_, err = ParseGather([]byte("credkey abcd\n"))
+	require.ErrorContains(t, err, "credential key")
+}
