@@ -80,16 +80,16 @@ type HostPlan struct {
 	Fetches         []Artifact // files the host fetches itself into it (Artifact.Fetch)
 	// Credentials are files the host encrypts itself into it with
 	// systemd-creds, from plaintext sent on stdin (Artifact.Credential).
-	Credentials []Artifact
-	Links           []Link     // files linked from releases already on the host
-	Dups            []Link     // files uploaded once and linked under a second name
-	Manifest        map[string]string
-	CleanPartials   bool       // remove partial releases of interrupted runs
-	UnitFiles       []UnitFile // unit files to write (changed or new)
-	Pins            []UnitFile // drop-ins to write now, without a restart
-	Reload          bool       // daemon-reload even if nothing is written here
-	Enable          []string   // units to enable
-	Starts          []Start    // in wave order, playbook order within a wave
+	Credentials   []Artifact
+	Links         []Link // files linked from releases already on the host
+	Dups          []Link // files uploaded once and linked under a second name
+	Manifest      map[string]string
+	CleanPartials bool       // remove partial releases of interrupted runs
+	UnitFiles     []UnitFile // unit files to write (changed or new)
+	Pins          []UnitFile // drop-ins to write now, without a restart
+	Reload        bool       // daemon-reload even if nothing is written here
+	Enable        []string   // units to enable
+	Starts        []Start    // in wave order, playbook order within a wave
 	// Orphans are units the tool installed that the playbook no longer
 	// places here: stopped and disabled; OrphanFiles are then removed.
 	Orphans     []string
