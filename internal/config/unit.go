@@ -20,6 +20,9 @@ var managedKeys = map[string]string{
 	"Environment":      "environment",
 	"EnvironmentFile":  "secret_environment",
 	"LimitNOFILE":      "limit_nofile",
+	// Credential delivery writes it (secret_environment, sensitive
+	// templates); one in systemd = {} would replace them all.
+	"LoadCredentialEncrypted": "secret_environment and sensitive templates",
 }
 
 type taskBlock struct {
