@@ -62,12 +62,13 @@ func TestCredentialsEncryptedAtRest(t *testing.T) {
 	}
 	rot13 := strings.NewReplacer(pairs...)
 	require.NoError(t, os.WriteFile(filepath.Join(d.dir, "db.tpl"), []byte("mongo: ${pw}\n"), 0o644))
-	pb := fmt.Sprintf(`
+	pb := `
 variable "bin_dir" { default = "bin" }
 variable "mongo_pw" { sensitive = true }
 app %[1]q {
   root = "/opt/%[1]s"
   user = "openim"
+  %[5]s
 }
 secret "redis_pw" {
   command = ["sh", "-c", "printf '%%s\n' \"$1\" | tr 'A-Za-z' 'N-ZA-Mn-za-m'", "sh", %[2]q]
@@ -103,10 +104,21 @@ service "credredis" {
     stable = "1s"
   }
 }
-`, d.app, rot13.Replace(redis), d.base+10, d.base+20)
-	require.NoError(t, os.WriteFile(filepath.Join(d.dir, "playbook.hcl"), []byte(pb), 0o644))
+`
+	writePlaybook := func(app string) {
+		text := fmt.Sprintf(pb, d.app, rot13.Replace(redis), d.base+10, d.base+20, app)
+		require.NoError(t, os.WriteFile(filepath.Join(d.dir, "playbook.hcl"), []byte(text), 0o644))
+	}
 
+	// First as files (as an older version, or a host before an upgrade),
+	// then as credentials: the move retires the release with plain files.
+	writePlaybook(`secret_delivery = "file"`)
 	res := d.run("apply", "-var-file", varFile)
+	require.Equal(t, cli.ExitOK, res.Code, res.Out)
+	out, err := l.Exec(t, "lab-1", "grep", "-rlF", mongo, "/opt/e2ecred/releases")
+	require.NoError(t, err, "file delivery leaves the plain env file: %s", out)
+	writePlaybook("")
+	res = d.run("apply", "-var-file", varFile)
 	require.Equal(t, cli.ExitOK, res.Code, res.Out)
 	require.NotContains(t, res.Out, mongo)
 	require.NotContains(t, res.Out, redis)
@@ -138,7 +150,7 @@ exit 0`
 		require.Equal(t, sum(mongo), get(h, d.base+10, "/sha256/env/MONGO_PW"), h)
 		require.Equal(t, sum("mongo: "+mongo+"\n"), get(h, d.base+10, "/sha256/credential/db.yml"), h)
 		require.Equal(t, sum(redis), get(h, d.base+20, "/sha256/env/REDIS_PW"), h)
-		out, err := l.Exec(t, h, "sh", "-c", search, "sh", mongo, redis)
+		out, err = l.Exec(t, h, "sh", "-c", search, "sh", mongo, redis)
 		require.NoError(t, err, out)
 		require.Empty(t, strings.TrimSpace(out), "files on %s hold a secret in plain text", h)
 		// The secrets reached systemd as encrypted credentials, and no

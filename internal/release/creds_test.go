@@ -102,3 +102,44 @@ func TestGatherReadsCredentialKey(t *testing.T) {
 	_, err = ParseGather([]byte("credkey abcd\n"))
 	require.ErrorContains(t, err, "credential key")
 }
+
+// TestSwitchRetiring: once a host takes credentials, a release holding a
+// plain secret of file delivery is removed even when protected, unless a
+// drop-in pins it; a release with encrypted credentials only stays, and so
+// does every release under a plain Switch.
+func TestSwitchRetiring(t *testing.T) {
+	owner(t)
+	h := newHost(t)
+	ctx := context.Background()
+	ids := []string{"20261201T000000.000Z-0000", "20261201T000000.000Z-0001", "20261201T000000.000Z-0002", "20261201T000000.000Z-0003"}
+	mk := func(id string, files map[string]os.FileMode) {
+		for rel, mode := range files {
+			p := filepath.Join(h.Root, "releases", id, rel)
+			require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+			require.NoError(t, os.WriteFile(p, []byte("x"), mode))
+			require.NoError(t, os.Chmod(p, mode))
+		}
+	}
+	plainEnv := map[string]os.FileMode{"bin/s": 0o755, "env/s.env": 0o600, ".manifest": 0o600}
+	mk(ids[0], plainEnv)
+	mk(ids[1], map[string]os.FileMode{"bin/s": 0o755, "secret/creds.yml": 0o600, ".manifest": 0o600})
+	mk(ids[2], map[string]os.FileMode{"bin/s": 0o755, ".creds/env/s.cred": 0o600, ".creds/run": 0o755, ".manifest": 0o600})
+	mk(ids[3], map[string]os.FileMode{"bin/s": 0o755, ".creds/env/s.cred": 0o600, ".manifest": 0o600})
+	pin := filepath.Join(h.UnitDir, "s@0.service.d", DropInName)
+	require.NoError(t, os.MkdirAll(filepath.Dir(pin), 0o755))
+	require.NoError(t, os.WriteFile(pin, []byte("[Service]\nWorkingDirectory="+h.Root+"/releases/"+ids[1]+"\n"), 0o644))
+	exists := func(id string) bool {
+		_, err := os.Stat(filepath.Join(h.Root, "releases", id))
+		return err == nil
+	}
+
+	require.NoError(t, h.Switch(ctx, ids[3], 10, "l current "+ids[3], ids[:3]))
+	for _, id := range ids {
+		require.True(t, exists(id), "plain Switch retires nothing: %s", id)
+	}
+	require.NoError(t, h.SwitchRetiring(ctx, ids[3], 10, "l current "+ids[3], ids[:3]))
+	require.False(t, exists(ids[0]), "plain env file: retired though protected")
+	require.True(t, exists(ids[1]), "pinned by a drop-in: kept")
+	require.True(t, exists(ids[2]), "credentials only: kept")
+	require.True(t, exists(ids[3]), "the new current")
+}

@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# switch.sh ROOT ID KEEP LEDGERLINE [PROTECTED...]
+# switch.sh ROOT ID KEEP LEDGERLINE RETIRE [PROTECTED...]
 #
 # Points <root>/current at release ID (a temp symlink renamed over it, so
 # readers see the old or the new target, never none), appends LEDGERLINE
@@ -9,9 +9,17 @@
 # newest releases stay, and so do ID and every PROTECTED release (the
 # previous one, any release an instance still runs or a drop-in pins). Run
 # after own.sh, which records current and makes the state directory.
+#
+# RETIRE is "-", or, when the host now takes its secrets as encrypted
+# credentials, the unit directory: then every other release that still
+# holds a secret in plain text (a root-owned 0600 file outside .creds/,
+# other than its manifest: file delivery's env files and sensitive
+# templates) is removed whole, unless a drop-in there pins it, whatever
+# KEEP and PROTECTED say. Its line stays in the ledger; rollback then
+# says it is no longer on the host.
 set -eu
-root=$1 id=$2 keep=$3 line=$4
-shift 4
+root=$1 id=$2 keep=$3 line=$4 retire=$5
+shift 5
 own "$root/current" # recorded for uninstall (see own.sh)
 ln -sfn "releases/$id" "$root/.current.tmp"
 mv -T "$root/.current.tmp" "$root/current"
@@ -31,4 +39,14 @@ for d in $(printf '%s\n' * | sort -r); do
 	done
 	[ -n "$keepit" ] || rm -rf -- "$d"
 done
+if [ "$retire" != - ]; then
+	for d in *; do
+		if [ ! -d "$d" ] || [ "$d" = "$id" ]; then continue; fi
+		plain=$(find "$d" -path "$d/.creds" -prune -o -type f -user 0 -perm 0600 ! -path "$d/.manifest" -print | head -n 1)
+		[ -n "$plain" ] || continue
+		# A drop-in's WorkingDirectory= names the release it pins.
+		if grep -qsxF -- "WorkingDirectory=$root/releases/$d" "$retire"/*.d/release.conf; then continue; fi
+		rm -rf -- "$d"
+	done
+fi
 exit 0
