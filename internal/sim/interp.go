@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openimsdk/openim-deploy/internal/release"
 	"github.com/openimsdk/openim-deploy/internal/target"
 	"github.com/openimsdk/openim-deploy/internal/target/targettest"
 	"github.com/openimsdk/openim-deploy/internal/unit"
@@ -457,6 +458,9 @@ func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer
 		if rec, ok := s.Files[path.Join(statedir, "ran", n)]; ok {
 			fmt.Fprintf(out, "ran %s %s\n", n, strings.TrimRight(string(rec), "\n"))
 		}
+	}
+	if key, ok := s.Files[path.Join(statedir, release.CredKeyName)]; ok {
+		fmt.Fprintf(out, "credkey %s\n", strings.TrimRight(string(key), "\n"))
 	}
 	if log, ok := s.Files[path.Join(statedir, "audit.log")]; ok && auditLines > 0 {
 		lines := strings.SplitAfter(strings.TrimSuffix(string(log), "\n"), "\n")

@@ -3,6 +3,7 @@ package sim
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"slices"
@@ -63,6 +64,22 @@ func (s *State) Converge(cfg *config.Config, hp config.HostPlacement, local *pha
 		return err
 	}
 	app := cfg.Playbook.App
+	// The simulated hosts run systemd 252: secrets go as credentials,
+	// hashed with the key the first apply stored.
+	// The key is the one s already holds (a test seeds it with the key a
+	// simulated apply made), else a fixed one.
+	var credKey []byte
+	if d.Credentials != nil {
+		credKey = bytes.Repeat([]byte{0x5e}, release.CredKeySize)
+		s.mu.Lock()
+		if k, ok := s.Files[path.Join(layout.AppStateDir(cfg.Playbook.App.Name), release.CredKeyName)]; ok {
+			if b, err := hex.DecodeString(strings.TrimSpace(string(k))); err == nil {
+				credKey = b
+			}
+		}
+		s.mu.Unlock()
+		d = plan.KeyCredentials(*d.Credentials, credKey)
+	}
 	cold := plan.Build(d, plan.Actual{}, func(string) int { return 0 }, releaseID)
 	if !cold.NewRelease || cold.Release != releaseID {
 		return fmt.Errorf("sim: the cold plan for %s makes no new release", hp.Host.Name)
@@ -72,6 +89,9 @@ func (s *State) Converge(cfg *config.Config, hp config.HostPlacement, local *pha
 	lay := layout.Layout{Root: app.Root}
 	s.Files[path.Join(lay.Release(releaseID), release.ManifestName)] = release.Manifest(cold.Manifest).Encode()
 	s.Links[path.Join(app.Root, "current")] = "releases/" + releaseID
+	if credKey != nil {
+		s.Files[path.Join(layout.AppStateDir(app.Name), release.CredKeyName)] = []byte(hex.EncodeToString(credKey) + "\n")
+	}
 	unitText := map[string][]byte{}
 	for _, uf := range cold.UnitFiles {
 		s.Files[path.Join(layout.UnitDir, uf.Name)] = uf.Content

@@ -222,6 +222,7 @@ const (
 	recordMark   = "# record.sh STATEDIR"
 	auditMark    = "# audit.sh STATEDIR"
 	cleanMark    = "# clean.sh ROOT"
+	credsMark    = "# creds.sh STATEDIR DIR"
 	restartMark  = `exec systemctl restart -- "$@"`
 )
 
@@ -253,6 +254,7 @@ func (w *hostSim) script(script string, args []string, stdin io.Reader, out *byt
 		{recordMark, "record", func() int { return w.record(args, stderr) }},
 		{auditMark, "audit", func() int { return w.audit(args, stderr) }},
 		{cleanMark, "clean", func() int { return w.clean(args, stderr) }},
+		{credsMark, "creds", func() int { return w.creds(args, stdin, stderr) }},
 		{restartMark, "restart", func() int { return w.restart(args, stderr) }},
 	} {
 		if strings.Contains(script, s.mark) {
@@ -810,7 +812,11 @@ func (w *hostSim) switchCurrent(statedir string, args []string, stderr io.Writer
 	if err != nil {
 		return 2
 	}
-	protected := args[4:]
+	if len(args) < 5 {
+		fmt.Fprintln(stderr, "switch: no RETIRE")
+		return 2
+	}
+	retire, protected := args[4], args[5:]
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.s.mu.Lock()
@@ -833,5 +839,71 @@ func (w *hostSim) switchCurrent(statedir string, args []string, stderr io.Writer
 		}
 		w.removeTree(path.Join(root, "releases", d))
 	}
+	if retire != "-" {
+		// Releases with file delivery's plain env files go, unless a
+		// drop-in pins them (the simulation knows no modes: env/ stands
+		// for every plain secret).
+		for _, d := range ids {
+			dir := path.Join(root, "releases", d)
+			if d == id || !w.exists(dir) || len(w.s.listDir(path.Join(dir, "env"))) == 0 {
+				continue
+			}
+			pinned := false
+			for p, b := range w.s.Files {
+				if strings.HasPrefix(p, retire+"/") && strings.HasSuffix(p, ".d/release.conf") &&
+					slices.Contains(strings.Split(string(b), "\n"), "WorkingDirectory="+dir) {
+					pinned = true
+				}
+			}
+			if !pinned {
+				w.removeTree(dir)
+			}
+		}
+	}
 	return 0
+}
+
+// creds is creds.sh STATEDIR DIR < RECORDS: it stores a new key and
+// writes each credential as a stand-in for its encryption (the name and
+// the plaintext's length, never the plaintext).
+func (w *hostSim) creds(args []string, stdin io.Reader, stderr io.Writer) int {
+	if len(args) != 2 {
+		fmt.Fprintln(stderr, "creds: want STATEDIR DIR")
+		return 2
+	}
+	r := bufio.NewReader(stdin)
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			fmt.Fprintln(stderr, "creds: input cut short")
+			return 3
+		}
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 1 && f[0] == "end":
+			return 0
+		case len(f) == 2 && f[0] == "key":
+			p := path.Join(args[0], "credential.key")
+			if _, ok := w.s.Files[p]; ok {
+				fmt.Fprintln(stderr, "creds: key appeared")
+				return 2
+			}
+			w.s.Files[p] = []byte(f[1] + "\n")
+		case len(f) == 4 && f[0] == "cred":
+			n, err := strconv.Atoi(f[2])
+			if err != nil || n < 0 {
+				return 2
+			}
+			if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
+				fmt.Fprintln(stderr, "creds: input cut short")
+				return 3
+			}
+			w.s.Files[path.Join(args[1], f[3])] = []byte("sim-credential " + f[1] + " " + f[2] + "\n")
+		default:
+			fmt.Fprintf(stderr, "creds: bad record %q\n", line)
+			return 2
+		}
+	}
 }
