@@ -374,8 +374,10 @@ service "edge" {
 	for _, h := range hosts {
 		out, err := l.Exec(t, h, "sh", "-c", `grep -rlF -f /root/fltcanary /etc/systemd/system /opt/fltsec /var/lib/openim-deploy 2>/dev/null | sort`)
 		require.NoError(t, err, out)
+		// Credential delivery (systemd 252): the secret is in no file in
+		// plain text; a file that held it would have to be root's alone.
 		files := strings.Fields(out)
-		require.NotEmpty(t, files, "the secret reached no file on %s", h)
+		require.Empty(t, files, "plain secret in files on %s", h)
 		for _, f := range files {
 			st, err := l.Exec(t, h, "stat", "-c", "%a %U", f)
 			require.NoError(t, err)
@@ -383,7 +385,8 @@ service "edge" {
 			require.NotContains(t, f, "/etc/systemd/system/", "a unit file holds the secret")
 			require.NotContains(t, f, ".lock", "the lock holds the secret")
 		}
-		// systemd hands the service the exact value.
+		// systemd hands the wrapper the credential, and the wrapper the
+		// service the exact value.
 		env, err := l.Exec(t, h, "sh", "-c", `pid=$(systemctl show -p MainPID --value edge@0.service); tr '\0' '\n' < /proc/$pid/environ`)
 		require.NoError(t, err)
 		require.Contains(t, env, "TOKEN="+canary+"\n")

@@ -74,9 +74,12 @@ func TestApplyOpenIMPlaybook(t *testing.T) {
 		require.Contains(t, disc, "address: [ "+l.Host(t, "lab-2").Address+":12379 ]")
 		_, err = l.Exec(t, h, "test", "-f", "/etc/systemd/system/openim-push@.service")
 		require.NoError(t, err, "template unit")
-		env, err := l.Exec(t, h, "stat", "-c", "%a %U", "/opt/openim/current/env/openim-rpc-user.env")
+		// systemd 252: the secrets are an encrypted credential, root's.
+		env, err := l.Exec(t, h, "stat", "-c", "%a %U", "/opt/openim/current/.creds/env/openim-rpc-user.cred")
 		require.NoError(t, err)
 		require.Equal(t, "600 root", strings.TrimSpace(env))
+		_, err = l.Exec(t, h, "test", "!", "-e", "/opt/openim/current/env/openim-rpc-user.env")
+		require.NoError(t, err, "no plain env file beside the credential")
 	}
 
 	// The target acts on the whole app.

@@ -28,6 +28,9 @@ const pvPlaybook = `
 variable "pv_secret" { sensitive = true }
 
 app "pvhost" {
+  # The checks below read the sensitive template at its destination: file
+  # delivery (TestCredentialsEncryptedAtRest covers credentials).
+  secret_delivery = "file"
   root = "/opt/pvhost"
   user = "openim"
 }
@@ -59,7 +62,7 @@ template "creds" {
   destination = "conf/creds.txt"
   hosts       = ["app[0]"]
   sensitive   = true
-  vars        = { secret = var.pv_secret }
+  vars        = { pw = var.pv_secret }
 }
 
 service "pvzone" {
@@ -121,7 +124,7 @@ func newPerValueDeploy(t *testing.T, l *lab.Lab, hosts ...string) *deploy {
 		"config/standin.json": fmt.Sprintf(`{"pvzone": {"ports": [%d]}, "pvring": {"ports": [%d]}, "pvcron": {}}`, pvZonePort, pvRingPort),
 		"zone.tpl":            "zone=${host.vars.zone} host=${host.name}\n",
 		"members.tpl":         "# the ring, as seen by ${host.name}\n%{ for m in members }${m}\n%{ endfor }",
-		"creds.tpl":           "secret=${secret}\n",
+		"creds.tpl":           "secret=${pw}\n",
 		"playbook.hcl":        fmt.Sprintf(pvPlaybook, pvZonePort, pvRingPort, pvPeerPort),
 	}
 	for name, content := range files {
