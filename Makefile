@@ -133,7 +133,7 @@ demo: build standin
 # OPENIM_BENCH_LOCK=/tmp/openim-lab.lock on a shared lab: the driver takes
 # it around each scenario.
 bench: build standin lab
-	OPENIM_LAB_REQUIRED=1 OPENIM_BENCH=1 OPENIM_BENCH_SHAPE=1 $(GO) test -count=1 -timeout 60m -v -run '^TestBenchTable$$' ./internal/e2e/
+	OPENIM_LAB_REQUIRED=1 OPENIM_BENCH=1 OPENIM_BENCH_SHAPE=1 $(GO) test -count=1 -timeout 60m -v -run '^TestBench(Table|Artifact)$$' ./internal/e2e/
 	OPENIM_LAB_REQUIRED=1 $(GO) test -run '^$$' -bench . -benchtime 5x ./internal/e2e/ ./internal/plan/ ./internal/phase/ ./internal/sim/ ./internal/ui/
 
 clean:
