@@ -129,3 +129,6 @@ func (l *logged) RoundTrip(ctx context.Context) (time.Duration, error) {
 	}
 	return 0, errors.ErrUnsupported
 }
+
+// Park parks the wrapped target's connection when it has one to park.
+func (l *logged) Park() { Park(l.t) }
