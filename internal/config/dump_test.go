@@ -44,6 +44,10 @@ func dump(c *Config) string {
 				in.Index, in.Name, h.TCP, h.HTTP, h.Exec, h.Ports, h.Interval, h.Timeout, h.Retries, h.Stable)
 		}
 	}
+	for _, h := range pb.Hooks {
+		p("hook %s when=%s on=%s services=%v command=%q timeout=%s environment=%v secret_environment=%s",
+			h.Name, h.When, h.On, h.Services, h.Command, h.Timeout, h.Environment, c.Redact(fmt.Sprint(h.SecretEnvironment)))
+	}
 	for _, t := range pb.Templates {
 		p("template %s source=%s destination=%s hosts=%v mode=%04o sensitive=%v", t.Name, t.Source, t.Destination, t.Hosts, t.Mode, t.Sensitive)
 	}

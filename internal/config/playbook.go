@@ -41,6 +41,7 @@ type playbookBody struct {
 	Tasks     []*placedBlock  `hcl:"task,block"`
 	Services  []*placedBlock  `hcl:"service,block"`
 	Rollouts  []*rolloutBlock `hcl:"rollout,block"`
+	Hooks     []*placedBlock  `hcl:"hook,block"`
 }
 
 type appBlock struct {
@@ -190,6 +191,7 @@ func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext
 			return sb.Hosts
 		}, func(h *Host) { l.hostPlacement(h).Services = append(l.hostPlacement(h).Services, last) })
 	}
+	pb.Hooks = l.decodeHooks(raw.Hooks, ctx, pb.Services)
 	return pb, src
 }
 
@@ -310,6 +312,11 @@ func secrets(pb *Playbook, placements []HostPlacement) []string {
 		}
 		if u.Remote != nil {
 			add(u.Remote.Header)
+		}
+	}
+	for _, h := range pb.Hooks {
+		for _, k := range mapKeys(h.SecretEnvironment) {
+			add(h.SecretEnvironment[k])
 		}
 	}
 	slices.SortFunc(out, func(a, b string) int {

@@ -90,6 +90,8 @@ type Playbook struct {
 	// Rollout is the playbook-wide rollout policy; each service holds its
 	// own, with its rollout block applied over this one.
 	Rollout Rollout
+	// Hooks run around rolling batches, in playbook order.
+	Hooks []*Hook
 }
 
 // App names the systemd target (<Name>.target) and the layout on the hosts:
