@@ -13,6 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/unit"
 )
 
 // fakeClock advances only when the probe sleeps, and runs onSleep each time,
@@ -167,5 +170,33 @@ func TestBadSpec(t *testing.T) {
 				t.Fatalf("exit %d, want %d: %s", code, exitBadUsage, log.String())
 			}
 		})
+	}
+}
+
+// TestReadsWhatTheToolWrites: the check file unit.ProbeSpec renders is one
+// this program loads, with every field it needs.
+func TestReadsWhatTheToolWrites(t *testing.T) {
+	s := &config.Service{Unit: config.Unit{Name: "api"}, Instances: []config.Instance{
+		{Name: "0", Health: config.Health{TCP: "127.0.0.1:10002", Interval: 250 * time.Millisecond, Timeout: time.Second}},
+		{Name: "blue", Health: config.Health{HTTP: "http://127.0.0.1:8000/ready?x=1", Interval: time.Minute, Timeout: 2 * time.Second}},
+		{Name: "x", Health: config.Health{Exec: []string{"check", "it's"}, Interval: time.Second, Timeout: 3 * time.Second}},
+	}}
+	b, err := unit.ProbeSpec(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "api.json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range s.Instances {
+		c, interval, timeout, err := load(p, in.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := in.Health
+		if c.TCP != h.TCP || c.HTTP != h.HTTP || strings.Join(c.Exec, "\x00") != strings.Join(h.Exec, "\x00") || interval != h.Interval || timeout != h.Timeout {
+			t.Errorf("instance %s: loaded %+v %s %s, want %+v", in.Name, c, interval, timeout, h)
+		}
 	}
 }
