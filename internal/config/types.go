@@ -153,8 +153,8 @@ type Unit struct {
 	SecretEnvironment map[string]string
 	// Files names the FileSets whose change restarts this unit. When the
 	// playbook leaves it unset it is every file set placed on the same host.
-	Files     []string
-	FilesSet  bool
+	Files    []string
+	FilesSet bool
 	// WaitReady (services only) says the unit itself waits for the
 	// instance's health probe (ExecStartPost= runs it until it passes): set
 	// when the health block has a tcp, http or exec probe and does not say
