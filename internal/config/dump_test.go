@@ -36,7 +36,8 @@ func dump(c *Config) string {
 		dumpUnit(p, c, &t.Unit)
 	}
 	for _, s := range pb.Services {
-		p("service %s limit_nofile=%d systemd=%v", s.Name, s.LimitNOFILE, s.Systemd)
+		p("service %s limit_nofile=%d systemd=%v stop_signal=%q stop_timeout=%s wait_ready=%v",
+			s.Name, s.LimitNOFILE, s.Systemd, s.StopSignal, s.StopTimeout, s.WaitReady)
 		dumpUnit(p, c, &s.Unit)
 		for _, in := range s.Instances {
 			h := in.Health

@@ -23,8 +23,9 @@ const (
 	defaultLimitNOFILE  = 65536
 )
 
-// reservedFileSets are release subdirectories the layout package owns.
-var reservedFileSets = map[string]bool{"bin": true, "env": true}
+// reservedFileSets are release subdirectories the tool owns: binaries,
+// secret environment files and the readiness probe (internal/probe).
+var reservedFileSets = map[string]bool{"bin": true, "env": true, "probe": true}
 
 // rootRE is what app.root may contain: it becomes WorkingDirectory= and
 // part of remote commands.
