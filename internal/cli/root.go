@@ -168,7 +168,7 @@ func wantsDebugLog(args []string) bool {
 		return false
 	}
 	switch args[0] {
-	case "__complete", "__completeNoDesc", "completion", "help", "version", "validate", "render":
+	case "__complete", "__completeNoDesc", "completion", "help", "version", "validate", "render", "secrets":
 		return false
 	}
 	return true
@@ -308,6 +308,7 @@ Exit codes, the same for every command:
 		newStopCommand(g, stdio),
 		newExecCommand(g, stdio),
 		newUninstallCommand(g, stdio),
+		newSecretsCommand(stdio),
 		newVersionCommand(stdio),
 	)
 	return root
@@ -324,6 +325,13 @@ func subcommandName(cmd *cobra.Command) string {
 	}
 	return strings.Join(names, " ")
 }
+
+// noSecretCommands never build or compare a release, so they need no secret
+// values: the playbook's secret commands (vault kv get, pass) are not run
+// for them, and reading the fleet's state never asks a vault (or for a
+// login). Every other command that reads the playbook runs the ones it
+// refers to.
+var noSecretCommands = map[string]bool{"status": true, "logs": true, "stop": true, "unlock": true, "uninstall": true}
 
 // loadConfig loads and validates the configuration and prints diagnostics.
 // Warnings are printed and do not fail; errors return a *configError.
@@ -343,14 +351,18 @@ func loadConfig(g *GlobalOptions, stdio IO, skipPlaybook bool) (*config.Config, 
 		}
 		vars[name] = value
 	}
-	cfg, diags := config.Load(config.LoadOptions{
+	opts := config.LoadOptions{
 		InventoryPath: inv,
 		PlaybookPath:  g.Playbook,
 		Vars:          vars,
 		VarFiles:      g.VarFiles,
 		Environ:       stdio.Environ,
 		SkipPlaybook:  skipPlaybook,
-	})
+	}
+	if !noSecretCommands[g.subcommand] {
+		opts.SecretRunner = config.ExecSecret
+	}
+	cfg, diags := config.Load(opts)
 	if len(diags) > 0 {
 		files := map[string]*hcl.File{}
 		if cfg != nil {

@@ -28,6 +28,9 @@ func dump(c *Config) string {
 	for _, v := range pb.Variables {
 		p("variable %s = %q sensitive=%v", v.Name, c.Redact(v.Value), v.Sensitive)
 	}
+	for _, s := range pb.Secrets {
+		p("secret %s command=%q timeout=%s ran=%v value=%q", s.Name, s.Command, s.Timeout, s.Ran, c.Redact(s.Value))
+	}
 	for _, fs := range pb.FileSets {
 		p("files %s source=%s dir=%v hosts=%v", fs.Name, fs.Source, fs.IsDir, fs.Hosts)
 	}

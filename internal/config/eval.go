@@ -415,20 +415,20 @@ func (e *guardedExpr) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 		Severity: hcl.DiagError,
 		Summary:  "Sensitive value in " + e.name,
 		Detail: fmt.Sprintf("This value is derived from a sensitive variable (%s). Sensitive values may reach only secret_environment, templates declared sensitive = true and the header of artifact(), so they never land in unit files, command lines, health probes or plain-text diffs.",
-			strings.Join(sensitiveRoots(e.Expression, ctx), ", ")),
+			strings.Join(e.g.l.explainRoots(sensitiveRoots(e.Expression, ctx)), ", ")),
 		Subject: &rng,
 	})
 	return cty.DynamicVal, diags
 }
 
-// sensitiveRoots names the var.* and local.* references of expr whose value
-// is marked, for the error message.
+// sensitiveRoots names the var.*, local.* and secret.* references of expr
+// whose value is marked, for the error message.
 func sensitiveRoots(expr hcl.Expression, ctx *hcl.EvalContext) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, tr := range expr.Variables() {
 		root := tr.RootName()
-		if (root != "var" && root != "local") || len(tr) < 2 {
+		if (root != "var" && root != "local" && root != "secret") || len(tr) < 2 {
 			continue
 		}
 		step, ok := tr[1].(hcl.TraverseAttr)

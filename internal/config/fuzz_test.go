@@ -32,6 +32,9 @@ func FuzzLoad(f *testing.F) {
 		f.Add(inv, pb)
 	}
 	f.Add([]byte(`host "a" { address = "${var.x}" }`), []byte(`app "x" { root = "/opt/../etc" }`))
+	// Load runs no secret command without a SecretRunner, so the fuzzer
+	// may mutate command = [...] freely.
+	f.Add([]byte("host \"a\" { address = \"10.0.0.1\" }\n"), []byte("secret \"pw\" {\n  command = [\"vault\", \"read\"]\n}\napp \"x\" {}\nlocals { a = secret.pw }\n"))
 	f.Add([]byte("playbook = \"playbook.hcl\"\nhost \"; touch /tmp/pwned\" {\n address = \"$(id)\"\n}\n"), []byte(`service "a`+"`id`"+`" {}`))
 	f.Fuzz(func(t *testing.T, inventory, playbook []byte) {
 		dir := t.TempDir()

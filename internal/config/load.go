@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/openimsdk/openim-deploy/internal/agefile"
 )
 
 // LoadOptions says which files to load and where variable values come from.
@@ -22,7 +24,9 @@ type LoadOptions struct {
 	// Vars are -var name=value values; they win over every other source.
 	Vars map[string]string
 	// VarFiles are -var-file paths: HCL files of name = "value" lines,
-	// applied in order, later files winning.
+	// applied in order, later files winning. A path ending in .age is
+	// decrypted in memory with the age identities named by Environ
+	// (agefile.IdentityPath), and every value it sets is sensitive.
 	VarFiles []string
 	// Environ is os.Environ(); OPENIM_DEPLOY_VAR_<name> sets variable <name>.
 	Environ []string
@@ -30,6 +34,12 @@ type LoadOptions struct {
 	SkipPlaybook bool
 	// HomeDir is what a leading ~ expands to; "" means os.UserHomeDir().
 	HomeDir string
+	// SecretRunner runs the commands of the playbook's secret blocks
+	// (ExecSecret on the command line). Nil runs none: secret.* are then
+	// unknown values, and what is computed from them is left out of the
+	// Config, for commands that never write a release (status, logs) and
+	// for shell completion, which must not run commands at every Tab.
+	SecretRunner SecretRunner
 }
 
 // EnvVarPrefix prefixes environment variables that set playbook variables.
@@ -55,6 +65,15 @@ type loader struct {
 	placed map[*Host]*HostPlacement
 	// hostSrc holds the source ranges of the per-host unit copies.
 	hostSrc map[*Unit]unitSrc
+	// age holds the identities that decrypt .age var files, once loaded.
+	age *ageKeys
+	// sensitiveWhy says, for a reference such as "var.pw", why it is
+	// sensitive when the playbook does not declare it so.
+	sensitiveWhy map[string]string
+	// secretBlocks are the playbook's secret blocks from the first pass;
+	// secrets their state once decoded.
+	secretBlocks []*secretBlock
+	secrets      *secretsState
 }
 
 // Load parses, decodes and validates the inventory and (unless
@@ -66,7 +85,8 @@ type loader struct {
 // position, so output is stable however the checks are ordered internally.
 func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 	l := &loader{opts: opts, parser: hclparse.NewParser(), home: opts.HomeDir, order: map[string]int{},
-		templates: map[string]*parsedTemplate{}, templateSrc: map[string][]byte{}, placed: map[*Host]*HostPlacement{}, hostSrc: map[*Unit]unitSrc{}}
+		templates: map[string]*parsedTemplate{}, templateSrc: map[string][]byte{}, placed: map[*Host]*HostPlacement{}, hostSrc: map[*Unit]unitSrc{},
+		sensitiveWhy: map[string]string{}}
 	if l.home == "" {
 		l.home, _ = os.UserHomeDir()
 	}
@@ -115,14 +135,19 @@ func (l *loader) load(cfg *Config) *Inventory {
 	pbFile := l.parse(pbPath)
 	varFiles := make([]*hcl.File, len(l.opts.VarFiles))
 	for i, p := range l.opts.VarFiles {
-		varFiles[i] = l.parse(p)
+		if agefile.IsEncrypted(p) {
+			varFiles[i] = l.parseEncrypted(p)
+		} else {
+			varFiles[i] = l.parse(p)
+		}
 	}
 	if l.syntaxErr {
 		return inv
 	}
 	vars, body, ctx := l.decodeVariables(pbFile, varFiles)
+	declared := l.decodeSecrets(pbPath, pbFile, ctx)
 	pb, src := l.decodePlaybook(pbPath, body, ctx, inv)
-	pb.Variables = vars
+	pb.Variables, pb.Secrets = vars, declared
 	cfg.Inventory, cfg.Playbook = inv, pb
 	cfg.placements = make([]HostPlacement, 0, len(inv.Hosts))
 	for _, h := range inv.Hosts {

@@ -25,10 +25,20 @@ const testHome = "/home/tester"
 //	varfile: path        -var-file
 //	playbook: path       -p
 //	skip-playbook
+//	secrets: exec        run secret commands (ExecSecret); else none run
 
 // loadFixture extracts archive into a fresh directory, makes it the working
 // directory, and loads inventory.hcl from it.
 func loadFixture(t *testing.T, archive string) (*Config, hcl.Diagnostics, string) {
+	t.Helper()
+	opts, dir, _ := prepareFixture(t, archive)
+	cfg, diags := Load(opts)
+	return cfg, diags, dir
+}
+
+// prepareFixture extracts archive into a fresh directory, makes it the
+// working directory, and returns the load options its comment gives.
+func prepareFixture(t *testing.T, archive string) (LoadOptions, string, *txtar.Archive) {
 	t.Helper()
 	ar, err := txtar.ParseFile(archive)
 	require.NoError(t, err)
@@ -54,11 +64,14 @@ func loadFixture(t *testing.T, archive string) (*Config, hcl.Diagnostics, string
 			opts.PlaybookPath = val
 		case "skip-playbook":
 			opts.SkipPlaybook = true
+		case "secrets":
+			if val == "exec" {
+				opts.SecretRunner = ExecSecret
+			}
 		}
 	}
 	t.Chdir(dir)
-	cfg, diags := Load(opts)
-	return cfg, diags, dir
+	return opts, dir, ar
 }
 
 // scrub replaces the temp directory with $WORK so goldens do not depend on it.

@@ -281,8 +281,9 @@ func (l *loader) decodeFileSet(file string, b *filesBlock) *FileSet {
 	return fs
 }
 
-// secrets lists the values to redact: sensitive variables, every
-// secret_environment value and every artifact's header, deduplicated,
+// secrets lists the values to redact: sensitive variables, the values of
+// secret commands, every secret_environment value and every artifact's
+// header, deduplicated,
 // longest first so a secret that contains another is replaced whole.
 func secrets(pb *Playbook, placements []HostPlacement) []string {
 	units := pb.units()
@@ -306,6 +307,9 @@ func secrets(pb *Playbook, placements []HostPlacement) []string {
 		if v.Sensitive {
 			add(v.Value)
 		}
+	}
+	for _, s := range pb.Secrets {
+		add(s.Value)
 	}
 	for _, u := range units {
 		for _, k := range mapKeys(u.SecretEnvironment) {

@@ -43,7 +43,7 @@ const (
 
 // templateReserved are names a template's vars may not take: they would
 // hide the built-ins.
-var templateReserved = map[string]bool{"var": true, "local": true, "host": true, "instance": true}
+var templateReserved = map[string]bool{"var": true, "local": true, "host": true, "instance": true, "secret": true}
 
 type templateBlock struct {
 	Source           string         `hcl:"source"`
@@ -120,12 +120,17 @@ func (l *loader) decodeTemplate(file string, pb *placedBlock, b *templateBlock, 
 				name := k.AsString()
 				if templateReserved[name] || !hclsyntax.ValidIdentifier(name) {
 					l.errorf(b.VarsRange, pb.DefRange, "Invalid template variable name",
-						"%q cannot name a template variable: names must be identifiers other than var, local, host and instance.", name)
+						"%q cannot name a template variable: names must be identifiers other than var, local, secret, host and instance.", name)
 					continue
 				}
 				vars[name] = ev
 			}
 		}
+	}
+	if h == nil && tpl != nil && tpl.ok {
+		// The template's text may refer to secrets the playbook's blocks
+		// do not: run those now, once, before any host renders it.
+		l.needSecrets(tpl.expr.Variables())
 	}
 	if h == nil || tpl == nil || !tpl.ok || !varsOK {
 		return t

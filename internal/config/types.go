@@ -80,6 +80,9 @@ type Playbook struct {
 	Filename  string
 	App       App
 	Variables []*Variable
+	// Secrets are the secret blocks, in playbook order; only those the
+	// playbook refers to ran (Secret.Ran).
+	Secrets []*Secret
 	// FileSets, Templates, Tasks and Services are the declarations, in
 	// playbook order. Attributes that use host are zero here (a template's
 	// Content is nil): the values each host gets are in Config.Placement.
@@ -108,13 +111,18 @@ type App struct {
 
 // Variable is a declared playbook variable after values were applied.
 type Variable struct {
-	Name      string
+	Name string
+	// Sensitive is set when the playbook declares the variable sensitive,
+	// or its value came from an encrypted (.age) var file.
 	Sensitive bool
 	Value     string
 	// Description is the operator-facing text from the playbook.
 	Description string
 
 	set bool // some source gave a value (during Load only)
+	// encrypted is the .age var file the value came from, "" when it came
+	// from elsewhere (during Load only); such a value is sensitive.
+	encrypted string
 }
 
 // FileSet is a file or directory pushed into each release as <release>/<Name>.

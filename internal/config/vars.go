@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/openimsdk/openim-deploy/internal/agefile"
 )
 
 // variableBlock is a decoded variable "name" {} block.
@@ -27,6 +29,7 @@ type variableBlock struct {
 // needs the variables in its EvalContext (the Packer/Nomad pattern).
 type playbookVars struct {
 	Variables []*variableBlock `hcl:"variable,block"`
+	Secrets   []*secretBlock   `hcl:"secret,block"`
 	Remain    hcl.Body         `hcl:",remain"`
 }
 
@@ -36,6 +39,7 @@ type playbookVars struct {
 func (l *loader) decodeVariables(pb *hcl.File, varFiles []*hcl.File) ([]*Variable, hcl.Body, *hcl.EvalContext) {
 	var raw playbookVars
 	l.diags = append(l.diags, gohcl.DecodeBody(pb.Body, nil, &raw)...)
+	l.secretBlocks = raw.Secrets // decoded by decodeSecrets, under var.*
 
 	var vars []*Variable
 	byName := map[string]*Variable{}
@@ -69,8 +73,12 @@ func (l *loader) decodeVariables(pb *hcl.File, varFiles []*hcl.File) ([]*Variabl
 	}
 
 	l.varsFromEnviron(byName)
-	for _, f := range varFiles {
-		l.varsFromFile(f, byName)
+	for i, f := range varFiles {
+		encrypted := ""
+		if agefile.IsEncrypted(l.opts.VarFiles[i]) {
+			encrypted = l.opts.VarFiles[i]
+		}
+		l.varsFromFile(f, byName, encrypted)
 	}
 	for _, name := range mapKeys(l.opts.Vars) {
 		v, ok := byName[name]
@@ -80,7 +88,7 @@ func (l *loader) decodeVariables(pb *hcl.File, varFiles []*hcl.File) ([]*Variabl
 				Detail:  "-var " + name + "=...: the playbook declares no variable \"" + name + "\"." + suggest(name, mapKeys(byName))})
 			continue
 		}
-		v.Value, v.set = l.opts.Vars[name], true
+		v.Value, v.set, v.encrypted = l.opts.Vars[name], true, ""
 	}
 
 	obj := map[string]cty.Value{}
@@ -92,6 +100,12 @@ func (l *loader) decodeVariables(pb *hcl.File, varFiles []*hcl.File) ([]*Variabl
 				v.Name, v.Name, EnvVarPrefix, v.Name)
 		}
 		obj[v.Name] = cty.StringVal(v.Value)
+		if v.encrypted != "" {
+			// A value from an encrypted file is a secret, whatever the
+			// playbook declares: it was encrypted for a reason.
+			v.Sensitive = true
+			l.sensitiveWhy["var."+v.Name] = "var." + v.Name + ", from the encrypted var file " + v.encrypted
+		}
 		if v.Sensitive {
 			obj[v.Name] = obj[v.Name].Mark(sensitiveMark)
 		}
@@ -110,13 +124,14 @@ func (l *loader) varsFromEnviron(byName map[string]*Variable) {
 		}
 		name, value, _ := strings.Cut(rest, "=")
 		if v, ok := byName[name]; ok {
-			v.Value, v.set = value, true
+			v.Value, v.set, v.encrypted = value, true, ""
 		}
 	}
 }
 
 // varsFromFile applies a var file's name = value attributes, in file order.
-func (l *loader) varsFromFile(f *hcl.File, byName map[string]*Variable) {
+// encrypted is the file's path when it was an age file, else "".
+func (l *loader) varsFromFile(f *hcl.File, byName map[string]*Variable, encrypted string) {
 	attrs, diags := f.Body.JustAttributes()
 	l.diags = append(l.diags, diags...)
 	list := make([]*hcl.Attribute, 0, len(attrs))
@@ -137,7 +152,7 @@ func (l *loader) varsFromFile(f *hcl.File, byName map[string]*Variable) {
 			continue
 		}
 		if s, ok := l.ctyString(a.Expr.Range(), a.Range, val); ok {
-			v.Value, v.set = s, true
+			v.Value, v.set, v.encrypted = s, true, encrypted
 		}
 	}
 }
