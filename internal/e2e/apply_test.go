@@ -20,6 +20,7 @@ import (
 // and each kind of change restarts exactly what it should. The steps share
 // one deployment and run in order.
 func TestApplyLifecycle(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2")
 	l := lab.Require(t)
 	d := newDeploy(t, l, "e2elife", 20100, "lab-1", "lab-2")
 
@@ -126,10 +127,11 @@ func TestApplyLifecycle(t *testing.T) {
 // with the failure, that its dependents are not started, and that the exit
 // code says so.
 func TestApplyFailedGate(t *testing.T) {
+	parallelOn(t, "lab-4")
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2egate", 20200, "lab-1")
+	d := newDeploy(t, l, "e2egate", 20200, "lab-4")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
-	v1 := d.runningRelease("lab-1", "api@0.service")["api@0.service"]
+	v1 := d.runningRelease("lab-4", "api@0.service")["api@0.service"]
 
 	d.writeBin("openim-api", "#!/bin/sh\necho \"api starting $*\"\nsleep 2\necho 'fatal: e2e crash' >&2\nexit 1\n")
 	d.playbook = `
