@@ -151,15 +151,15 @@ service "edge" {
 	require.Contains(t, res.Out, "journalctl -u api@0.service")
 	require.Contains(t, res.Out, "fatal: e2e crash")
 	require.Contains(t, res.Out, "failed")
-	st := d.show("lab-1", "edge@0.service")[0]
+	st := d.show("lab-4", "edge@0.service")[0]
 	require.NotEqual(t, "active", st["ActiveState"], "a dependent of a failed gate was started")
 	require.Equal(t, "0", st["MainPID"])
 	// auto_rollback (the default) put the instance back on the release it
 	// ran, through the same gate, and said so.
-	require.Contains(t, res.Out, "auto-rollback of 1 instance(s): lab-1/api@0.service")
+	require.Contains(t, res.Out, "auto-rollback of 1 instance(s): lab-4/api@0.service")
 	require.Contains(t, res.Out, "api@0.service runs release "+v1+" after the rollback")
-	require.Equal(t, "active", d.show("lab-1", "api@0.service")[0]["ActiveState"])
-	require.Equal(t, v1, d.runningRelease("lab-1", "api@0.service")["api@0.service"])
+	require.Equal(t, "active", d.show("lab-4", "api@0.service")[0]["ActiveState"])
+	require.Equal(t, v1, d.runningRelease("lab-4", "api@0.service")["api@0.service"])
 }
 
 func changedStarts(before, after map[string]string) []string {

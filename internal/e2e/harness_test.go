@@ -116,6 +116,7 @@ func parallelOn(t *testing.T, hosts ...string) {
 }
 
 // requireLeased fails a parallel test that uses a lab host it did not name
+// (newDeploy, show and runningRelease call it)
 // to parallelOn. A serial test (no lease) may use any host: none other runs.
 func requireLeased(t testing.TB, hosts ...string) {
 	t.Helper()
@@ -309,6 +310,7 @@ func (d *deploy) units() []string {
 // show returns systemd properties of units on host, parsed into maps.
 func (d *deploy) show(host string, units ...string) []map[string]string {
 	d.t.Helper()
+	requireLeased(d.t, host)
 	args := append([]string{"systemctl", "show", "-p", "Id,ActiveState,SubState,NRestarts,MainPID,ExecMainStartTimestampMonotonic,NeedDaemonReload,UnitFileState", "--"}, units...)
 	out, err := d.lab.Exec(d.t, host, args...)
 	require.NoError(d.t, err, out)

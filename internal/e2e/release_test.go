@@ -18,6 +18,7 @@ import (
 // process runs: the last element of its working directory.
 func (d *deploy) runningRelease(host string, units ...string) map[string]string {
 	d.t.Helper()
+	requireLeased(d.t, host)
 	script := `root=$1; shift
 for u in "$@"; do
 	pid=$(systemctl show -p MainPID --value "$u")
