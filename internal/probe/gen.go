@@ -8,18 +8,13 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
-	"encoding/hex"
 	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strings"
-)
 
-// arches must match probe.Arches (a build-ignored file cannot import it).
-var arches = map[string]string{"amd64": "x86-64", "arm64": "arm64"}
+	"github.com/openimsdk/openim-deploy/internal/probe/probesrc"
+)
 
 func main() {
 	tmp, err := os.MkdirTemp("", "openim-probe")
@@ -27,7 +22,7 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
-	for goarch, arch := range arches {
+	for goarch, arch := range probesrc.Arches {
 		out := filepath.Join(tmp, arch)
 		cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", out, "../../cmd/openim-probe")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
@@ -51,33 +46,11 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-	sum, err := sourceHash("../../cmd/openim-probe")
+	sum, err := probesrc.Hash("../../cmd/openim-probe")
 	if err != nil {
 		log.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join("bin", "SOURCE"), []byte(sum+"\n"), 0o644); err != nil {
 		log.Fatal(err)
 	}
-}
-
-// sourceHash is probe.sourceHash (source.go); keep the two in step.
-func sourceHash(dir string) (string, error) {
-	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil {
-		return "", err
-	}
-	sort.Strings(names)
-	h := sha256.New()
-	for _, n := range names {
-		if strings.HasSuffix(n, "_test.go") {
-			continue
-		}
-		b, err := os.ReadFile(n)
-		if err != nil {
-			return "", err
-		}
-		h.Write([]byte(filepath.Base(n) + "\n"))
-		h.Write(b)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -22,6 +22,8 @@ import (
 	"io"
 	"sort"
 	"sync"
+
+	"github.com/openimsdk/openim-deploy/internal/probe/probesrc"
 )
 
 // Dir is the directory, inside a release, that holds the probe binaries
@@ -33,13 +35,9 @@ const Dir = "probe"
 // with the %a specifier: probe/openim-probe.%a.
 const BinaryBase = "openim-probe"
 
-// Arches maps GOARCH to the name systemd's %a specifier expands to on that
-// architecture (systemd's architecture table: uname x86_64 is "x86-64").
-// It lists exactly the architectures the probe is built for.
-var Arches = map[string]string{
-	"amd64": "x86-64",
-	"arm64": "arm64",
-}
+// Arches maps GOARCH to the name systemd's %a specifier expands to; it
+// lists exactly the architectures the probe is built for.
+var Arches = probesrc.Arches
 
 // Rel is the release-relative path of the probe built for systemd
 // architecture arch ("x86-64").

@@ -6,12 +6,14 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/openimsdk/openim-deploy/internal/probe/probesrc"
 )
 
 // TestEmbeddedProbeIsCurrent fails when cmd/openim-probe changed after the
 // binaries were generated: run "go generate ./internal/probe" and commit.
 func TestEmbeddedProbeIsCurrent(t *testing.T) {
-	want, err := sourceHash("../../cmd/openim-probe")
+	want, err := probesrc.Hash("../../cmd/openim-probe")
 	if err != nil {
 		t.Fatal(err)
 	}
