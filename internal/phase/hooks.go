@@ -267,17 +267,7 @@ func (r *Run) writeHookPlan() {
 		return
 	}
 	for _, svc := range r.Config.Playbook.Services {
-		var items []rollItem
-		for _, h := range r.Usable() {
-			if h.Plan == nil {
-				continue
-			}
-			for _, s := range h.Plan.Starts {
-				if s.Unit == svc.Name && s.Restart {
-					items = append(items, rollItem{h, s})
-				}
-			}
-		}
+		items := r.rollItems(svc.Name, -1)
 		if len(items) == 0 {
 			continue
 		}

@@ -36,17 +36,7 @@ func (it rollItem) String() string { return it.h.Config.Name + "/" + it.s.Name }
 func (r *Run) rollWave(ctx context.Context, w int, blocked, failed map[string]bool) error {
 	var errs []error
 	for _, svc := range r.Config.Playbook.Services {
-		var items []rollItem
-		for _, h := range r.Usable() {
-			if h.Plan == nil {
-				continue
-			}
-			for _, s := range h.Plan.Starts {
-				if s.Unit == svc.Name && s.Wave == w && s.Restart {
-					items = append(items, rollItem{h, s})
-				}
-			}
-		}
+		items := r.rollItems(svc.Name, w)
 		if len(items) == 0 {
 			continue
 		}
@@ -68,6 +58,23 @@ func (r *Run) rollWave(ctx context.Context, w int, blocked, failed map[string]bo
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// rollItems are the instances of service the hosts' plans restart, in
+// wave w, or in every wave when w is negative (the plan's hook lines).
+func (r *Run) rollItems(service string, w int) []rollItem {
+	var items []rollItem
+	for _, h := range r.Usable() {
+		if h.Plan == nil {
+			continue
+		}
+		for _, s := range h.Plan.Starts {
+			if s.Unit == service && (w < 0 || s.Wave == w) && s.Restart {
+				items = append(items, rollItem{h, s})
+			}
+		}
+	}
+	return items
 }
 
 // policy is svc's rollout policy for this run.
