@@ -26,6 +26,11 @@ type Artifact struct {
 	Local string
 	// Content holds generated content (secret environment files, unit text).
 	Content []byte
+	// Verbatim marks Content that is a file shipped as it is (the embedded
+	// readiness probe), not generated for the app: root's, with a fixed
+	// mode, like a local file, so a release that has it already is linked
+	// from instead of sent again.
+	Verbatim bool
 	// Secret marks content that must never be printed.
 	Secret bool
 	// AppOwned gives the file to the app user (a rendered template the
@@ -164,3 +169,8 @@ type Foreign struct {
 	// What is a file's first line, where a link points, or the shadowed unit.
 	What string
 }
+
+// generated reports whether a is made for the app by this run (units,
+// environment files, templates, check files): small, with its own owner
+// and mode set by finalize, so always sent and never linked.
+func (a Artifact) generated() bool { return a.Content != nil && !a.Verbatim }
