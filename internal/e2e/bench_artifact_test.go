@@ -48,20 +48,7 @@ const (
 // times each (default 3), interleaved, and prints the median wall time and
 // the bytes the controller sent.
 func TestBenchArtifact(t *testing.T) {
-	if os.Getenv("OPENIM_BENCH") != "1" {
-		t.Skip("a benchmark driver: set OPENIM_BENCH=1 (make bench)")
-	}
-	l := lab.Require(t)
-	runs := 3
-	if v, err := strconv.Atoi(os.Getenv("OPENIM_BENCH_RUNS")); err == nil && v > 0 {
-		runs = v
-	}
-	var hosts []lab.Host
-	for _, h := range l.Hosts {
-		if h.Systemd {
-			hosts = append(hosts, h)
-		}
-	}
+	l, hosts, runs := benchDriver(t, 3)
 	require.NotEmpty(t, l.Bridge, "lab.json names the bridge")
 	ab := &artifactBench{t: t, lab: l, hosts: hosts, dir: t.TempDir(), files: map[string][]byte{}}
 	lockBench(t, func() {
@@ -178,18 +165,8 @@ func listenInNetns(netns, addr string) (net.Listener, error) {
 }
 
 func (ab *artifactBench) setup() {
-	t := ab.t
-	for _, d := range []string{"bin", "config"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(ab.dir, d), 0o755))
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(ab.dir, "config", "standin.json"),
-		fmt.Appendf(nil, `{"bigsvc": {"ports": [%d, %d]}}`+"\n", benchArtifactPort, benchArtifactPort+1), 0o644))
-	var inv strings.Builder
-	fmt.Fprintf(&inv, "defaults {\n  user = \"root\"\n  identity = %q\n  known_hosts = %q\n}\n", ab.lab.KeyPath, ab.lab.KnownHostsPath)
-	for _, h := range ab.hosts {
-		fmt.Fprintf(&inv, "host %q {\n  address = %q\n  groups = [\"app\"]\n}\n", h.Name, h.Address)
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(ab.dir, "inventory.hcl"), []byte(inv.String()), 0o644))
+	require.NoError(ab.t, os.MkdirAll(filepath.Join(ab.dir, "bin"), 0o755))
+	writeBenchFleet(ab.t, ab.lab, ab.hosts, ab.dir, "bigsvc", benchArtifactPort)
 }
 
 // nextBinary makes a new 30 MB binary (the stand-in, padded) and returns
@@ -218,28 +195,7 @@ func (ab *artifactBench) nextBinary(pulled bool) string {
 // the bytes the controller sent onto the lab bridge.
 func (ab *artifactBench) apply(binary string) measure {
 	t := ab.t
-	pb := fmt.Sprintf(`
-app %[1]q {
-  root = "/opt/%[1]s"
-}
-rollout {
-  batch = "100%%"
-}
-files "config" {
-  source = "config"
-  hosts  = ["app"]
-}
-service "bigsvc" {
-  binary    = %[3]s
-  args      = ["-i", "%%i", "-c", "config"]
-  hosts     = ["app"]
-  instances = 2
-  health {
-    http   = "http://127.0.0.1:${%[2]d + instance.index}/healthz"
-    stable = "100ms"
-  }
-}
-`, benchArtifactApp, benchArtifactPort, binary)
+	pb := benchPlaybook(benchArtifactApp, "bigsvc", binary, benchArtifactPort)
 	require.NoError(t, os.WriteFile(filepath.Join(ab.dir, "playbook.hcl"), []byte(pb), 0o644))
 	args := []string{"apply", "-i", filepath.Join(ab.dir, "inventory.hcl"), "-p", filepath.Join(ab.dir, "playbook.hcl"), "--ssh-config", "none"}
 	var out bytes.Buffer
