@@ -9,6 +9,10 @@ set -euo pipefail
 
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+# The load balancer lab test (internal/e2e/hooks_lb_test.go) runs HAProxy
+# on the controller and drives its runtime API from hooks with socat.
+command -v haproxy >/dev/null || missing+=(haproxy)
+command -v socat >/dev/null || missing+=(socat)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) != 0 ]]; then

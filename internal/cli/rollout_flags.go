@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/hook"
 	"github.com/openimsdk/openim-deploy/internal/phase"
 )
 
@@ -24,6 +25,7 @@ type rolloutFlags struct {
 	canary  int
 	pause   time.Duration
 	confirm bool
+	noHooks bool
 	flags   *pflag.FlagSet // which of them were given
 }
 
@@ -34,6 +36,7 @@ func addRolloutFlags(cmd *cobra.Command, rf *rolloutFlags) {
 	f.IntVar(&rf.canary, "canary", 0, "size of the first batch, after which the rollout waits for confirmation; 0 for none (default: the playbook's)")
 	f.DurationVar(&rf.pause, "pause", 0, "wait between batches (after a canary: how long a non-interactive run waits before going on) (default: the playbook's)")
 	f.BoolVar(&rf.confirm, "confirm", false, "go on after a canary without asking")
+	f.BoolVar(&rf.noHooks, "no-hooks", false, "do not run the playbook's hooks around rolling batches (a warning names each batch whose hooks are skipped)")
 }
 
 // given reports whether flag was on the command line.
@@ -84,6 +87,8 @@ func (rf rolloutFlags) apply(r *phase.Run, stdio IO) error {
 		return p
 	}
 	r.Opts.Confirmed = rf.confirm
+	r.Opts.NoHooks = rf.noHooks
+	r.Opts.Hooks = hook.Exec{Environ: stdio.Environ}
 	// Every command that rolls restarts stops at a settled point on the
 	// first Ctrl-C.
 	stdio.Interrupts.Soften()

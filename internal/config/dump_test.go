@@ -39,13 +39,18 @@ func dump(c *Config) string {
 		dumpUnit(p, c, &t.Unit)
 	}
 	for _, s := range pb.Services {
-		p("service %s limit_nofile=%d systemd=%v", s.Name, s.LimitNOFILE, s.Systemd)
+		p("service %s limit_nofile=%d systemd=%v stop_signal=%q stop_timeout=%s wait_ready=%v",
+			s.Name, s.LimitNOFILE, s.Systemd, s.StopSignal, s.StopTimeout, s.WaitReady)
 		dumpUnit(p, c, &s.Unit)
 		for _, in := range s.Instances {
 			h := in.Health
 			p("  instance %d %q tcp=%q http=%q exec=%q ports=%v interval=%s timeout=%s retries=%d stable=%s",
 				in.Index, in.Name, h.TCP, h.HTTP, h.Exec, h.Ports, h.Interval, h.Timeout, h.Retries, h.Stable)
 		}
+	}
+	for _, h := range pb.Hooks {
+		p("hook %s when=%s on=%s services=%v command=%q timeout=%s environment=%v secret_environment=%s",
+			h.Name, h.When, h.On, h.Services, h.Command, h.Timeout, h.Environment, c.Redact(fmt.Sprint(h.SecretEnvironment)))
 	}
 	for _, t := range pb.Templates {
 		p("template %s source=%s destination=%s hosts=%v mode=%04o sensitive=%v", t.Name, t.Source, t.Destination, t.Hosts, t.Mode, t.Sensitive)

@@ -46,6 +46,8 @@ type healthAttrs struct {
 	RetriesRange  hcl.Range `hcl:"retries,attr_range"`
 	Stable        string    `hcl:"stable,optional"`
 	StableRange   hcl.Range `hcl:"stable,attr_range"`
+	UnitWait      *bool     `hcl:"unit_wait,optional"`
+	UnitWaitRange hcl.Range `hcl:"unit_wait,attr_range"`
 }
 
 // decodeInstances evaluates instances and each instance's health block. It
@@ -199,6 +201,13 @@ func (l *loader) health(h *Health, a *healthAttrs, def hcl.Range) hcl.Range {
 			if v, ok := l.duration(d.r, def, d.name, d.val); ok {
 				*d.dst = v
 			}
+		}
+	}
+	if l.has(a.UnitWaitRange) && a.UnitWait != nil {
+		h.UnitWait = a.UnitWait
+		if *a.UnitWait && !set(probe) {
+			l.errorf(a.UnitWaitRange, def, "Invalid unit_wait",
+				"unit_wait = true needs a tcp, http or exec probe for the unit to wait for.")
 		}
 	}
 	if l.has(a.RetriesRange) {

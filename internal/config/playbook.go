@@ -23,8 +23,9 @@ const (
 	defaultLimitNOFILE  = 65536
 )
 
-// reservedFileSets are release subdirectories the layout package owns.
-var reservedFileSets = map[string]bool{"bin": true, "env": true}
+// reservedFileSets are release subdirectories the tool owns: binaries,
+// secret environment files and the readiness probe (internal/probe).
+var reservedFileSets = map[string]bool{"bin": true, "env": true, "probe": true}
 
 // rootRE is what app.root may contain: it becomes WorkingDirectory= and
 // part of remote commands.
@@ -41,6 +42,7 @@ type playbookBody struct {
 	Tasks     []*placedBlock  `hcl:"task,block"`
 	Services  []*placedBlock  `hcl:"service,block"`
 	Rollouts  []*rolloutBlock `hcl:"rollout,block"`
+	Hooks     []*placedBlock  `hcl:"hook,block"`
 }
 
 type appBlock struct {
@@ -192,6 +194,7 @@ func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext
 			return sb.Hosts
 		}, func(h *Host) { l.hostPlacement(h).Services = append(l.hostPlacement(h).Services, last) })
 	}
+	pb.Hooks = l.decodeHooks(raw.Hooks, ctx, pb.Services)
 	return pb, src
 }
 
@@ -325,6 +328,11 @@ func secrets(pb *Playbook, placements []HostPlacement) []string {
 		}
 		if u.Remote != nil {
 			add(u.Remote.Header)
+		}
+	}
+	for _, h := range pb.Hooks {
+		for _, k := range mapKeys(h.SecretEnvironment) {
+			add(h.SecretEnvironment[k])
 		}
 	}
 	slices.SortFunc(out, func(a, b string) int {

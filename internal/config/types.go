@@ -93,6 +93,8 @@ type Playbook struct {
 	// Rollout is the playbook-wide rollout policy; each service holds its
 	// own, with its rollout block applied over this one.
 	Rollout Rollout
+	// Hooks run around rolling batches, in playbook order.
+	Hooks []*Hook
 }
 
 // App names the systemd target (<Name>.target) and the layout on the hosts:
@@ -176,8 +178,13 @@ type Unit struct {
 	SecretEnvironment map[string]string
 	// Files names the FileSets whose change restarts this unit. When the
 	// playbook leaves it unset it is every file set placed on the same host.
-	Files     []string
-	FilesSet  bool
+	Files    []string
+	FilesSet bool
+	// WaitReady (services only) says the unit itself waits for the
+	// instance's health probe (ExecStartPost= runs it until it passes): set
+	// when the health block has a tcp, http or exec probe and does not say
+	// unit_wait = false.
+	WaitReady bool
 	DeclRange hcl.Range
 }
 
@@ -215,6 +222,12 @@ type Service struct {
 	Rollout Rollout
 	// Systemd holds further [Service] keys passed through verbatim, sorted by key.
 	Systemd []KeyValue
+	// StopSignal is the signal "systemctl stop" sends first (KillSignal=),
+	// with its SIG prefix ("SIGTERM"); "" leaves systemd's default, SIGTERM.
+	StopSignal string
+	// StopTimeout is how long a stop waits before SIGKILL
+	// (TimeoutStopSec=); 0 means the renderer's default.
+	StopTimeout time.Duration
 }
 
 // KeyValue is one pass-through unit setting.
@@ -242,6 +255,9 @@ type Health struct {
 	// Stable is how long the unit must stay active with NRestarts and MainPID
 	// unchanged before it counts as healthy.
 	Stable time.Duration
+	// UnitWait is the health block's unit_wait: nil when unset (the unit
+	// waits whenever there is a probe).
+	UnitWait *bool
 	// Ports lists TCP ports the instance listens on, derived from TCP and HTTP,
 	// for clash detection and preflight.
 	Ports []int

@@ -70,6 +70,10 @@ type serviceBlock struct {
 	LimitNOFILERange       hcl.Range         `hcl:"limit_nofile,attr_range"`
 	Systemd                map[string]string `hcl:"systemd,optional"`
 	SystemdRange           hcl.Range         `hcl:"systemd,attr_range"`
+	StopSignal             string            `hcl:"stop_signal,optional"`
+	StopSignalRange        hcl.Range         `hcl:"stop_signal,attr_range"`
+	StopTimeout            string            `hcl:"stop_timeout,optional"`
+	StopTimeoutRange       hcl.Range         `hcl:"stop_timeout,attr_range"`
 	Health                 *healthBlock      `hcl:"health,block"`
 	Rollout                *rolloutBlock     `hcl:"rollout,block"`
 	DefRange               hcl.Range         `hcl:",def_range"`
@@ -136,7 +140,9 @@ func (l *loader) decodeService(file string, b *serviceBlock, ctx *hcl.EvalContex
 		}
 		s.Systemd = append(s.Systemd, KeyValue{Key: k, Value: v})
 	}
+	l.decodeStop(b, s)
 	s.Instances, src.port, src.health = l.decodeInstances(b, ctx)
+	s.WaitReady = l.waitReady(b, s.Instances)
 	return s, src
 }
 

@@ -20,6 +20,7 @@ import (
 // and each kind of change restarts exactly what it should. The steps share
 // one deployment and run in order.
 func TestApplyLifecycle(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2")
 	l := lab.Require(t)
 	d := newDeploy(t, l, "e2elife", 20100, "lab-1", "lab-2")
 
@@ -126,10 +127,11 @@ func TestApplyLifecycle(t *testing.T) {
 // with the failure, that its dependents are not started, and that the exit
 // code says so.
 func TestApplyFailedGate(t *testing.T) {
+	parallelOn(t, "lab-4")
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2egate", 20200, "lab-1")
+	d := newDeploy(t, l, "e2egate", 20200, "lab-4")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
-	v1 := d.runningRelease("lab-1", "api@0.service")["api@0.service"]
+	v1 := d.runningRelease("lab-4", "api@0.service")["api@0.service"]
 
 	d.writeBin("openim-api", "#!/bin/sh\necho \"api starting $*\"\nsleep 2\necho 'fatal: e2e crash' >&2\nexit 1\n")
 	d.playbook = `
@@ -149,15 +151,15 @@ service "edge" {
 	require.Contains(t, res.Out, "journalctl -u api@0.service")
 	require.Contains(t, res.Out, "fatal: e2e crash")
 	require.Contains(t, res.Out, "failed")
-	st := d.show("lab-1", "edge@0.service")[0]
+	st := d.show("lab-4", "edge@0.service")[0]
 	require.NotEqual(t, "active", st["ActiveState"], "a dependent of a failed gate was started")
 	require.Equal(t, "0", st["MainPID"])
 	// auto_rollback (the default) put the instance back on the release it
 	// ran, through the same gate, and said so.
-	require.Contains(t, res.Out, "auto-rollback of 1 instance(s): lab-1/api@0.service")
+	require.Contains(t, res.Out, "auto-rollback of 1 instance(s): lab-4/api@0.service")
 	require.Contains(t, res.Out, "api@0.service runs release "+v1+" after the rollback")
-	require.Equal(t, "active", d.show("lab-1", "api@0.service")[0]["ActiveState"])
-	require.Equal(t, v1, d.runningRelease("lab-1", "api@0.service")["api@0.service"])
+	require.Equal(t, "active", d.show("lab-4", "api@0.service")[0]["ActiveState"])
+	require.Equal(t, v1, d.runningRelease("lab-4", "api@0.service")["api@0.service"])
 }
 
 func changedStarts(before, after map[string]string) []string {

@@ -53,20 +53,7 @@ const (
 // pair in each run, interleaved, one row per pair; the others send no file
 // and are measured once.
 func TestBenchTable(t *testing.T) {
-	if os.Getenv("OPENIM_BENCH") != "1" {
-		t.Skip("a benchmark driver: set OPENIM_BENCH=1 (make bench)")
-	}
-	l := lab.Require(t)
-	runs := 5
-	if v, err := strconv.Atoi(os.Getenv("OPENIM_BENCH_RUNS")); err == nil && v > 0 {
-		runs = v
-	}
-	var hosts []lab.Host
-	for _, h := range l.Hosts {
-		if h.Systemd {
-			hosts = append(hosts, h)
-		}
-	}
+	l, hosts, runs := benchDriver(t, 5)
 	b := newBench(t, l, hosts, runs)
 	links := []string{"direct"}
 	if os.Getenv("OPENIM_BENCH_SHAPE") == "1" {
@@ -167,18 +154,55 @@ func newBench(t *testing.T, l *lab.Lab, hosts []lab.Host, runs int) *bench {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "bin", "benchsvc"), bin, 0o755))
 	require.NoError(t, os.WriteFile(b.floor, bin, 0o755))
+	writeBenchFleet(t, l, hosts, dir, "benchsvc", benchPort)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "playbook.hcl"),
+		[]byte(benchPlaybook(benchApp, "svc", `"bin/benchsvc"`, benchPort)), 0o644))
+	t.Cleanup(func() { b.locked(b.uninstall) })
+	return b
+}
+
+// benchDriver is the start of every make bench driver: it skips unless
+// OPENIM_BENCH=1, requires the lab, and returns its systemd hosts and the
+// run count (OPENIM_BENCH_RUNS, else runs).
+func benchDriver(t *testing.T, runs int) (*lab.Lab, []lab.Host, int) {
+	if os.Getenv("OPENIM_BENCH") != "1" {
+		t.Skip("a benchmark driver: set OPENIM_BENCH=1 (make bench)")
+	}
+	l := lab.Require(t)
+	if v, err := strconv.Atoi(os.Getenv("OPENIM_BENCH_RUNS")); err == nil && v > 0 {
+		runs = v
+	}
+	var hosts []lab.Host
+	for _, h := range l.Hosts {
+		if h.Systemd {
+			hosts = append(hosts, h)
+		}
+	}
+	return l, hosts, runs
+}
+
+// writeBenchFleet writes, in dir, the stand-in's config for binary (two
+// instances, on port and port+1) and an inventory of hosts in group app.
+func writeBenchFleet(t *testing.T, l *lab.Lab, hosts []lab.Host, dir, binary string, port int) {
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "config"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config", "standin.json"),
-		fmt.Appendf(nil, `{"benchsvc": {"ports": [%d, %d]}}`+"\n", benchPort, benchPort+1), 0o644))
+		fmt.Appendf(nil, `{%q: {"ports": [%d, %d]}}`+"\n", binary, port, port+1), 0o644))
 	var inv strings.Builder
 	fmt.Fprintf(&inv, "defaults {\n  user = \"root\"\n  identity = %q\n  known_hosts = %q\n}\n", l.KeyPath, l.KnownHostsPath)
 	for _, h := range hosts {
 		fmt.Fprintf(&inv, "host %q {\n  address = %q\n  groups = [\"app\"]\n}\n", h.Name, h.Address)
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "inventory.hcl"), []byte(inv.String()), 0o644))
-	// The floor restarts every instance at once; so does this playbook's
-	// rollout (the default, one instance at a time across the fleet behind
-	// its gate, is a different job: 12 gated restarts in a row).
-	pb := fmt.Sprintf(`
+}
+
+// benchPlaybook is the benchmarks' job: service, from binary (an HCL
+// expression), 2 instances on every host, each answering /healthz on
+// port+index, all restarted at once. The floor restarts every instance at
+// once; so does this rollout (the default, one instance at a time across
+// the fleet behind its gate, is a different job: 12 gated restarts in a
+// row).
+func benchPlaybook(app, service, binary string, port int) string {
+	return fmt.Sprintf(`
 app %[1]q {
   root = "/opt/%[1]s"
 }
@@ -189,20 +213,17 @@ files "config" {
   source = "config"
   hosts  = ["app"]
 }
-service "svc" {
-  binary    = "bin/benchsvc"
+service %[2]q {
+  binary    = %[3]s
   args      = ["-i", "%%i", "-c", "config"]
   hosts     = ["app"]
   instances = 2
   health {
-    http   = "http://127.0.0.1:${%[2]d + instance.index}/healthz"
+    http   = "http://127.0.0.1:${%[4]d + instance.index}/healthz"
     stable = "100ms"
   }
 }
-`, benchApp, benchPort)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "playbook.hcl"), []byte(pb), 0o644))
-	t.Cleanup(func() { b.locked(b.uninstall) })
-	return b
+`, app, service, binary, port)
 }
 
 // locked runs fn holding the lab lock, when one is named.

@@ -70,6 +70,7 @@ func monotonic(t *testing.T, l *lab.Lab, host, prop string, units ...string) map
 // with a host unreachable; logs merged and followed (and no journalctl left
 // behind); stop and start in dependency order; exec; uninstall --purge.
 func TestDay2(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2")
 	l := lab.Require(t)
 	d := newDeploy(t, l, "d2ops", 31000, "lab-1", "lab-2")
 	root := "/opt/d2ops"
@@ -341,8 +342,9 @@ true`
 
 // removeStaleDropIns deletes drop-ins that another test's app left on the
 // harness's shared unit names (gate.service, backend@N.service, ...): they
-// would pin this deployment's units to that app's release. The test holds
-// the lab lock, so no other test is running and anything found is stale.
+// would pin this deployment's units to that app's release. No other test
+// uses these hosts meanwhile (the test is serial, or holds them through
+// parallelOn), so anything found is stale.
 // Only files carrying openim-deploy's header are removed.
 func removeStaleDropIns(t *testing.T, l *lab.Lab, d *deploy) {
 	t.Helper()

@@ -250,6 +250,7 @@ var injections = []string{
 // through quoted and reach the process verbatim. No marker file appears on
 // any host.
 func TestFltInjection(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2")
 	l := lab.Require(t)
 	hosts := []string{"lab-1", "lab-2"}
 	d := fresh(t, l, "fltinj", 32400, hosts...)
@@ -323,6 +324,7 @@ const (
 // -v, the JSON output, the plan, unit files, the lock and the command line
 // of every process on the hosts during the run.
 func TestFltSecrets(t *testing.T) {
+	parallelOn(t, "lab-2", "lab-3")
 	l := lab.Require(t)
 	hosts := []string{"lab-2", "lab-3"}
 	d := fresh(t, l, "fltsec", 32500, hosts...)
@@ -454,6 +456,7 @@ func TestFltNetworkCut(t *testing.T) {
 // inventory with a real one: pre-flight reports it unreachable with the
 // handshake budget named, and the real host is still checked.
 func TestFltSilentHost(t *testing.T) {
+	parallelOn(t, "lab-1")
 	l := lab.Require(t)
 	d := fresh(t, l, "fltsil", 32600, "lab-1")
 	var lc net.ListenConfig

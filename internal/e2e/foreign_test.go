@@ -20,6 +20,7 @@ import (
 // exit 6, and leave the file byte for byte and the host's app root
 // untouched; the other hosts converge.
 func TestForeignUnitFileRefusesItsHost(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2", "lab-3")
 	l := lab.Require(t)
 	d := newDeploy(t, l, "e2eforeign", 21800, "lab-1", "lab-2", "lab-3")
 	// Only service x: units placed on a refused host hold back what

@@ -21,6 +21,7 @@ import (
 // the host is byte for byte the local file, with its mode, and no temp
 // file is left beside it. A second apply sends no file at all.
 func TestGzipApplyAlways(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2")
 	l := lab.Require(t)
 	hosts := []string{"lab-1", "lab-2"}
 	d := fresh(t, l, "e2egz0", 23900, hosts...)

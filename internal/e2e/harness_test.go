@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,91 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// Lab tests run one at a time unless they say otherwise. A test that only
+// deploys its own app (own name, own ports) to some hosts and reads them
+// back may run beside others: it calls parallelOn first, naming every lab
+// host it touches, and then runs once no other running test holds any of
+// those hosts. Tests on disjoint hosts overlap; tests sharing a host take
+// turns. The harness's playbook gives every app the same unit names
+// (gate.service, backend@N.service, ...) and uninstall clears their
+// drop-ins host-wide, so two apps of the harness cannot share a host at
+// once: the host, not the app, is the unit of isolation. See "Lab tests in
+// parallel" in docs/development.md for which tests must stay serial.
+
+// hostLeases are the lab hosts held by running parallel tests.
+var hostLeases = struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	held map[string]string   // host -> test holding it
+	of   map[string][]string // test -> hosts it holds
+}{held: map[string]string{}, of: map[string][]string{}}
+
+func init() { hostLeases.cond = sync.NewCond(&hostLeases.mu) }
+
+// parallelOn marks t parallel (t.Parallel) and blocks until it holds every
+// one of hosts, all at once (so two tests never deadlock holding one host
+// each). The hosts are released after every other cleanup of t, uninstall
+// included: call it first in the test, before lab.Require and newDeploy.
+// newDeploy fails a parallel test that deploys to a host it does not hold.
+func parallelOn(t *testing.T, hosts ...string) {
+	t.Helper()
+	if len(hosts) == 0 {
+		t.Fatal("parallelOn: name the lab hosts the test uses")
+	}
+	t.Parallel()
+	hosts = append([]string(nil), hosts...)
+	asked := time.Now()
+	hostLeases.mu.Lock()
+	for {
+		free := true
+		for _, h := range hosts {
+			if _, busy := hostLeases.held[h]; busy {
+				free = false
+				break
+			}
+		}
+		if free {
+			break
+		}
+		hostLeases.cond.Wait()
+	}
+	for _, h := range hosts {
+		hostLeases.held[h] = t.Name()
+	}
+	hostLeases.of[t.Name()] = hosts
+	hostLeases.mu.Unlock()
+	// go test's time for the test includes this wait: log it apart.
+	t.Logf("holds lab hosts %v after waiting %.1fs for them", hosts, time.Since(asked).Seconds())
+	t.Cleanup(func() {
+		hostLeases.mu.Lock()
+		for _, h := range hosts {
+			delete(hostLeases.held, h)
+		}
+		delete(hostLeases.of, t.Name())
+		hostLeases.cond.Broadcast()
+		hostLeases.mu.Unlock()
+	})
+}
+
+// requireLeased fails a parallel test that uses a lab host it did not name
+// (newDeploy, show and runningRelease call it)
+// to parallelOn. A serial test (no lease) may use any host: none other runs.
+func requireLeased(t testing.TB, hosts ...string) {
+	t.Helper()
+	name, _, _ := strings.Cut(t.Name(), "/")
+	hostLeases.mu.Lock()
+	held, parallel := hostLeases.of[name]
+	hostLeases.mu.Unlock()
+	if !parallel {
+		return
+	}
+	for _, h := range hosts {
+		if !slices.Contains(held, h) {
+			t.Fatalf("%s runs in parallel on %v but deploys to %s: add it to parallelOn", name, held, h)
+		}
+	}
+}
+
 // result is one CLI invocation.
 type result struct {
 	Code int
@@ -70,6 +156,7 @@ type deploy struct {
 
 func newDeploy(t testing.TB, l *lab.Lab, app string, base int, hosts ...string) *deploy {
 	t.Helper()
+	requireLeased(t, hosts...)
 	d := &deploy{t: t, lab: l, dir: t.TempDir(), app: app, hosts: hosts, base: base}
 	for _, sub := range []string{"bin", "config"} {
 		require.NoError(t, os.MkdirAll(filepath.Join(d.dir, sub), 0o755))
@@ -233,6 +320,7 @@ func (d *deploy) units() []string {
 // show returns systemd properties of units on host, parsed into maps.
 func (d *deploy) show(host string, units ...string) []map[string]string {
 	d.t.Helper()
+	requireLeased(d.t, host)
 	args := append([]string{"systemctl", "show", "-p", "Id,ActiveState,SubState,NRestarts,MainPID,ExecMainStartTimestampMonotonic,NeedDaemonReload,UnitFileState", "--"}, units...)
 	out, err := d.lab.Exec(d.t, host, args...)
 	require.NoError(d.t, err, out)

@@ -15,9 +15,9 @@ import (
 
 // interruptAt runs apply as its own process and sends sig once the line
 // "==> <phase>" appears; it returns the process's output and exit code.
-func (d *deploy) interruptAt(phase string, sig syscall.Signal) (string, int) {
+func (d *deploy) interruptAt(phase string, sig syscall.Signal, args ...string) (string, int) {
 	d.t.Helper()
-	cmd := d.command("apply")
+	cmd := d.command(append([]string{"apply"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(d.t, err)
 	cmd.Stderr = cmd.Stdout
@@ -43,8 +43,9 @@ func (d *deploy) interruptAt(phase string, sig syscall.Signal) (string, int) {
 // released and a fleet the next apply converges; killed with SIGKILL, the
 // lease expires and the next apply (waiting for it) converges too.
 func TestFaultInterruptedAtEachPhase(t *testing.T) {
+	parallelOn(t, "lab-5", "lab-6")
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2eintr", 21500, "lab-1", "lab-2")
+	d := newDeploy(t, l, "e2eintr", 21500, "lab-5", "lab-6")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
 	for _, phase := range []string{"Push release", "Install units", "Start units"} {
 		d.appendBin("openim-api")
@@ -53,17 +54,19 @@ func TestFaultInterruptedAtEachPhase(t *testing.T) {
 		// The lock was released: the next apply needs no --lock-wait.
 		res := d.run("apply")
 		require.Equal(t, cli.ExitOK, res.Code, "after SIGINT at %s", phase)
-		v := d.runningRelease("lab-1", "api@0.service")["api@0.service"]
+		v := d.runningRelease("lab-5", "api@0.service")["api@0.service"]
 		d.requireRuns(v, v, "api@0.service")
 		require.Contains(t, d.run("apply").Out, "Plan: no changes.")
 	}
 
+	// A 10 s lease (the default is 30 s) is what the next apply waits for:
+	// expiry is proven as well, a third of the wait.
 	d.appendBin("openim-api")
-	_, _ = d.interruptAt("Start units", syscall.SIGKILL)
+	_, _ = d.interruptAt("Start units", syscall.SIGKILL, "--lock-ttl", "10s")
 	res := d.run("apply", "--lock-wait", "60s")
 	require.Equal(t, cli.ExitOK, res.Code)
 	require.Contains(t, res.Out, "took over an expired lock")
-	v := d.runningRelease("lab-1", "api@0.service")["api@0.service"]
+	v := d.runningRelease("lab-5", "api@0.service")["api@0.service"]
 	d.requireRuns(v, v, "api@0.service")
 	for _, h := range d.hosts {
 		out, err := l.Exec(t, h, "sh", "-c", "ls -d /opt/e2eintr/releases/.*.partial 2>/dev/null | wc -l")
@@ -75,6 +78,7 @@ func TestFaultInterruptedAtEachPhase(t *testing.T) {
 // TestFaultStartLimitHit: a unit that tripped StartLimitBurst is reported
 // as such by the plan, and the next apply resets it and brings it back.
 func TestFaultStartLimitHit(t *testing.T) {
+	parallelOn(t, "lab-1")
 	l := lab.Require(t)
 	d := newDeploy(t, l, "e2elimit", 21600, "lab-1")
 	replaceInFile(t, d, `service "cron" {`, `service "cron" {

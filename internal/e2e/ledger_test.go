@@ -17,11 +17,12 @@ import (
 // ledger it goes to v1, the release that was current before v2, and every
 // instance ends healthy on it. releases shows the crashed one as failed.
 func TestRollbackGoesByTheLedger(t *testing.T) {
+	parallelOn(t, "lab-3", "lab-4")
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2eledger", 22400, "lab-1", "lab-2")
+	d := newDeploy(t, l, "e2eledger", 22400, "lab-3", "lab-4")
 	removeStaleDropIns(t, l, d)
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
-	v1 := d.runningRelease("lab-1", "backend@0.service")["backend@0.service"]
+	v1 := d.runningRelease("lab-3", "backend@0.service")["backend@0.service"]
 
 	d.writeBin("openim-rpc-user", "#!/bin/sh\necho crash-looping\nsleep 1\nexit 3\n")
 	res := d.run("apply")
@@ -33,7 +34,7 @@ func TestRollbackGoesByTheLedger(t *testing.T) {
 	d.installStandin("openim-rpc-user")
 	d.appendBin("openim-rpc-user")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
-	v2 := d.runningRelease("lab-1", "backend@0.service")["backend@0.service"]
+	v2 := d.runningRelease("lab-3", "backend@0.service")["backend@0.service"]
 	require.NotEqual(t, v1, v2)
 	require.Less(t, v1, crashed[1])
 	require.Less(t, crashed[1], v2, "the crashed release sits between v1 and v2 by id")
@@ -50,11 +51,11 @@ func TestRollbackGoesByTheLedger(t *testing.T) {
 		}
 	}
 
-	res = d.run("releases", "--no-fold", "--limit", "lab-1")
+	res = d.run("releases", "--no-fold", "--limit", "lab-3")
 	require.Equal(t, cli.ExitOK, res.Code)
-	require.Regexp(t, regexp.QuoteMeta("[lab-1] * "+v1)+`\s+\(current\)`, res.Out)
-	require.Regexp(t, regexp.QuoteMeta("[lab-1]   "+v2)+`\s+\(previous, served\)`, res.Out)
-	require.Regexp(t, regexp.QuoteMeta("[lab-1]   "+crashed[1])+`\s+\(failed, rolled back\)`, res.Out)
+	require.Regexp(t, regexp.QuoteMeta("[lab-3] * "+v1)+`\s+\(current\)`, res.Out)
+	require.Regexp(t, regexp.QuoteMeta("[lab-3]   "+v2)+`\s+\(previous, served\)`, res.Out)
+	require.Regexp(t, regexp.QuoteMeta("[lab-3]   "+crashed[1])+`\s+\(failed, rolled back\)`, res.Out)
 
 	// --to the crashed release is refused: it never served.
 	res = d.run("rollback", "--to", crashed[1])

@@ -18,8 +18,9 @@ import (
 // SIGKILL leaves a lease that expires, after which the next apply takes it
 // over (and says so) instead of needing a manual unlock.
 func TestLockConcurrentApply(t *testing.T) {
+	parallelOn(t, "lab-4")
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2elock", 20500, "lab-1")
+	d := newDeploy(t, l, "e2elock", 20500, "lab-4")
 
 	// First apply in its own process, killed once it holds the lock and is
 	// waiting on health gates.

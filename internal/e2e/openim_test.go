@@ -115,6 +115,7 @@ func TestApplyOpenIMPlaybook(t *testing.T) {
 // what depends on units it carries is not started elsewhere as if they
 // were healthy; leaving the host out with --limit deploys the rest.
 func TestApplyUnreachableHost(t *testing.T) {
+	parallelOn(t, "lab-3")
 	l := lab.Require(t)
 	d := newDeploy(t, l, "e2edown", 20600, "lab-3")
 	inv := strings.Replace(d.inventory(), "defaults {", "defaults {\n  connect_timeout = \"3s\"", 1) +
@@ -173,6 +174,7 @@ systemctl daemon-reload; systemctl reset-failed 2>/dev/null; true`
 // login user, made root-owned before the release goes live), and a second
 // apply changes nothing.
 func TestApplyAsSudoUser(t *testing.T) {
+	parallelOn(t, "lab-3")
 	l := lab.Require(t)
 	d := newDeploy(t, l, "e2esudo", 20800, "lab-3")
 	inv := strings.Replace(d.inventory(), `user = "root"`, "user = \"deploy\"\n  become = true", 1)

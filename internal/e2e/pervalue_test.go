@@ -62,7 +62,7 @@ template "creds" {
   destination = "conf/creds.txt"
   hosts       = ["app[0]"]
   sensitive   = true
-  vars        = { pw = var.pv_secret }
+  vars        = { password = var.pv_secret }
 }
 
 service "pvzone" {
@@ -124,7 +124,7 @@ func newPerValueDeploy(t *testing.T, l *lab.Lab, hosts ...string) *deploy {
 		"config/standin.json": fmt.Sprintf(`{"pvzone": {"ports": [%d]}, "pvring": {"ports": [%d]}, "pvcron": {}}`, pvZonePort, pvRingPort),
 		"zone.tpl":            "zone=${host.vars.zone} host=${host.name}\n",
 		"members.tpl":         "# the ring, as seen by ${host.name}\n%{ for m in members }${m}\n%{ endfor }",
-		"creds.tpl":           "secret=${pw}\n",
+		"creds.tpl":           "secret=${password}\n",
 		"playbook.hcl":        fmt.Sprintf(pvPlaybook, pvZonePort, pvRingPort, pvPeerPort),
 	}
 	for name, content := range files {

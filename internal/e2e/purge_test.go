@@ -19,6 +19,7 @@ import (
 // data/ beside releases/ survives with its file, and im.v2 keeps running
 // with its state and its lock untouched (the old "$app".* glob took them).
 func TestPurgeRemovesOnlyWhatTheToolCreated(t *testing.T) {
+	parallelOn(t, "lab-1")
 	l := lab.Require(t)
 	const host, root = "lab-1", "/srv/e2eown"
 	out, err := l.Exec(t, host, "sh", "-c", `rm -rf "$1" && mkdir -p "$1/data" && echo precious >"$1/data/db"`, "sh", root)

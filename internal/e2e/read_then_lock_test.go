@@ -16,6 +16,7 @@ import (
 // SSH connection and one session per host (the read composed of facts,
 // state and the lock's holder), takes no lock, and says so.
 func TestNoopApplyIsOneSessionPerHost(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2")
 	l := lab.Require(t)
 	hosts := []string{"lab-1", "lab-2"}
 	d := fresh(t, l, "e2enoop", 22500, hosts...)
@@ -41,6 +42,7 @@ func TestNoopApplyIsOneSessionPerHost(t *testing.T) {
 // --lock-wait; meanwhile an instance is stopped behind the apply's back,
 // then the lease is removed.
 func TestLockRereadsAndReplansWhatChanged(t *testing.T) {
+	parallelOn(t, "lab-2")
 	l := lab.Require(t)
 	d := fresh(t, l, "e2erepl", 22600, "lab-2")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)

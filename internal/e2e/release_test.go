@@ -18,6 +18,7 @@ import (
 // process runs: the last element of its working directory.
 func (d *deploy) runningRelease(host string, units ...string) map[string]string {
 	d.t.Helper()
+	requireLeased(d.t, host)
 	script := `root=$1; shift
 for u in "$@"; do
 	pid=$(systemctl show -p MainPID --value "$u")
@@ -78,14 +79,19 @@ func (d *deploy) requireRuns(id, pinned string, units ...string) {
 // release; once the probe is fixed, the next plan sees that (the files on
 // disk already match) and the re-run moves every instance.
 func TestReleaseFailedGateThenRerunConverges(t *testing.T) {
+	parallelOn(t, "lab-5", "lab-6")
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2erel", 20300, "lab-1", "lab-2")
+	d := newDeploy(t, l, "e2erel", 20300, "lab-5", "lab-6")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
 	v1 := d.requireOneRelease()
 
 	d.appendBin("openim-rpc-user")
 	d.appendBin("openim-api")
+	// A probe of a port nothing listens on: the gate fails. Three probes
+	// prove that as well as thirty, and the rollback's gate (the same
+	// probe) fails as fast.
 	replaceInFile(t, d, `tcp    = "127.0.0.1:${20300 + instance.index}"`, `tcp    = "127.0.0.1:${20390 + instance.index}"
+    retries = 3
     timeout = "6s"`)
 	res := d.run("apply")
 	require.Equal(t, cli.ExitError, res.Code)
@@ -93,13 +99,14 @@ func TestReleaseFailedGateThenRerunConverges(t *testing.T) {
 		require.Equal(t, v1, d.runningRelease(h, "api@0.service")["api@0.service"], "api was never restarted on %s", h)
 	}
 
-	replaceInFile(t, d, `tcp    = "127.0.0.1:${20390 + instance.index}"`, `tcp    = "127.0.0.1:${20300 + instance.index}"`)
+	replaceInFile(t, d, `tcp    = "127.0.0.1:${20390 + instance.index}"
+    retries = 3`, `tcp    = "127.0.0.1:${20300 + instance.index}"`)
 	res = d.run("plan", "--no-fold")
 	// api never moved; the plan sees it although the files on disk match.
-	require.Contains(t, res.Out, "[lab-1] + restart api@0.service (runs release "+v1+", wants ")
-	require.Contains(t, res.Out, "[lab-2] + restart api@0.service (runs release "+v1+", wants ")
+	require.Contains(t, res.Out, "[lab-5] + restart api@0.service (runs release "+v1+", wants ")
+	require.Contains(t, res.Out, "[lab-6] + restart api@0.service (runs release "+v1+", wants ")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
-	v2 := d.runningRelease("lab-1", "api@0.service")["api@0.service"]
+	v2 := d.runningRelease("lab-5", "api@0.service")["api@0.service"]
 	require.NotEqual(t, v1, v2)
 	// Every instance whose binary changed serves v2; cron, whose inputs
 	// are the same in both releases, kept running and is pinned to v2.
@@ -118,8 +125,9 @@ func TestReleaseFailedGateThenRerunConverges(t *testing.T) {
 // names every instance that must move, and afterwards all run the new
 // release, read per instance on the host.
 func TestReleaseKilledAfterPushConverges(t *testing.T) {
+	parallelOn(t, "lab-5", "lab-6")
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2ekill", 20400, "lab-1", "lab-2")
+	d := newDeploy(t, l, "e2ekill", 20400, "lab-5", "lab-6")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
 	v1 := d.requireOneRelease()
 
@@ -146,11 +154,11 @@ func TestReleaseKilledAfterPushConverges(t *testing.T) {
 
 	require.Equal(t, cli.ExitOK, d.run("unlock").Code)
 	res := d.run("plan", "--no-fold")
-	require.Contains(t, res.Out, "[lab-1] + restart api@0.service (runs release "+v1)
-	require.Contains(t, res.Out, "[lab-2] + restart api@0.service (runs release "+v1)
+	require.Contains(t, res.Out, "[lab-5] + restart api@0.service (runs release "+v1)
+	require.Contains(t, res.Out, "[lab-6] + restart api@0.service (runs release "+v1)
 	require.Contains(t, res.Out, "already on the host", "the pushed release is reused, not sent again")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
-	v2 := d.runningRelease("lab-1", "api@0.service")["api@0.service"]
+	v2 := d.runningRelease("lab-5", "api@0.service")["api@0.service"]
 	require.NotEqual(t, v1, v2)
 	d.requireRuns(v2, v2, "api@0.service")
 	d.requireRuns(v1, v2, "backend@0.service", "backend@1.service", "cron@0.service")
@@ -160,8 +168,9 @@ func TestReleaseKilledAfterPushConverges(t *testing.T) {
 // release that crashes comes back on the release it ran, even when current
 // already names the new one.
 func TestReleasePinSurvivesCrash(t *testing.T) {
+	parallelOn(t, "lab-4")
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2epin", 20500, "lab-1")
+	d := newDeploy(t, l, "e2epin", 20500, "lab-4")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
 	v1 := d.requireOneRelease()
 
@@ -169,32 +178,34 @@ func TestReleasePinSurvivesCrash(t *testing.T) {
 	d.appendBin("openim-rpc-user")
 	d.appendBin("openim-api")
 	replaceInFile(t, d, `tcp    = "127.0.0.1:${20500 + instance.index}"`, `tcp    = "127.0.0.1:${20590 + instance.index}"
+    retries = 3
     timeout = "6s"`)
 	require.Equal(t, cli.ExitError, d.run("apply").Code)
-	out, err := l.Exec(t, "lab-1", "sh", "-c", `cd /opt/e2epin/releases && ls -1 | grep -v "^$1$" | tail -1`, "sh", v1)
+	out, err := l.Exec(t, "lab-4", "sh", "-c", `cd /opt/e2epin/releases && ls -1 | grep -v "^$1$" | tail -1`, "sh", v1)
 	require.NoError(t, err, out)
 	v2 := strings.TrimSpace(out)
 	require.NotEmpty(t, v2)
 	// Even with current pointing at the new release, the crash of an
 	// instance that was not moved brings it back on its own.
-	_, err = l.Exec(t, "lab-1", "ln", "-sfn", "releases/"+v2, "/opt/e2epin/current")
+	_, err = l.Exec(t, "lab-4", "ln", "-sfn", "releases/"+v2, "/opt/e2epin/current")
 	require.NoError(t, err)
-	st := d.show("lab-1", "api@0.service")[0]
-	_, err = l.Exec(t, "lab-1", "kill", "-9", st["MainPID"])
+	st := d.show("lab-4", "api@0.service")[0]
+	_, err = l.Exec(t, "lab-4", "kill", "-9", st["MainPID"])
 	require.NoError(t, err)
 	waitFor(t, 30*time.Second, "api@0 to come back", func() bool {
-		now := d.show("lab-1", "api@0.service")[0]
+		now := d.show("lab-4", "api@0.service")[0]
 		return now["ActiveState"] == "active" && now["MainPID"] != st["MainPID"] && now["MainPID"] != "0"
 	})
-	require.Equal(t, v1, d.runningRelease("lab-1", "api@0.service")["api@0.service"])
+	require.Equal(t, v1, d.runningRelease("lab-4", "api@0.service")["api@0.service"])
 }
 
 // TestReleaseOnlyPlannedRestarts: an apply that changes only a dependency
 // restarts exactly the instances its printed plan names (with Requires=
 // systemd would also restart every dependent, unplanned and ungated).
 func TestReleaseOnlyPlannedRestarts(t *testing.T) {
+	parallelOn(t, "lab-5", "lab-6")
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2eplanned", 20600, "lab-1", "lab-2")
+	d := newDeploy(t, l, "e2eplanned", 20600, "lab-5", "lab-6")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
 	d.appendBin("openim-rpc-user")
 	before := d.starts()
@@ -206,7 +217,7 @@ func TestReleaseOnlyPlannedRestarts(t *testing.T) {
 		named = append(named, k)
 		require.Contains(t, res.Out, fmt.Sprintf("[%s] + restart %s (", host, unit), "%s restarted without the plan naming it", k)
 	}
-	require.ElementsMatch(t, []string{"lab-1/backend@0.service", "lab-1/backend@1.service", "lab-2/backend@0.service", "lab-2/backend@1.service"}, named)
+	require.ElementsMatch(t, []string{"lab-5/backend@0.service", "lab-5/backend@1.service", "lab-6/backend@0.service", "lab-6/backend@1.service"}, named)
 }
 
 // TestReleaseOrphansAndPartials: lowering instances and removing a service
@@ -214,8 +225,9 @@ func TestReleaseOnlyPlannedRestarts(t *testing.T) {
 // is untouched; partial releases do not survive a run; two applies land in
 // two releases.
 func TestReleaseOrphansAndPartials(t *testing.T) {
+	parallelOn(t, "lab-5", "lab-6")
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2eorphan", 20700, "lab-1", "lab-2")
+	d := newDeploy(t, l, "e2eorphan", 20700, "lab-5", "lab-6")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
 	v1 := d.requireOneRelease()
 	foreign := "[Unit]\nPartOf=e2eorphan.target\n[Service]\nExecStart=/bin/sleep 1000\n"
@@ -257,6 +269,7 @@ func TestReleaseOrphansAndPartials(t *testing.T) {
 // TestReleaseWaveStopsAtFirstHost: when the first host of a wave fails and
 // --parallel is 1, no other host is restarted, and they are named.
 func TestReleaseWaveStopsAtFirstHost(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2", "lab-3")
 	l := lab.Require(t)
 	d := newDeploy(t, l, "e2estop", 20800, "lab-1", "lab-2", "lab-3")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)

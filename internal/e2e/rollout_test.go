@@ -116,6 +116,7 @@ func TestRolloutRestartInBatches(t *testing.T) {
 // back, and every instance ends healthy on the previous release, reported
 // per instance.
 func TestRolloutCrashLoopRollsBack(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2", "lab-3")
 	l := lab.Require(t)
 	d := newDeploy(t, l, "e2ecrash", 21100, "lab-1", "lab-2", "lab-3")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
@@ -148,8 +149,9 @@ func TestRolloutCrashLoopRollsBack(t *testing.T) {
 // waits after the first instance for the pause before the next batch;
 // --confirm goes on at once.
 func TestRolloutCanary(t *testing.T) {
+	parallelOn(t, "lab-3", "lab-4")
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2ecanary", 21200, "lab-1", "lab-2")
+	d := newDeploy(t, l, "e2ecanary", 21200, "lab-3", "lab-4")
 	d.playbook = "rollout {\n  canary = 1\n  pause  = \"3s\"\n}\n"
 	d.writePlaybook()
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
@@ -157,10 +159,10 @@ func TestRolloutCanary(t *testing.T) {
 	d.appendBin("openim-rpc-user")
 	res := d.run("apply")
 	require.Equal(t, cli.ExitOK, res.Code)
-	require.Contains(t, res.Out, "rolling backend: batch 1/4: lab-1/backend@0.service\n")
+	require.Contains(t, res.Out, "rolling backend: batch 1/4: lab-3/backend@0.service\n")
 	require.Contains(t, res.Out, "rolling backend: canary healthy; waiting for confirmation to continue")
-	canary := d.show("lab-1", "backend@0.service")[0]["ExecMainStartTimestampMonotonic"]
-	next := d.show("lab-2", "backend@0.service")[0]["ExecMainStartTimestampMonotonic"]
+	canary := d.show("lab-3", "backend@0.service")[0]["ExecMainStartTimestampMonotonic"]
+	next := d.show("lab-4", "backend@0.service")[0]["ExecMainStartTimestampMonotonic"]
 	c, _ := strconv.ParseInt(canary, 10, 64)
 	n, _ := strconv.ParseInt(next, 10, 64)
 	// The second batch started no sooner than the canary's 2 s gate plus
@@ -178,22 +180,23 @@ func TestRolloutCanary(t *testing.T) {
 // goes back to a named release; releases lists them and the audit log;
 // pruning keeps keep_releases plus what instances run.
 func TestRolloutRollbackAndReleases(t *testing.T) {
+	parallelOn(t, "lab-5", "lab-6")
 	l := lab.Require(t)
-	d := newDeploy(t, l, "e2eback", 21300, "lab-1", "lab-2")
+	d := newDeploy(t, l, "e2eback", 21300, "lab-5", "lab-6")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
-	v1 := d.runningRelease("lab-1", "api@0.service")["api@0.service"]
-	unitV1, err := l.Exec(t, "lab-1", "cat", "/etc/systemd/system/api@.service")
+	v1 := d.runningRelease("lab-5", "api@0.service")["api@0.service"]
+	unitV1, err := l.Exec(t, "lab-5", "cat", "/etc/systemd/system/api@.service")
 	require.NoError(t, err)
 
 	d.appendBin("openim-api")
 	replaceInFile(t, d, `service "api" {`, "service \"api\" {\n  environment = { API_MODE = \"v2\" }")
 	require.Equal(t, cli.ExitOK, d.run("apply").Code)
-	v2 := d.runningRelease("lab-1", "api@0.service")["api@0.service"]
+	v2 := d.runningRelease("lab-5", "api@0.service")["api@0.service"]
 	require.NotEqual(t, v1, v2)
 
 	res := d.run("rollback")
 	require.Equal(t, cli.ExitOK, res.Code)
-	require.Contains(t, res.Out, "rolling api: batch 1/2: lab-1/api@0.service\n")
+	require.Contains(t, res.Out, "rolling api: batch 1/2: lab-5/api@0.service\n")
 	for _, h := range d.hosts {
 		require.Equal(t, v1, d.runningRelease(h, "api@0.service")["api@0.service"], h)
 		unit, err := l.Exec(t, h, "cat", "/etc/systemd/system/api@.service")
@@ -206,8 +209,8 @@ func TestRolloutRollbackAndReleases(t *testing.T) {
 
 	res = d.run("releases", "--no-fold")
 	require.Equal(t, cli.ExitOK, res.Code)
-	require.Contains(t, res.Out, "[lab-1] * "+v1)
-	require.Contains(t, res.Out, "[lab-1]   "+v2)
+	require.Contains(t, res.Out, "[lab-5] * "+v1)
+	require.Contains(t, res.Out, "[lab-5]   "+v2)
 	require.Contains(t, res.Out, "action=apply from="+v1+" to="+v2+" outcome=changed")
 	require.Contains(t, res.Out, "action=rollback from="+v2+" to="+v1+" outcome=changed")
 
@@ -223,7 +226,7 @@ func TestRolloutRollbackAndReleases(t *testing.T) {
 		d.appendBin("openim-api")
 		require.Equal(t, cli.ExitOK, d.run("apply").Code)
 	}
-	out, err := l.Exec(t, "lab-1", "ls", "/opt/e2eback/releases")
+	out, err := l.Exec(t, "lab-5", "ls", "/opt/e2eback/releases")
 	require.NoError(t, err)
 	kept := strings.Fields(out)
 	require.Contains(t, kept, v1, "a release instances still run is never pruned")
@@ -235,6 +238,7 @@ func TestRolloutRollbackAndReleases(t *testing.T) {
 // healthy only when all three run converges on a cold start, because
 // instances that are not running start together rather than in batches.
 func TestRolloutQuorumColdStart(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2", "lab-3")
 	l := lab.Require(t)
 	hosts := []string{"lab-1", "lab-2", "lab-3"}
 	d := newDeploy(t, l, "e2equorum", 21400, hosts...)

@@ -23,6 +23,7 @@ import (
 // SHA-256 of the env file or the template; the lease, sampled while the
 // run holds it, records "apply" and nothing of the command line.
 func TestSecretNeverInAWorldReadableFile(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2")
 	l := lab.Require(t)
 	hosts := []string{"lab-1", "lab-2"}
 	d := fresh(t, l, "e2esecf", 21900, hosts...)

@@ -15,6 +15,7 @@ import (
 // resolved the same way, no instance was ever seen to run a release, so
 // every apply restarted everything and status showed "?".
 func TestApplySymlinkedRoot(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2")
 	l := lab.Require(t)
 	const app, data = "e2esymroot", "/data/e2esymroot"
 	hosts := []string{"lab-1", "lab-2"}

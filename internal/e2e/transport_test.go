@@ -42,6 +42,7 @@ func dialLab(t *testing.T, l *lab.Lab, name string, mod func(*remote.Config)) (*
 // facts in the table; the host without systemd is refused with its init
 // system named, and the exit code says pre-flight refused it.
 func TestPreflight(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2", "nosd-1")
 	l := lab.Require(t)
 	d := newDeploy(t, l, "e2epre", 20300, "lab-1", "lab-2")
 	res := d.run("preflight")

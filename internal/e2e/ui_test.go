@@ -21,6 +21,7 @@ import (
 // line at all; one on a pseudo-terminal shows the health gates it waits
 // on, erased before every normal line.
 func TestUI_ColdPlanSummaryAndStatusLine(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2")
 	l := lab.Require(t)
 	d := newDeploy(t, l, "e2eui", 24000, "lab-1", "lab-2")
 

@@ -19,6 +19,7 @@ import (
 // disabled and removed (releases stay, as data), and the next apply is a
 // no-op.
 func TestApplyRemovesEverythingFromHostsNothingIsPlacedOn(t *testing.T) {
+	parallelOn(t, "lab-1", "lab-2", "lab-3")
 	l := lab.Require(t)
 	d := newDeploy(t, l, "e2eunplaced", 22200, "lab-1", "lab-2", "lab-3")
 	removeStaleDropIns(t, l, d)
@@ -64,6 +65,7 @@ func TestApplyRemovesEverythingFromHostsNothingIsPlacedOn(t *testing.T) {
 // found unable to hold anything of the app, and skipped with a warning:
 // the run does not fail for it.
 func TestApplySkipsABystanderWithoutSystemd(t *testing.T) {
+	parallelOn(t, "lab-1", "nosd-1")
 	l := lab.Require(t)
 	d := newDeploy(t, l, "e2ebystand", 22300, "lab-1")
 	removeStaleDropIns(t, l, d)

@@ -60,6 +60,7 @@ func (c ComputePlan) Run(_ context.Context, r *Run) error {
 		r.Plan.Hosts = append(r.Plan.Hosts, hp)
 	}
 	WritePlan(r.Out, r.Plan)
+	r.writeHookPlan()
 	return errors.Join(errs...)
 }
 

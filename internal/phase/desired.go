@@ -15,6 +15,7 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/plan"
+	"github.com/openimsdk/openim-deploy/internal/probe"
 	"github.com/openimsdk/openim-deploy/internal/unit"
 )
 
@@ -71,6 +72,7 @@ type (
 	}
 	envKey    struct{ u *config.Unit }
 	walkKey   struct{ fset *config.FileSet }
+	specKey   struct{ s *config.Service }
 	renderKey string // the placement's tasks and services, by identity
 )
 
@@ -315,6 +317,9 @@ func buildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 			return d, err
 		}
 	}
+	if err := addProbes(hp, local, add); err != nil {
+		return d, err
+	}
 	files, err := local.render(app, hp, creds)
 	if err != nil {
 		return d, fmt.Errorf("render units: %w", err)
@@ -336,6 +341,46 @@ var credRunSHA = func() string {
 	sum := sha256.Sum256(unit.CredRun)
 	return hex.EncodeToString(sum[:])
 }()
+
+// addProbes adds what the units that wait for their own health check run
+// as ExecStartPost=: each such service's check file and, once per host,
+// the probe for every architecture (the unit picks its own through %a).
+// The probe is not in any unit's Uses: a new probe, or a check file that
+// changed without the service, re-pins instances to the new release
+// without restarting them, and their next start runs it.
+func addProbes(hp config.HostPlacement, local *LocalFiles, add func(plan.Artifact)) error {
+	waits := false
+	for _, s := range hp.Services {
+		if !s.WaitReady {
+			continue
+		}
+		waits = true
+		spec, err := once(local, specKey{s}, func() (plan.Artifact, error) {
+			b, err := unit.ProbeSpec(s)
+			if err != nil {
+				return plan.Artifact{}, fmt.Errorf("%s: %w", s.Name, err)
+			}
+			sum := sha256.Sum256(b)
+			return plan.Artifact{Rel: probe.SpecRel(s.Name), SHA256: hex.EncodeToString(sum[:]),
+				Size: int64(len(b)), Mode: 0o644, Content: b}, nil
+		})
+		if err != nil {
+			return err
+		}
+		add(spec)
+	}
+	if !waits {
+		return nil
+	}
+	bins, err := probe.Binaries()
+	if err != nil {
+		return fmt.Errorf("readiness probe: %w", err)
+	}
+	for _, b := range bins {
+		add(plan.Artifact{Rel: b.Rel, SHA256: b.SHA256, Size: int64(len(b.Content)), Mode: 0o755, Content: b.Content, Verbatim: true})
+	}
+	return nil
+}
 
 // binaryArtifact is u's binary as a release file: a local file hashed
 // once per run, or an artifact the host fetches, known by the SHA-256 the

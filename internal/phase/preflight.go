@@ -205,6 +205,7 @@ func requirements(r *Run, h *Host, bins *binaryCache) (preflight.Requirements, e
 			return req, err
 		}
 		req.MinNofile = max(req.MinNofile, s.LimitNOFILE)
+		req.ReadinessProbe = req.ReadinessProbe || s.WaitReady
 		for _, in := range s.Instances {
 			ports = append(ports, in.Health.Ports)
 			req.NetworkProbes = req.NetworkProbes || in.Health.TCP != "" || in.Health.HTTP != ""

@@ -36,17 +36,7 @@ func (it rollItem) String() string { return it.h.Config.Name + "/" + it.s.Name }
 func (r *Run) rollWave(ctx context.Context, w int, blocked, failed map[string]bool) error {
 	var errs []error
 	for _, svc := range r.Config.Playbook.Services {
-		var items []rollItem
-		for _, h := range r.Usable() {
-			if h.Plan == nil {
-				continue
-			}
-			for _, s := range h.Plan.Starts {
-				if s.Unit == svc.Name && s.Wave == w && s.Restart {
-					items = append(items, rollItem{h, s})
-				}
-			}
-		}
+		items := r.rollItems(svc.Name, w)
 		if len(items) == 0 {
 			continue
 		}
@@ -68,6 +58,23 @@ func (r *Run) rollWave(ctx context.Context, w int, blocked, failed map[string]bo
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// rollItems are the instances of service the hosts' plans restart, in
+// wave w, or in every wave when w is negative (the plan's hook lines).
+func (r *Run) rollItems(service string, w int) []rollItem {
+	var items []rollItem
+	for _, h := range r.Usable() {
+		if h.Plan == nil {
+			continue
+		}
+		for _, s := range h.Plan.Starts {
+			if s.Unit == service && (w < 0 || s.Wave == w) && s.Restart {
+				items = append(items, rollItem{h, s})
+			}
+		}
+	}
+	return items
 }
 
 // policy is svc's rollout policy for this run.
@@ -126,11 +133,14 @@ func batches(items []rollItem, canary, size int) [][]rollItem {
 // next starts. When a batch fails, no further batch starts and, with
 // auto_rollback, every instance this run moved goes back to the release it
 // ran, batch by batch, gated the same way.
+//
+// Hooks run around each batch: before_batch before anything in it
+// restarts (a failure fails the batch with nothing in it touched),
+// after_batch once it passed its gate (a failure fails it as a failed
+// gate does); either way the rollout's failure policy applies.
 func (r *Run) rollService(ctx context.Context, svc *config.Service, items []rollItem) error {
 	pol := r.policy(svc)
-	items = spread(items)
-	size := min(pol.BatchSize(len(items)), pol.Unavailable(len(items)))
-	bs := batches(items, pol.Canary, size)
+	items, bs, size := r.rollBatches(svc, items)
 	var moved []rollItem
 	for i, batch := range bs {
 		if err := leasesLost(r); err != nil {
@@ -144,10 +154,30 @@ func (r *Run) rollService(ctx context.Context, svc *config.Service, items []roll
 		}
 		start := r.Clock.Now()
 		r.event("batch_start", fmt.Sprintf("rolling %s: batch %d/%d: %s", svc.Name, i+1, len(bs), itemNames(batch)), svc.Name, batch)
+		ref := batchRef{svc: svc, items: batch, n: i + 1, of: len(bs)}
+		if err := r.runHooks(ctx, config.HookBeforeBatch, ref); err != nil {
+			r.failHosts(batch, err)
+			r.event("batch_failed", fmt.Sprintf("rolling %s: batch %d: its before_batch hook failed; nothing in it was restarted and no further batch starts", svc.Name, i+1), svc.Name, batch)
+			if rest := items[len(moved):]; len(rest) > 0 {
+				r.Out.Warn("not reached after the failure (left as they were): %s", strings.Join(strings.Fields(itemNames(rest)), ", "))
+			}
+			if pol.AutoRollback && len(moved) > 0 {
+				r.rollBack(ctx, svc, moved, size)
+			}
+			return fmt.Errorf("rolling %s: batch %d/%d: %w", svc.Name, i+1, len(bs), err)
+		}
 		_, err := r.runBatch(ctx, batch, func(it rollItem) plan.Start { return it.s }, nil)
 		moved = append(moved, batch...)
+		what := "failed its gate"
+		if err == nil {
+			if err = r.runHooks(ctx, config.HookAfterBatch, ref); err != nil {
+				r.failHosts(batch, err)
+				err = fmt.Errorf("rolling %s: batch %d/%d: %w", svc.Name, i+1, len(bs), err)
+				what = "failed its after_batch hook"
+			}
+		}
 		if err != nil {
-			r.event("batch_failed", fmt.Sprintf("rolling %s: batch %d failed its gate; no further batch starts", svc.Name, i+1), svc.Name, batch)
+			r.event("batch_failed", fmt.Sprintf("rolling %s: batch %d %s; no further batch starts", svc.Name, i+1, what), svc.Name, batch)
 			if rest := items[len(moved):]; len(rest) > 0 {
 				r.Out.Warn("not reached after the failure (left as they were): %s", strings.Join(strings.Fields(itemNames(rest)), ", "))
 			}
@@ -166,6 +196,23 @@ func (r *Run) rollService(ctx context.Context, svc *config.Service, items []roll
 		}
 	}
 	return nil
+}
+
+// rollBatches orders svc's items to roll (spread over hosts) and cuts
+// them into the policy's batches; size is the batch size.
+func (r *Run) rollBatches(svc *config.Service, items []rollItem) (ordered []rollItem, bs [][]rollItem, size int) {
+	pol := r.policy(svc)
+	ordered = spread(items)
+	size = min(pol.BatchSize(len(ordered)), pol.Unavailable(len(ordered)))
+	return ordered, batches(ordered, pol.Canary, size), size
+}
+
+// failHosts records err as the failure of every host of batch (a batch
+// failed by its hook fails as a batch failed by its gate does).
+func (r *Run) failHosts(batch []rollItem, err error) {
+	for _, h := range batchHosts(batch) {
+		h.Fail(OutcomeFailed, err)
+	}
 }
 
 // betweenBatches waits between two batches: after a canary, for
@@ -284,13 +331,26 @@ func (r *Run) rollBack(ctx context.Context, svc *config.Service, moved []rollIte
 		it.h.rolledBack = true
 		it.h.mu.Unlock()
 	}
-	for i, batch := range batches(moved, 0, size) {
+	bs := batches(moved, 0, size)
+	for i, batch := range bs {
 		if ctx.Err() != nil {
 			r.Out.Warn("rolling back %s: stopped by Ctrl-C before batch %d", svc.Name, i+1)
 			break
 		}
 		r.event("rollback", fmt.Sprintf("rolling back %s: batch %d: %s", svc.Name, i+1, itemNames(batch)), svc.Name, batch)
+		// The rollback restarts instances that serve, so the batch is
+		// drained first as any batch is; a hook failing here is said and
+		// the rollback goes on: it is the run's safety net.
+		ref := batchRef{svc: svc, items: batch, n: i + 1, of: len(bs)}
+		if err := r.runHooks(work, config.HookBeforeBatch, ref); err != nil {
+			r.Out.Warn("rolling back %s: batch %d: %v; rolling back anyway", svc.Name, i+1, err)
+		}
 		failed, _ := r.runBatch(work, batch, back, template)
+		if len(failed) == 0 {
+			if err := r.runHooks(work, config.HookAfterRollback, ref); err != nil {
+				r.Out.Warn("rolling back %s: batch %d: %v", svc.Name, i+1, err)
+			}
+		}
 		for _, it := range batch {
 			if failed[it.h] != nil {
 				result[it.String()] = "unknown: the rollback failed too"

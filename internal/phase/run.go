@@ -18,6 +18,7 @@ import (
 
 	"github.com/openimsdk/openim-deploy/internal/clock"
 	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/hook"
 	"github.com/openimsdk/openim-deploy/internal/lock"
 	"github.com/openimsdk/openim-deploy/internal/osinfo"
 	"github.com/openimsdk/openim-deploy/internal/plan"
@@ -77,6 +78,13 @@ type Options struct {
 	// batches) instead of in the middle of a restart. The second Ctrl-C
 	// cancels the run's context and stops it at once. nil: never.
 	Interrupt <-chan struct{}
+	// Hooks runs the playbook's controller hooks; nil runs them as
+	// processes of this machine with no environment inherited but PATH
+	// (the CLI passes hook.Exec with its own environment).
+	Hooks hook.Runner
+	// NoHooks skips every hook, with a warning for each batch that had
+	// some (--no-hooks).
+	NoHooks bool
 }
 
 // ErrInterrupted is returned when a run stopped at a settled point after Ctrl-C.

@@ -275,7 +275,7 @@ func startOnHost(ctx context.Context, r *Run, h *Host, starts []plan.Start, extr
 		}
 		for _, s := range services {
 			if slices.Contains(failed, s.Name) {
-				errs = append(errs, h.reportFailure(ctx, r, s, fmt.Errorf("(re)start %s: %w", s.Name, err)))
+				errs = append(errs, h.reportFailure(ctx, r, s, startError(h.Placement, s, err)))
 			} else {
 				gated = append(gated, s)
 			}
@@ -357,6 +357,22 @@ func gate(ctx context.Context, r *Run, h *Host, poller *health.Poller, s plan.St
 	probe := health.FromConfig(h.Target, hc)
 	defer r.Out.Waiting(h.Config.Name, s.Name)() // on a terminal's status line
 	return health.Wait(ctx, r.Clock, poller.State(s.Name), probe, health.PolicyFor(hc))
+}
+
+// startError is the error of a failed (re)start. A unit that waits for its
+// own health check (ExecStartPost=) is not started until the check passes,
+// so its failed start is a failed health gate, judged by systemd within
+// TimeoutStartSec=, and is reported as one; reportFailure then shows its
+// journal, which has the probe's "waiting: ..." lines or the process's own
+// last words when it exited while starting.
+func startError(hp config.HostPlacement, s plan.Start, err error) error {
+	for _, svc := range hp.Services {
+		if svc.Name == s.Unit && svc.WaitReady {
+			return fmt.Errorf("(re)start %s: %w: its readiness check (ExecStartPost=) did not pass within TimeoutStartSec=, or the process exited while starting: %w",
+				s.Name, health.ErrUnhealthy, err)
+		}
+	}
+	return fmt.Errorf("(re)start %s: %w", s.Name, err)
 }
 
 // instanceHealth finds the health settings of the instance behind a unit

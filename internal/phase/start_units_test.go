@@ -14,6 +14,7 @@ import (
 
 	"github.com/openimsdk/openim-deploy/internal/clock"
 	"github.com/openimsdk/openim-deploy/internal/config"
+	"github.com/openimsdk/openim-deploy/internal/health"
 	"github.com/openimsdk/openim-deploy/internal/lock"
 	"github.com/openimsdk/openim-deploy/internal/plan"
 	"github.com/openimsdk/openim-deploy/internal/target"
@@ -128,6 +129,31 @@ func TestStartUnits_StopsAtFirstFailureInAWave(t *testing.T) {
 		require.Contains(t, out.String(), "auto-rollback of 1 instance(s): h1/rpc@0.service")
 		o, _, _ := r.Hosts[0].Result()
 		require.Equal(t, OutcomeFailed, o)
+	})
+}
+
+// TestStartUnits_WaitingUnitFailsItsGate: a unit that waits for its own
+// health check in ExecStartPost= and whose start job failed failed its
+// health gate, and says so, with the same rollback as any failed gate;
+// a unit that does not wait keeps the plain start error.
+func TestStartUnits_WaitingUnitFailsItsGate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := fakeHost("h1", "rpc@0.service")
+		r, out := newTestRun(t, 1, false, a)
+		pb := testPlaybook()
+		pb.Services[0].WaitReady = true
+		r.Hosts[0].Placement = config.HostPlacement{Services: pb.Services}
+		err := StartUnits{}.Run(t.Context(), r)
+		require.ErrorIs(t, err, health.ErrUnhealthy)
+		require.Contains(t, out.String(), "(re)start rpc@0.service: health gate failed: its readiness check (ExecStartPost=) did not pass within TimeoutStartSec=")
+		require.Contains(t, out.String(), "auto-rollback of 1 instance(s): h1/rpc@0.service")
+
+		b := fakeHost("h2", "rpc@0.service")
+		r, out = newTestRun(t, 1, false, b)
+		err = StartUnits{}.Run(t.Context(), r)
+		require.Error(t, err)
+		require.NotErrorIs(t, err, health.ErrUnhealthy)
+		require.NotContains(t, out.String(), "readiness check")
 	})
 }
 

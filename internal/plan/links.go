@@ -22,7 +22,7 @@ func planNewRelease(hp *HostPlan, d Desired, a Actual) {
 	// generates now; the host checks owner and mode again before linking.
 	generatedNow := map[string]bool{}
 	for _, art := range d.Artifacts {
-		if art.Content != nil {
+		if art.generated() {
 			generatedNow[art.Rel] = true
 		}
 	}
@@ -51,7 +51,7 @@ func planNewRelease(hp *HostPlan, d Desired, a Actual) {
 		// Generated files (units, secrets, templates) are small and have
 		// their own owner and mode: always sent, never a link another
 		// release's chmod or chown could reach.
-		generated := art.Content != nil
+		generated := art.generated()
 		sent := art.SHA256 + " " + art.Mode.Perm().String()
 		switch src, ok := have[art.SHA256]; {
 		case art.Credential != "":

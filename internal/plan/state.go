@@ -30,6 +30,11 @@ type Artifact struct {
 	Local string
 	// Content holds generated content (secret environment files, unit text).
 	Content []byte
+	// Verbatim marks Content that is a file shipped as it is (the embedded
+	// readiness probe), not generated for the app: root's, with a fixed
+	// mode, like a local file, so a release that has it already is linked
+	// from instead of sent again.
+	Verbatim bool
 	// Secret marks content that must never be printed.
 	Secret bool
 	// AppOwned gives the file to the app user (a rendered template the
@@ -210,3 +215,8 @@ func KeyCredentials(d Desired, key []byte) Desired {
 	d.Artifacts = arts
 	return d
 }
+
+// generated reports whether a is made for the app by this run (units,
+// environment files, templates, check files): small, with its own owner
+// and mode set by finalize, so always sent and never linked.
+func (a Artifact) generated() bool { return a.Content != nil && !a.Verbatim }

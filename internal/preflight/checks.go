@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openimsdk/openim-deploy/internal/osinfo"
+	"github.com/openimsdk/openim-deploy/internal/probe"
 )
 
 // checker collects the problems of one host.
@@ -98,6 +99,9 @@ func (c *checker) credentials() {
 }
 
 func (c *checker) arch() {
+	if c.req.ReadinessProbe && c.f.Arch != "" && !probe.Supports(c.f.Arch) {
+		c.add(CheckArch, SeverityError, "no readiness probe is built for %s (%s), and units on this host wait for their health check: set health { unit_wait = false } on the services placed here", c.f.Machine, c.f.Arch)
+	}
 	if len(c.req.Binaries) == 0 {
 		return
 	}

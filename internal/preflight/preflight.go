@@ -113,6 +113,10 @@ type Requirements struct {
 	Credentials CredsNeed
 	// MaxClockSkew: 0 means DefaultMaxClockSkew.
 	MaxClockSkew time.Duration
+	// ReadinessProbe says a unit on this host waits for its own health
+	// check, running the release's openim-probe: the host's architecture
+	// must be one it is built for.
+	ReadinessProbe bool
 	// NetworkProbes says a service on this host has a tcp or http health
 	// probe, which needs TCP forwarding or the relay that replaces it.
 	NetworkProbes bool

@@ -99,6 +99,12 @@ func TestCheck(t *testing.T) {
 			"arch error bin/openim-api is an ELF binary for amd64; host is aarch64 (arm64)",
 			"arch error bin/openim-rpc-user is an ELF binary for amd64",
 		}},
+		{"readiness probe on an architecture without one", func(f *osinfo.Facts) { f.Machine, f.Arch = "s390x", "s390x" }, func(r *Requirements) {
+			r.Binaries, r.ReadinessProbe = nil, true
+		}, []string{"arch error no readiness probe is built for s390x (s390x)"}},
+		{"readiness probe on arm64", func(f *osinfo.Facts) { f.Machine, f.Arch = "aarch64", "arm64" }, func(r *Requirements) {
+			r.Binaries, r.ReadinessProbe = nil, true
+		}, nil},
 		{"arch unknown host", func(f *osinfo.Facts) { f.Machine, f.Arch = "sparc64", "" }, nil, []string{"arch warning machine \"sparc64\" has no GOARCH"}},
 		{"script and macho", nil, func(r *Requirements) {
 			r.Binaries = append(r.Binaries, Binary{Path: "bin/start.sh", Format: FormatScript}, Binary{Path: "bin/mac", Format: FormatMachO},

@@ -3,6 +3,7 @@ package sim
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"testing"
 
@@ -38,6 +39,9 @@ func runAsController(profile string) int {
 	defer pprof.StopCPUProfile()
 	os.Args = append([]string{"openim-deploy"}, os.Args[1:]...)
 	if heap := os.Getenv("OPENIM_SCALE_HEAPPROFILE"); heap != "" {
+		// Sample every 4 KiB, not every 512: the profile is of many
+		// small per-host objects, which the default rate mostly misses.
+		runtime.MemProfileRate = 4096
 		var peak memSample
 		stop := sampleMemTo(&peak, heap) // the controller's live heap at its peak
 		defer stop()

@@ -3,12 +3,17 @@ package sim
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/openimsdk/openim-deploy/internal/cli"
+	"github.com/openimsdk/openim-deploy/internal/phase"
 	"github.com/openimsdk/openim-deploy/internal/target/remote"
 )
 
@@ -72,5 +77,39 @@ func TestNoopApplyOnSimulatedFleet(t *testing.T) {
 	}
 	if u := f.Unknown(); len(u) > 0 {
 		t.Fatalf("commands the simulation does not answer: %v", u)
+	}
+}
+
+// TestLargeFleetParksWhatItRead: in a fleet larger than the run keeps
+// connected, every host's connection is closed once it is read, and only a
+// host the run must go back to connects again: here the one another run
+// holds the lock of, which the apply must lock (and is refused, naming
+// the holder). Every other host was one connection and one session.
+func TestLargeFleetParksWhatItRead(t *testing.T) {
+	if raceEnabled {
+		// 260 simulated SSH servers take 25 s under -race; the parking
+		// itself is raced in internal/target/remote's TestPark*.
+		t.Skip("a fleet-sized run: make flakes runs it without -race")
+	}
+	f := NewOpenIMFleet(t, phase.KeepConnectedUpTo+4)
+	held := f.Hosts[7]
+	dir := phase.LockPath(f.Config.Playbook.App.Name)
+	far := time.Now().Add(time.Hour).Unix()
+	held.State.Files[dir+"/expires"] = fmt.Appendf(nil, "%d\n", far)
+	held.State.Files[dir+"/id"] = []byte("other-run\n")
+	held.State.Files[dir+"/info"] = fmt.Appendf(nil, `{"user":"alice","host":"laptop","pid":42,"command":"apply","acquired":%d,"expires":%d}`+"\n", far-60, far)
+
+	counters := &remote.Counters{}
+	code, out := runCounted(t.Context(), f, counters, f.Args("apply", "--no-fold")...)
+	require.NotEqual(t, cli.ExitOK, code, out)
+	require.Contains(t, out, "alice@laptop", "the holder is named")
+	for _, h := range f.Hosts {
+		c := counters.Host(h.Name)
+		if h == held {
+			require.EqualValues(t, 2, c.Connections.Load(), "%s is read, parked, then connected again to lock", h.Name)
+			continue
+		}
+		require.EqualValues(t, 1, c.Connections.Load(), h.Name)
+		require.EqualValues(t, 1, c.Sessions.Load(), h.Name)
 	}
 }

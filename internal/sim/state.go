@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/hex"
 	"fmt"
@@ -183,13 +182,16 @@ func directive(text []byte, key string) string {
 	return vs[len(vs)-1]
 }
 
+// directives returns every value of key in unit text. It runs for every
+// unit of every simulated host on every read, so it converts only the
+// values it returns: what it costs is the simulation's, not the
+// controller's, and it shares the benchmark's cores with the controller.
 func directives(text []byte, key string) []string {
 	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(text))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if ok && strings.TrimSpace(k) == key {
-			out = append(out, strings.TrimSpace(v))
+	for line := range bytes.Lines(text) {
+		k, v, ok := bytes.Cut(line, []byte("="))
+		if ok && string(bytes.TrimSpace(k)) == key {
+			out = append(out, string(bytes.TrimSpace(v)))
 		}
 	}
 	return out

@@ -33,7 +33,15 @@ func (l *logged) String() string { return l.t.String() }
 func (l *logged) Name() string   { return l.t.Name() }
 func (l *logged) Close() error   { return l.t.Close() }
 
+// enabled reports whether debug lines are wanted at all: rendering and
+// redacting a command (a whole read script, for every host) is most of
+// what logging it costs.
+func (l *logged) enabled() bool { return l.log.Enabled(context.Background(), slog.LevelDebug) }
+
 func (l *logged) done(op, what string, start time.Time, err error) {
+	if !l.enabled() {
+		return
+	}
 	attrs := []any{"op", op, "cmd", l.redact(what), "took", time.Since(start).Round(time.Millisecond)}
 	if err != nil {
 		attrs = append(attrs, "err", l.redact(err.Error()))
@@ -44,6 +52,9 @@ func (l *logged) done(op, what string, start time.Time, err error) {
 func (l *logged) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	start := time.Now()
 	res, err := l.t.Run(ctx, cmd)
+	if !l.enabled() {
+		return res, err
+	}
 	if cmd.Sudo {
 		l.done("run", "sudo "+cmd.String(), start, err)
 	} else {
@@ -54,6 +65,9 @@ func (l *logged) Run(ctx context.Context, cmd Cmd) (Result, error) {
 
 func (l *logged) Stream(ctx context.Context, cmd Cmd, stdout, stderr io.Writer) error {
 	start := time.Now()
+	if !l.enabled() {
+		return l.t.Stream(ctx, cmd, stdout, stderr)
+	}
 	l.log.Debug("remote", "op", "stream start", "cmd", l.redact(cmd.String()))
 	err := l.t.Stream(ctx, cmd, stdout, stderr)
 	l.done("stream", cmd.String(), start, err)
@@ -129,3 +143,6 @@ func (l *logged) RoundTrip(ctx context.Context) (time.Duration, error) {
 	}
 	return 0, errors.ErrUnsupported
 }
+
+// Park parks the wrapped target's connection when it has one to park.
+func (l *logged) Park() { Park(l.t) }

@@ -170,3 +170,13 @@ func UsesSudo(t Target, user string, become bool) bool {
 	}
 	return NeedsSudo(user, become)
 }
+
+// Park closes t's connection while the run has nothing to do on the host,
+// when t can (remote targets); the next operation on t connects again. It
+// must only be called with nothing in flight on t. Targets without a
+// connection to park ignore it.
+func Park(t Target) {
+	if p, ok := t.(interface{ Park() }); ok {
+		p.Park()
+	}
+}

@@ -157,7 +157,7 @@ func (p *Printer) emitHostLine(ev Event, msg string) {
 // hidden reports event types -q suppresses.
 func hidden(typ string) bool {
 	switch typ {
-	case "warn", "error", "recap", "block", "output", "log", "status", "plan", "plan_summary":
+	case "warn", "error", "recap", "block", "output", "log", "status", "plan", "plan_summary", "plan_hooks", "hook_failed", "hook_output":
 		return false
 	}
 	return true

@@ -3,12 +3,14 @@ package unit
 import (
 	"bytes"
 	"fmt"
+	"path"
 	"strings"
 
 	sdunit "github.com/coreos/go-systemd/v22/unit"
 
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/layout"
+	"github.com/openimsdk/openim-deploy/internal/probe"
 )
 
 // DropIn renders the drop-in that pins one instance (or task) of u to
@@ -49,6 +51,11 @@ func DropInCredentials(app config.App, u *config.Unit, instance bool, id string,
 		opt(secService, "ExecStart", ""),
 		opt(secService, "ExecStart", exec),
 	}
+	if u.WaitReady {
+		opts = append(opts,
+			opt(secService, "ExecStartPost", ""),
+			opt(secService, "ExecStartPost", probeLine(path.Join(r.lay.Release(id), probe.Rel("%a")), u.Name)))
+	}
 	if len(loads) > 0 {
 		opts = append(opts, opt(secService, "LoadCredentialEncrypted", ""))
 		opts = append(opts, loads...)
@@ -86,7 +93,7 @@ func DropInFromTemplate(app config.App, template []byte, id string) ([]byte, err
 		}
 		return v
 	}
-	var wd, exec, env string
+	var wd, exec, post, env string
 	var loads []*sdunit.UnitOption
 	for _, o := range opts {
 		if o.Section != secService {
@@ -97,6 +104,8 @@ func DropInFromTemplate(app config.App, template []byte, id string) ([]byte, err
 			wd = repin(o.Value)
 		case "ExecStart":
 			exec = repin(o.Value)
+		case "ExecStartPost":
+			post = repin(o.Value)
 		case "EnvironmentFile":
 			env = repin(o.Value)
 		case "LoadCredentialEncrypted":
@@ -111,6 +120,9 @@ func DropInFromTemplate(app config.App, template []byte, id string) ([]byte, err
 		opt(secService, "WorkingDirectory", wd),
 		opt(secService, "ExecStart", ""),
 		opt(secService, "ExecStart", exec),
+	}
+	if post != "" {
+		out = append(out, opt(secService, "ExecStartPost", ""), opt(secService, "ExecStartPost", post))
 	}
 	if len(loads) > 0 {
 		out = append(out, opt(secService, "LoadCredentialEncrypted", ""))

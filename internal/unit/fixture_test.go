@@ -33,10 +33,24 @@ func instances(n int) []config.Instance {
 	return ins
 }
 
+// probed gives n instances a tcp probe on base+index, with the loader's
+// default policy except a slower interval for the last one, so the unit's
+// start timeout follows the slowest instance.
+func probed(n, base int) []config.Instance {
+	ins := instances(n)
+	for i := range ins {
+		ins[i].Health = config.Health{TCP: "127.0.0.1:" + strconv.Itoa(base+i),
+			Interval: time.Second, Timeout: 2 * time.Second, Retries: 30, Stable: 5 * time.Second}
+	}
+	ins[n-1].Health.Interval = 1500 * time.Millisecond
+	return ins
+}
+
 // openimPlacement is one OpenIM-like host: two gate tasks, a single-instance
-// rpc service with secrets, an 8-instance push, an api with pass-through
-// keys, a gateway with named instances whose dependency lives on another
-// host, and a crontask whose arguments and environment need every escape.
+// rpc service with secrets, an 8-instance push (both waiting for their
+// tcp probes in the unit), an api with pass-through keys, a gateway with
+// named instances whose dependency lives on another host and its own stop
+// signal and timeout, and a crontask whose arguments and environment need every escape.
 func openimPlacement() config.HostPlacement {
 	secrets := map[string]string{"MONGO_PASSWORD": mongoSecret, "REDIS_PASSWORD": redisSecret}
 	rpcArgs := []string{"-i", "%i", "-c", "config"}
@@ -67,13 +81,15 @@ func openimPlacement() config.HostPlacement {
 				DependsOn:         []string{"check-component"},
 				Environment:       map[string]string{"GOGC": "100"},
 				SecretEnvironment: secrets,
+				WaitReady:         true,
 				DeclRange:         at(300),
-			}, Instances: instances(1), LimitNOFILE: 200000},
+			}, Instances: probed(1, 10320), LimitNOFILE: 200000},
 			{Unit: config.Unit{
 				Name: "openim-push", Binary: "/build/bin/openim-push", Args: rpcArgs,
 				DependsOn: []string{"check-component", "openim-rpc-user"},
+				WaitReady: true,
 				DeclRange: at(400),
-			}, Instances: instances(8)},
+			}, Instances: probed(8, 10170)},
 			{Unit: config.Unit{
 				Name: "openim-api", Binary: "/build/bin/openim-api", Args: rpcArgs,
 				DependsOn: []string{"openim-rpc-user"},
@@ -88,7 +104,8 @@ func openimPlacement() config.HostPlacement {
 				Name: "openim-msggateway", Binary: "/build/bin/openim-msggateway", Args: rpcArgs,
 				DependsOn: []string{"openim-rpc-msg", "check-component"}, // rpc-msg runs on another host
 				DeclRange: at(600),
-			}, Instances: []config.Instance{{Name: "ws-a", Index: 0}, {Name: "ws-b", Index: 1}}},
+			}, Instances: []config.Instance{{Name: "ws-a", Index: 0}, {Name: "ws-b", Index: 1}},
+				StopSignal: "SIGINT", StopTimeout: 25 * time.Second},
 		},
 	}
 }

@@ -8,11 +8,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	sdunit "github.com/coreos/go-systemd/v22/unit"
 
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/layout"
+	"github.com/openimsdk/openim-deploy/internal/probe"
 )
 
 // File is one rendered unit file, installed as layout.UnitPath(Name).
@@ -166,21 +168,56 @@ func (r renderer) service(s *config.Service) ([]*sdunit.UnitOption, error) {
 		return nil, err
 	}
 	opts = append(opts, body...)
+	if s.WaitReady {
+		opts = append(opts,
+			opt(secService, "ExecStartPost", probeLine(path.Join(r.lay.Current(), probe.Rel("%a")), s.Name)),
+			opt(secService, "TimeoutStartSec", formatDuration(StartTimeout(s))))
+	}
 	nofile := s.LimitNOFILE
 	if nofile <= 0 {
 		nofile = DefaultLimitNOFILE
 	}
+	stop := TimeoutStopSec
+	if s.StopTimeout > 0 {
+		stop = formatDuration(s.StopTimeout)
+	}
 	opts = append(opts,
 		opt(secService, "Restart", "always"),
 		opt(secService, "RestartSec", RestartSec),
-		opt(secService, "TimeoutStopSec", TimeoutStopSec),
-		opt(secService, "LimitNOFILE", strconv.Itoa(nofile)),
+		opt(secService, "TimeoutStopSec", stop),
 	)
+	if s.StopSignal != "" {
+		opts = append(opts, opt(secService, "KillSignal", s.StopSignal))
+	}
+	opts = append(opts, opt(secService, "LimitNOFILE", strconv.Itoa(nofile)))
 	opts, err = passThrough(opts, s.Systemd)
 	if err != nil {
 		return nil, err
 	}
 	return append(opts, opt(secInstall, "WantedBy", TargetName(r.app.Name))), nil
+}
+
+// probeLine is the ExecStartPost= command that waits for an instance's
+// health check: the probe built for the host's architecture (%a expands to
+// systemd's name for it, "x86-64"), the service's check file relative to
+// the working directory, so a drop-in that pins WorkingDirectory= to a
+// release also pins the check, and the instance name.
+func probeLine(bin, service string) string {
+	return bin + " " + probe.SpecRel(service) + " %i"
+}
+
+// StartTimeout is the TimeoutStartSec= of a service whose unit waits for
+// its health check: the tool's own gate budget for its slowest instance
+// (retries polls an interval apart, plus one probe timeout), rounded up to
+// a whole second. A start that is not healthy by then fails, and
+// Restart=always tries again RestartSec later.
+func StartTimeout(s *config.Service) time.Duration {
+	var d time.Duration
+	for _, in := range s.Instances {
+		h := in.Health
+		d = max(d, time.Duration(h.Retries)*h.Interval+h.Timeout)
+	}
+	return (d + time.Second - 1).Truncate(time.Second)
 }
 
 // task renders the oneshot unit of t. RemainAfterExit keeps it active after

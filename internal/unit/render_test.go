@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -271,4 +272,29 @@ func TestRender_RemoteBinary(t *testing.T) {
 		require.NotContains(t, b, "sig=")
 		require.NotContains(t, b, "hunter2")
 	}
+}
+
+// TestDropIn_PinsReadinessProbe: a service whose unit waits for its health
+// check runs the probe of the release it is pinned to, and reads that
+// release's check file (relative to the pinned WorkingDirectory=), so a
+// crash-restart on an old release never probes with a newer release's
+// ports. A service that does not wait gets no ExecStartPost= at all.
+func TestDropIn_PinsReadinessProbe(t *testing.T) {
+	var user, api *config.Service
+	for _, s := range openimPlacement().Services {
+		switch s.Name {
+		case "openim-rpc-user":
+			user = s
+		case "openim-api":
+			api = s
+		}
+	}
+	drop, err := DropIn(openimApp(), &user.Unit, true, "r-1")
+	require.NoError(t, err)
+	require.Contains(t, string(drop), "\nWorkingDirectory=/opt/openim/releases/r-1\n")
+	require.Contains(t, string(drop), "\nExecStartPost=\nExecStartPost=/opt/openim/releases/r-1/probe/openim-probe.%a probe/openim-rpc-user.json %i\n")
+	drop, err = DropIn(openimApp(), &api.Unit, true, "r-1")
+	require.NoError(t, err)
+	require.NotContains(t, string(drop), "ExecStartPost")
+	require.Equal(t, 47*time.Second, StartTimeout(user), "30 polls 1.5 s apart plus a 2 s probe, whole seconds")
 }

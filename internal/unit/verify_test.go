@@ -12,6 +12,7 @@ import (
 
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/layout"
+	"github.com/openimsdk/openim-deploy/internal/probe"
 )
 
 // fakeRoot lays out a directory that systemd-analyze --root= treats as the
@@ -47,6 +48,11 @@ func fakeRoot(t *testing.T, app config.App, hp config.HostPlacement, files []Fil
 		if env := EnvFile(u); env != nil {
 			write(lay.CurrentEnvFile(u.Name), env, 0o600)
 		}
+	}
+	// The readiness probe, under every name %a expands to: verify checks
+	// ExecStartPost='s binary as the host's systemd resolves it.
+	for _, arch := range probe.Arches {
+		write(filepath.Join(lay.Current(), probe.Rel(arch)), []byte("#!/bin/sh\nexit 0\n"), 0o755)
 	}
 	write("/etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\n"+app.User+":x:999:999::/nonexistent:/usr/sbin/nologin\n"), 0o644)
 	write("/etc/group", []byte("root:x:0:\n"+app.User+":x:999:\n"), 0o644)

@@ -20,18 +20,22 @@ import (
 	"github.com/pkg/sftp"
 )
 
-// sftpClient opens the SFTP subsystem on first use.
-func (t *Target) sftpClient() (*sftp.Client, error) {
-	t.sftpMu.Lock()
-	defer t.sftpMu.Unlock()
-	if t.sftp != nil {
-		return t.sftp, nil
+// sftpClient opens the SFTP subsystem on first use of each connection.
+func (t *Target) sftpClient(ctx context.Context) (*sftp.Client, error) {
+	l, err := t.conn(ctx)
+	if err != nil {
+		return nil, err
 	}
-	c, err := sftp.NewClient(t.client)
+	l.sftpMu.Lock()
+	defer l.sftpMu.Unlock()
+	if l.sftp != nil {
+		return l.sftp, nil
+	}
+	c, err := sftp.NewClient(l.client)
 	if err != nil {
 		return nil, unreachable(fmt.Errorf("sftp on %s: %w", t, err))
 	}
-	t.sftp = c
+	l.sftp = c
 	t.counters.session()
 	return c, nil
 }
@@ -55,7 +59,7 @@ func (t *Target) StageFile(ctx context.Context, p string, r io.Reader, mode fs.F
 // over p with posix-rename@openssh.com. On any failure the temp file is
 // removed (when the connection still allows it) and p is untouched.
 func (t *Target) writeFile(ctx context.Context, p string, r io.Reader, mode fs.FileMode, progress func(int64), verify bool) (int64, error) {
-	c, err := t.sftpClient()
+	c, err := t.sftpClient(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -163,7 +167,7 @@ func (t *Target) remoteSha256(ctx context.Context, p string) (string, error) {
 		}
 		t.lacksSum.Store(true)
 	}
-	c, err := t.sftpClient()
+	c, err := t.sftpClient(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -184,7 +188,7 @@ func (t *Target) remoteSha256(ctx context.Context, p string) (string, error) {
 
 // ReadFile reads p over SFTP. See target.Target.
 func (t *Target) ReadFile(ctx context.Context, p string) ([]byte, error) {
-	c, err := t.sftpClient()
+	c, err := t.sftpClient(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +209,7 @@ func (t *Target) Stat(ctx context.Context, p string) (fs.FileInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c, err := t.sftpClient()
+	c, err := t.sftpClient(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ func TestKeepaliveClosesDeadConnection(t *testing.T) {
 	}
 	h.MuteKeepalives()
 	select {
-	case <-tg.lostc:
+	case <-tg.lostChan():
 	case <-ctx.Done():
 		t.Fatal("connection to a silent peer was never closed")
 	}

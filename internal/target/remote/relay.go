@@ -44,7 +44,11 @@ func isForwardingRefusal(err error) bool {
 // policy. It asks for a channel to a port nothing listens on (127.0.0.1:1):
 // sshd answers "connect failed" when forwarding is allowed.
 func (t *Target) TCPForwarding(ctx context.Context) error {
-	c, err := t.client.DialContext(ctx, "tcp", "127.0.0.1:1")
+	l, err := t.conn(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := l.client.DialContext(ctx, "tcp", "127.0.0.1:1")
 	if err == nil {
 		c.Close()
 		return nil

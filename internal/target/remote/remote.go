@@ -30,26 +30,67 @@ type Target struct {
 	user   string
 	become bool
 
-	client *ssh.Client
-	// releaseVia gives back the bastion connections (shared through a
-	// Pool) this target was reached through.
-	releaseVia func()
+	// redial opens a new link to the host, the way the first was opened.
+	redial func(ctx context.Context) (*link, error)
+
+	mu     sync.Mutex
+	cur    *link // nil while parked (see Park) and once closed
+	closed bool
+
 	// sessions bounds concurrent command sessions and learns the host's
 	// MaxSessions from its refusals.
 	sessions *sessionLimiter
-
-	sftpMu sync.Mutex
-	sftp   *sftp.Client
 
 	counters *HostCounters // nil unless measuring
 
 	lacksSum  atomic.Bool // the host has no sha256sum: verify by reading back
 	noForward atomic.Bool // sshd refused direct-tcpip by policy: relay instead
-	dead      atomic.Bool // keepalives gave up on the peer
+}
 
-	closeOnce sync.Once
-	done      chan struct{} // closed by Close
+// link is one SSH connection of a Target, with what lives and dies with
+// it: the SFTP client, the keepalives, and whether it was lost.
+type link struct {
+	client *ssh.Client
+	// releaseVia gives back the bastion connections (shared through a
+	// Pool) this link was made through.
+	releaseVia func()
+
+	sftpMu sync.Mutex
+	sftp   *sftp.Client
+
+	dead      atomic.Bool   // keepalives gave up on the peer
+	closeOnce sync.Once     //
+	done      chan struct{} // closed when the link is closed on purpose
 	lostc     chan struct{} // closed when the connection ends, for any reason
+	closeErr  error
+}
+
+// close ends the link: SFTP, the connection, its bastions.
+func (l *link) close() error {
+	l.closeOnce.Do(func() {
+		close(l.done)
+		l.sftpMu.Lock()
+		if l.sftp != nil {
+			l.sftp.Close()
+		}
+		l.sftpMu.Unlock()
+		l.closeErr = l.client.Close()
+		l.releaseVia()
+	})
+	return l.closeErr
+}
+
+// lost reports whether the connection has ended without being closed.
+func (l *link) lost() bool {
+	if l.dead.Load() {
+		return true
+	}
+	select {
+	case <-l.lostc:
+		return true
+	default:
+		return false
+	}
 }
 
 var _ target.Target = (*Target)(nil)
@@ -68,25 +109,70 @@ func dialWith(ctx context.Context, cfg Config, pool *Pool) (*Target, error) {
 	if err != nil {
 		return nil, &unreachableError{fmt.Errorf("connect %s: %w", cfg.Address, err)}
 	}
-	client, releaseVia, err := pool.connect(ctx, h)
-	if err != nil {
-		return nil, unreachable(fmt.Errorf("connect %s: %w", describe(h.name, h.addr), err))
-	}
 	t := &Target{
-		name:       h.name,
-		addr:       h.addr,
-		user:       h.user,
-		become:     h.become,
-		client:     client,
-		releaseVia: releaseVia,
-		sessions:   newSessionLimiter(maxSessions),
-		counters:   h.counters,
-		done:       make(chan struct{}),
-		lostc:      make(chan struct{}),
+		name:     h.name,
+		addr:     h.addr,
+		user:     h.user,
+		become:   h.become,
+		sessions: newSessionLimiter(maxSessions),
+		counters: h.counters,
 	}
-	go func() { _ = client.Wait(); close(t.lostc) }()
-	go t.keepalive(h.kaInterval, h.kaMax)
+	t.redial = func(ctx context.Context) (*link, error) {
+		client, releaseVia, err := pool.connect(ctx, h)
+		if err != nil {
+			return nil, unreachable(fmt.Errorf("connect %s: %w", describe(h.name, h.addr), err))
+		}
+		l := &link{client: client, releaseVia: releaseVia, done: make(chan struct{}), lostc: make(chan struct{})}
+		go func() { _ = client.Wait(); close(l.lostc) }()
+		go t.keepalive(l, h.kaInterval, h.kaMax)
+		return l, nil
+	}
+	if t.cur, err = t.redial(ctx); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+// conn returns the target's link, connecting again first when it was
+// parked. A lost link is returned as it is: a host that went away stays
+// unreachable for the rest of the run, it is not dialled behind the
+// caller's back.
+func (t *Target) conn(ctx context.Context) (*link, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, fmt.Errorf("%s: %w", t, net.ErrClosed)
+	}
+	if t.cur == nil {
+		l, err := t.redial(ctx)
+		if err != nil {
+			return nil, err
+		}
+		t.cur = l
+	}
+	return t.cur, nil
+}
+
+// live is the current link, nil while parked; it never dials.
+func (t *Target) live() *link {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cur
+}
+
+// Park closes the connection while the run has nothing to do on the host;
+// the next operation connects again. A large fleet's no-op apply parks
+// every host once it is read, so the controller does not hold a thousand
+// idle connections' buffers at once. Only call it with nothing in flight
+// on the target.
+func (t *Target) Park() {
+	t.mu.Lock()
+	l := t.cur
+	t.cur = nil
+	t.mu.Unlock()
+	if l != nil {
+		_ = l.close()
+	}
 }
 
 func describe(name, addr string) string {
@@ -112,18 +198,14 @@ func (t *Target) UsesSudo() bool { return target.NeedsSudo(t.user, t.become) }
 
 // Close closes the SFTP client, the connection and any jump connections.
 func (t *Target) Close() error {
-	var err error
-	t.closeOnce.Do(func() {
-		close(t.done)
-		t.sftpMu.Lock()
-		if t.sftp != nil {
-			t.sftp.Close()
-		}
-		t.sftpMu.Unlock()
-		err = t.client.Close()
-		t.releaseVia()
-	})
-	return err
+	t.mu.Lock()
+	l := t.cur
+	t.cur, t.closed = nil, true
+	t.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	return l.close()
 }
 
 // DialContext opens a direct-tcpip channel: addr is resolved and dialled by
@@ -136,7 +218,11 @@ func (t *Target) DialContext(ctx context.Context, network, addr string) (net.Con
 	if t.noForward.Load() {
 		return t.dialRelay(ctx, network, addr)
 	}
-	c, err := t.client.DialContext(ctx, network, addr)
+	l, err := t.conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s from %s: %w", addr, t, err)
+	}
+	c, err := l.client.DialContext(ctx, network, addr)
 	if isForwardingRefusal(err) {
 		t.noForward.Store(true)
 		return t.dialRelay(ctx, network, addr)
@@ -147,22 +233,23 @@ func (t *Target) DialContext(ctx context.Context, network, addr string) (net.Con
 	return c, nil
 }
 
-// keepalive sends keepalive@openssh.com every interval, each under its own
-// timer, and closes the connection after max consecutive misses so that
-// every pending and later operation fails instead of hanging on a dead peer.
-func (t *Target) keepalive(interval time.Duration, max int) {
+// keepalive sends keepalive@openssh.com on l every interval, each under
+// its own timer, and closes the connection after max consecutive misses so
+// that every pending and later operation fails instead of hanging on a
+// dead peer. It ends with the link.
+func (t *Target) keepalive(l *link, interval time.Duration, max int) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	misses := 0
 	for {
 		select {
-		case <-t.done:
+		case <-l.done:
 			return
 		case <-tick.C:
 		}
 		reply := make(chan error, 1)
 		go func() {
-			_, _, err := t.client.SendRequest("keepalive@openssh.com", true, nil)
+			_, _, err := l.client.SendRequest("keepalive@openssh.com", true, nil)
 			reply <- err
 		}()
 		timer := time.NewTimer(interval)
@@ -170,19 +257,19 @@ func (t *Target) keepalive(interval time.Duration, max int) {
 		case err := <-reply:
 			if err != nil { // the connection is gone
 				timer.Stop()
-				t.giveUp()
+				giveUp(l)
 				return
 			}
 			misses = 0
 		case <-timer.C:
 			misses++
-		case <-t.done:
+		case <-l.done:
 			timer.Stop()
 			return
 		}
 		timer.Stop()
 		if misses >= max {
-			t.giveUp()
+			giveUp(l)
 			return
 		}
 	}
@@ -192,22 +279,25 @@ func (t *Target) keepalive(interval time.Duration, max int) {
 // first: closing makes every open session end without an exit status, and
 // those sessions must see the connection as lost (unreachable), which the
 // client's own Wait may report a moment later.
-func (t *Target) giveUp() {
-	t.dead.Store(true)
-	t.client.Close()
+func giveUp(l *link) {
+	l.dead.Store(true)
+	l.client.Close()
 }
 
-// lost reports whether the connection has ended.
+// lost reports whether the connection has ended; a parked target has not
+// lost its host.
 func (t *Target) lost() bool {
-	if t.dead.Load() {
-		return true
+	l := t.live()
+	return l != nil && l.lost()
+}
+
+// lostChan is closed when the current connection ends; nil (never ready)
+// while parked.
+func (t *Target) lostChan() <-chan struct{} {
+	if l := t.live(); l != nil {
+		return l.lostc
 	}
-	select {
-	case <-t.lostc:
-		return true
-	default:
-		return false
-	}
+	return nil
 }
 
 // connErr marks err as unreachable when the connection is gone, so the CLI

@@ -139,13 +139,14 @@ const confirmLostTimeout = 5 * time.Second
 // is reported as unreachable every time, not only when the client was
 // quick.
 func (t *Target) unknownOutcome(err error) error {
-	if t.lost() {
+	l := t.live()
+	if l == nil || l.lost() {
 		return unreachable(err)
 	}
 	answered := make(chan error, 1)
 	// Bounded: SendRequest returns on the reply or when the connection ends.
 	go func() {
-		_, _, rerr := t.client.SendRequest("keepalive@openssh.com", true, nil)
+		_, _, rerr := l.client.SendRequest("keepalive@openssh.com", true, nil)
 		answered <- rerr
 	}()
 	timer := time.NewTimer(confirmLostTimeout)
@@ -155,7 +156,7 @@ func (t *Target) unknownOutcome(err error) error {
 		if rerr != nil {
 			return unreachable(err)
 		}
-	case <-t.lostc:
+	case <-l.lostc:
 		return unreachable(err)
 	case <-timer.C:
 	}

@@ -110,7 +110,12 @@ func (t *Target) openSession(ctx context.Context) (*ssh.Session, error) {
 		if err := t.sessions.acquire(ctx); err != nil {
 			return nil, err
 		}
-		sess, err := t.client.NewSession()
+		l, err := t.conn(ctx)
+		if err != nil {
+			t.sessions.release()
+			return nil, err
+		}
+		sess, err := l.client.NewSession()
 		if err == nil {
 			return sess, nil
 		}

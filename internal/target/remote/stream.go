@@ -69,7 +69,7 @@ func (t *Target) Stream(ctx context.Context, cmd target.Cmd, stdout, stderr io.W
 		_ = sess.Signal(ssh.SIGTERM)
 		select {
 		case <-waited:
-		case <-t.lostc:
+		case <-t.lostChan():
 		case <-afterGrace():
 		}
 		_ = sess.Close()

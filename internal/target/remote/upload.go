@@ -57,7 +57,7 @@ func (t *Target) fixMode(ctx context.Context, p string, mode fs.FileMode) error 
 	if fi.Mode().Perm() == mode.Perm() {
 		return nil
 	}
-	c, err := t.sftpClient()
+	c, err := t.sftpClient(ctx)
 	if err != nil {
 		return err
 	}
