@@ -85,7 +85,13 @@ func (h *Host) chooseDelivery() {
 		_, _ = rand.Read(key) // crypto/rand.Read never fails
 		h.credKeyNew = key
 	}
-	h.Desired = plan.KeyCredentials(*cd, key)
+	keyed := plan.KeyCredentials(*cd, key)
+	for _, a := range h.Desired.Artifacts {
+		if a.Secret && !strings.HasPrefix(a.Rel, plan.EnvDir) {
+			keyed.PlainSecrets = append(keyed.PlainSecrets, a.Rel)
+		}
+	}
+	h.Desired = keyed
 }
 
 // newCredKey is the key to store on the host with its first credentials,

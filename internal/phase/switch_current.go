@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/openimsdk/openim-deploy/internal/ledger"
-	"github.com/openimsdk/openim-deploy/internal/plan"
 )
 
 // SwitchCurrent points <root>/current at the release every instance on the
@@ -38,14 +37,7 @@ func (SwitchCurrent) Run(ctx context.Context, r *Run) error {
 		// history of what became current is what rollback goes by.
 		line := ledger.New(r.Clock.Now(), ledger.Current, hp.Release, map[string]string{
 			"from": orDash(hp.PreviousRelease), "action": orDash(r.Opts.Action)}).Line()
-		rh := r.releaseHost(h)
-		switchTo := rh.Switch
-		if hasCredentials(h.Desired) {
-			// Credential delivery chosen (chooseDelivery): no release may
-			// keep plain secrets of file delivery for rollback.
-			switchTo = rh.SwitchRetiring
-		}
-		if err := switchTo(ctx, hp.Release, keep, line, hp.Protect); err != nil {
+		if err := r.releaseHost(h).Switch(ctx, hp.Release, keep, line, hp.Protect, hp.Retire); err != nil {
 			h.Fail(OutcomeFailed, err)
 			r.Out.HostError(h.Config.Name, "%v", err)
 			return err
@@ -54,14 +46,4 @@ func (SwitchCurrent) Run(ctx context.Context, r *Run) error {
 		h.Changed(1)
 		return nil
 	})
-}
-
-// hasCredentials reports whether d delivers secrets as credentials.
-func hasCredentials(d plan.Desired) bool {
-	for _, a := range d.Artifacts {
-		if a.Credential != "" {
-			return true
-		}
-	}
-	return false
 }

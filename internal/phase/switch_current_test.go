@@ -43,10 +43,10 @@ func TestSwitchCurrent_ProtectsWhatTheHostStillUses(t *testing.T) {
 
 	calls := fakes[0].Calls()
 	require.Len(t, calls, 1)
-	// own.sh's STATEDIR, then switch.sh ROOT ID KEEP LEDGERLINE RETIRE PROTECTED...
+	// own.sh's STATEDIR, then switch.sh ROOT ID KEEP LEDGERLINE UNITDIR PROTECTED...
 	// (no credentials: nothing retired)
 	require.Equal(t, []string{"/var/lib/openim-deploy/demo", "/opt/demo", hp.Release, "3",
-		"2023-11-14T22:13:20Z current " + hp.Release + " action=apply from=" + r1, "-",
+		"2023-11-14T22:13:20Z current " + hp.Release + " action=apply from=" + r1, "/etc/systemd/system",
 		rOld, r0, r1}, calls[0].Cmd.Args[4:])
 	require.Empty(t, fakes[1].Calls(), "a host whose plan does not switch is sent nothing")
 	require.Contains(t, out.String(), "[im-1] current -> releases/"+hp.Release)

@@ -42,6 +42,7 @@ func Build(d Desired, a Actual, waveOf func(unit string) int, newID string) *Hos
 			Desc: "point current at release " + hp.Release + " once every instance runs it"})
 	}
 	hp.Protect = Protected(a)
+	planRetire(hp, d, a)
 	if !a.Units[d.Target].Active {
 		hp.StartTarget = true
 		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindStart, Unit: d.Target,

@@ -82,3 +82,73 @@ func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// TestCredentials_MoveRetiresPlainReleases: the first plan under
+// credential delivery on a host whose releases hold secrets in plain text
+// retires exactly those releases (an env file, or a sensitive template's
+// path under file delivery; never an operator's own file), says so with
+// "no rollback", and restarts every instance still running from one, so
+// no process runs from a directory switch removes. A later plan on the
+// moved host retires nothing.
+func TestCredentials_MoveRetiresPlainReleases(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	plain := desired()
+	plain.Artifacts = append(plain.Artifacts, Artifact{Rel: "secret/db.yml", SHA256: "t1", Mode: 0o600, Secret: true, Content: []byte("pw: x\n")})
+	a := converged(plain)
+	const withTemplate, operatorOnly = "20251101T000000.000Z-0000", "20251001T000000.000Z-0000"
+	a.Releases[withTemplate] = map[string]string{"bin/openim-api": "a0", "secret/db.yml": "t0"}
+	a.Releases[operatorOnly] = map[string]string{"bin/openim-api": "a0", "config/tls.key": "k0"}
+
+	// openim-api reads no secret: only openim-rpc-user's move to a
+	// credential changes what it runs.
+	d := credsDesired("u-s3cret", "unused")
+	d.Artifacts = slices.DeleteFunc(d.Artifacts, func(a Artifact) bool { return a.Rel == ".creds/env/openim-api.cred" })
+	for i, u := range d.Units {
+		if u.Unit == "openim-api" {
+			d.Units[i].Uses = []string{"bin/openim-api", "units/openim-api@.service"}
+		}
+	}
+	d = KeyCredentials(d, key)
+	d.PlainSecrets = []string{"secret/db.yml"}
+
+	hp := Build(d, a, func(string) int { return 0 }, new)
+	require.True(t, hp.SwitchCurrent)
+	require.Equal(t, []string{withTemplate, r1}, hp.Retire, "the env file's and the template's releases; not the operator's 0600 file's")
+	var text strings.Builder
+	for _, act := range hp.Actions {
+		text.WriteString(act.Desc + "\n")
+	}
+	require.Contains(t, text.String(), "remove release(s) "+withTemplate+", "+r1+" with current's move")
+	require.Contains(t, text.String(), "no rollback to them")
+	reasons := map[string]string{}
+	for _, s := range hp.Starts {
+		require.True(t, s.Restart, s.Name)
+		reasons[s.Name] = s.Reason
+	}
+	require.Contains(t, reasons["openim-api@0.service"], "holds secrets in plain text", "unchanged, but its release goes")
+	require.Contains(t, reasons["openim-rpc-user@0.service"], ".creds/env/openim-rpc-user.cred")
+	for _, p := range hp.Pins {
+		require.NotContains(t, p.Name, "openim-api@", "restarted, not re-pinned")
+	}
+
+	// Once moved, nothing holds a plain secret: no retire, no restart.
+	moved := converged(d)
+	hp = Build(d, moved, func(string) int { return 0 }, new)
+	require.Empty(t, hp.Retire)
+	require.False(t, hp.Changed(), "%v", hp.Actions)
+
+	// Under file delivery nothing is ever retired.
+	hp = Build(upgradeOf(plain), a, func(string) int { return 0 }, new)
+	require.Empty(t, hp.Retire)
+}
+
+// upgradeOf is d with openim-api's binary changed.
+func upgradeOf(d Desired) Desired {
+	d.Artifacts = slices.Clone(d.Artifacts)
+	for i, a := range d.Artifacts {
+		if a.Rel == "bin/openim-api" {
+			d.Artifacts[i].SHA256 = "a2"
+		}
+	}
+	return d
+}

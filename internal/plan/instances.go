@@ -43,6 +43,9 @@ func planInstances(hp *HostPlan, d Desired, a Actual, waveOf func(string) int) {
 			} else {
 				n, s.Reason = serviceReason(u, st, a, hp.Release, hp.Manifest)
 			}
+			if n == needRePin && !u.Task && retiresRelease(d, a, st.Release) {
+				n, s.Reason = needRestart, fmt.Sprintf("runs release %s, which holds secrets in plain text and is removed with the move to encrypted credentials", st.Release)
+			}
 			switch n {
 			case needNothing:
 				hp.pinIfStale(a, name, drop, "")

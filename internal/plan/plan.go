@@ -99,6 +99,10 @@ type HostPlan struct {
 	// Protect lists releases pruning must keep: the previous one and any
 	// an instance still runs.
 	Protect []string
+	// Retire lists releases switch removes whatever keep_releases says:
+	// they hold secrets in plain text and the host now takes them as
+	// encrypted credentials (planRetire).
+	Retire []string
 	// StartTarget is set when the app target is not active: it is started
 	// after every wave, so "systemctl stop <app>.target" reaches every unit.
 	StartTarget bool

@@ -96,6 +96,10 @@ type Desired struct {
 	// the host has no secrets or the playbook says "file". Its
 	// credentials' SHA256 are empty until KeyCredentials fills them in.
 	Credentials *Desired
+	// PlainSecrets, under credential delivery, are the release paths
+	// where file delivery keeps this host's sensitive templates in plain
+	// text: a release that holds one (or an env file) is retired.
+	PlainSecrets []string
 }
 
 // Placed reports whether the playbook puts anything on the host: a unit,

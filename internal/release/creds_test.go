@@ -103,10 +103,10 @@ func TestGatherReadsCredentialKey(t *testing.T) {
 	require.ErrorContains(t, err, "credential key")
 }
 
-// TestSwitchRetiring: once a host takes credentials, a release holding a
-// plain secret of file delivery is removed even when protected, unless a
-// drop-in pins it; a release with encrypted credentials only stays, and so
-// does every release under a plain Switch.
+// TestSwitchRetiring: a release the plan retires is removed even when
+// protected, unless a drop-in pins it; a release it does not name stays,
+// whatever it holds (the plan, not the files' modes, knows what a secret
+// is: a 0600 file of the operator's is no reason to remove a release).
 func TestSwitchRetiring(t *testing.T) {
 	owner(t)
 	h := newHost(t)
@@ -133,13 +133,14 @@ func TestSwitchRetiring(t *testing.T) {
 		return err == nil
 	}
 
-	require.NoError(t, h.Switch(ctx, ids[3], 10, "l current "+ids[3], ids[:3]))
+	require.NoError(t, h.Switch(ctx, ids[3], 10, "l current "+ids[3], ids[:3], nil))
 	for _, id := range ids {
-		require.True(t, exists(id), "plain Switch retires nothing: %s", id)
+		require.True(t, exists(id), "nothing retired, nothing removed: %s", id)
 	}
-	require.NoError(t, h.SwitchRetiring(ctx, ids[3], 10, "l current "+ids[3], ids[:3]))
-	require.False(t, exists(ids[0]), "plain env file: retired though protected")
-	require.True(t, exists(ids[1]), "pinned by a drop-in: kept")
-	require.True(t, exists(ids[2]), "credentials only: kept")
-	require.True(t, exists(ids[3]), "the new current")
+	require.NoError(t, h.Switch(ctx, ids[3], 10, "l current "+ids[3], ids[:3], []string{ids[0], ids[1], ids[3]}))
+	require.False(t, exists(ids[0]), "retired though protected")
+	require.True(t, exists(ids[1]), "retired but pinned by a drop-in: kept")
+	require.True(t, exists(ids[2]), "not retired: kept")
+	require.True(t, exists(ids[3]), "the new current, never removed")
+	require.ErrorContains(t, h.Switch(ctx, ids[3], 10, "l", nil, []string{"../x"}), "not safe")
 }

@@ -84,7 +84,7 @@ func TestSwitchAndAuditWriteTheLedger(t *testing.T) {
 	ctx := t.Context()
 	id := "20261201-101500-000-aaaa"
 	require.NoError(t, os.MkdirAll(filepath.Join(h.Root, "releases", id), 0o755))
-	require.NoError(t, h.Switch(ctx, id, 5, "2026-12-01T10:15:00Z current "+id+" from=-", nil))
+	require.NoError(t, h.Switch(ctx, id, 5, "2026-12-01T10:15:00Z current "+id+" from=-", nil, nil))
 	p, err := h.AuditPart("audit line", "2026-12-01T10:15:01Z built "+id, "2026-12-01T10:15:02Z failed x units=a@0.service")
 	require.NoError(t, err)
 	_, err = h.run(ctx, p.Script, nil, false, p.Args...)

@@ -38,6 +38,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -373,25 +374,23 @@ func (h Host) Clean(ctx context.Context) error {
 }
 
 // Switch points current at id and prunes to keep releases, never removing
-// id or a protected one.
-func (h Host) Switch(ctx context.Context, id string, keep int, ledgerLine string, protect []string) error {
-	return h.switchTo(ctx, id, keep, ledgerLine, "-", protect)
-}
-
-// SwitchRetiring is Switch on a host that now takes its secrets as
-// encrypted credentials: every other release that still holds a secret in
-// plain text (file delivery's env files and sensitive templates) is
-// removed too, unless a drop-in pins it, so no plain secret outlives the
-// move to credentials in a release kept for rollback.
-func (h Host) SwitchRetiring(ctx context.Context, id string, keep int, ledgerLine string, protect []string) error {
-	return h.switchTo(ctx, id, keep, ledgerLine, h.UnitDir, protect)
-}
-
-func (h Host) switchTo(ctx context.Context, id string, keep int, ledgerLine, retire string, protect []string) error {
+// id or a protected one. Every release in retire is removed too, whatever
+// keep and protect say, unless a drop-in still pins it: the plan retires
+// the releases that hold secrets in plain text once the host takes them as
+// encrypted credentials (plan.HostPlan.Retire).
+func (h Host) Switch(ctx context.Context, id string, keep int, ledgerLine string, protect, retire []string) error {
 	if strings.ContainsAny(ledgerLine, "\n\r") {
 		return fmt.Errorf("ledger line must be one line")
 	}
-	args := append([]string{h.Root, id, strconv.Itoa(keep), ledgerLine, retire}, protect...)
+	for _, r := range append(slices.Clone(protect), retire...) {
+		if !layout.ValidReleaseID(r) {
+			return fmt.Errorf("release id %q is not safe to pass to switch", r)
+		}
+	}
+	args := append([]string{h.Root, id, strconv.Itoa(keep), ledgerLine, h.UnitDir}, protect...)
+	if len(retire) > 0 {
+		args = append(append(args, "::retire"), retire...)
+	}
 	if _, err := h.runOwning(ctx, switchScript, nil, args...); err != nil {
 		return fmt.Errorf("switch current to %s: %w", id, err)
 	}

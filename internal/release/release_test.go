@@ -81,7 +81,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(h.Dir(id1), "bin", "copy"))
 	require.NoError(t, err)
 	require.Equal(t, "v1", string(got))
-	require.NoError(t, h.Switch(ctx, id1, 5, "2026-12-01T10:15:00Z current "+id1, nil))
+	require.NoError(t, h.Switch(ctx, id1, 5, "2026-12-01T10:15:00Z current "+id1, nil, nil))
 
 	// An interrupted run leaves a partial; the next prepare removes it.
 	require.NoError(t, os.MkdirAll(filepath.Join(h.Root, "releases", ".stale.partial", "env"), 0o700))
@@ -107,9 +107,9 @@ func TestReleaseLifecycle(t *testing.T) {
 
 	m2 := Manifest{"bin/app": sha("v2"), "config/a.yml": sha("cfg")}
 	require.NoError(t, h.Finalize(ctx, id2, nil, m2, "", nil, []string{"bin/app"}))
-	require.NoError(t, h.Switch(ctx, id2, 1, "2026-12-01T10:16:00Z current "+id2, []string{id1}))
+	require.NoError(t, h.Switch(ctx, id2, 1, "2026-12-01T10:16:00Z current "+id2, []string{id1}, nil))
 	require.DirExists(t, h.Dir(id1), "a protected release is never pruned")
-	require.NoError(t, h.Switch(ctx, id2, 1, "2026-12-01T10:17:00Z current "+id2, nil))
+	require.NoError(t, h.Switch(ctx, id2, 1, "2026-12-01T10:17:00Z current "+id2, nil, nil))
 	require.NoDirExists(t, h.Dir(id1))
 	link, err := os.Readlink(filepath.Join(h.Root, "current"))
 	require.NoError(t, err)

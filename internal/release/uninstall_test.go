@@ -53,7 +53,7 @@ func deployIm(t *testing.T, h Host) {
 	require.NoError(t, h.Prepare(ctx, id, own, "", []string{"bin"}, nil))
 	require.NoError(t, os.WriteFile(filepath.Join(h.PartialDir(id), "bin", "app"), []byte("v1"), 0o755))
 	require.NoError(t, h.Finalize(ctx, id, nil, Manifest{"bin/app": sha("v1")}, "", nil, nil))
-	require.NoError(t, h.Switch(ctx, id, 5, "2026-12-05T07:00:00Z current "+id, nil))
+	require.NoError(t, h.Switch(ctx, id, 5, "2026-12-05T07:00:00Z current "+id, nil, nil))
 	ours := "# Managed by openim-deploy (app=im): changes here are overwritten.\n[Service]\n"
 	require.NoError(t, h.Install(ctx, []File{
 		{Rel: "api@.service", Content: []byte(ours)},
@@ -72,7 +72,7 @@ func TestOwnRecordListsWhatTheToolCreated(t *testing.T) {
 		id := "20261201T101600.000Z-bbbb"
 		require.NoError(t, h.Prepare(t.Context(), id, owner(t), "", []string{"bin"}, nil))
 		require.NoError(t, h.Finalize(t.Context(), id, nil, Manifest{}, "", nil, nil))
-		require.NoError(t, h.Switch(t.Context(), id, 5, "2026-12-05T07:00:00Z current "+id, nil))
+		require.NoError(t, h.Switch(t.Context(), id, 5, "2026-12-05T07:00:00Z current "+id, nil, nil))
 	}
 	deployIm2()
 	rec, err := os.ReadFile(filepath.Join(h.StateDir, "owned"))

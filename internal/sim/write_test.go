@@ -800,8 +800,9 @@ func (w *hostSim) clean(args []string, stderr io.Writer) int {
 	return 0
 }
 
-// switchCurrent is switch.sh ROOT ID KEEP LEDGERLINE [PROTECTED...]:
-// current, the ledger line, and the prune.
+// switchCurrent is switch.sh ROOT ID KEEP LEDGERLINE UNITDIR
+// [PROTECTED...] [::retire RETIRED...]: current, the ledger line, the
+// prune, and the retired releases no drop-in pins.
 func (w *hostSim) switchCurrent(statedir string, args []string, stderr io.Writer) int {
 	if len(args) < 4 {
 		fmt.Fprintln(stderr, "switch: too few arguments")
@@ -813,10 +814,14 @@ func (w *hostSim) switchCurrent(statedir string, args []string, stderr io.Writer
 		return 2
 	}
 	if len(args) < 5 {
-		fmt.Fprintln(stderr, "switch: no RETIRE")
+		fmt.Fprintln(stderr, "switch: no UNITDIR")
 		return 2
 	}
-	retire, protected := args[4], args[5:]
+	unitDir, protected := args[4], args[5:]
+	var retired []string
+	if i := slices.Index(protected, "::retire"); i >= 0 {
+		protected, retired = protected[:i], protected[i+1:]
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.s.mu.Lock()
@@ -839,25 +844,20 @@ func (w *hostSim) switchCurrent(statedir string, args []string, stderr io.Writer
 		}
 		w.removeTree(path.Join(root, "releases", d))
 	}
-	if retire != "-" {
-		// Releases with file delivery's plain env files go, unless a
-		// drop-in pins them (the simulation knows no modes: env/ stands
-		// for every plain secret).
-		for _, d := range ids {
-			dir := path.Join(root, "releases", d)
-			if d == id || !w.exists(dir) || len(w.s.listDir(path.Join(dir, "env"))) == 0 {
-				continue
+	for _, d := range retired {
+		dir := path.Join(root, "releases", d)
+		if d == id || !w.exists(dir) {
+			continue
+		}
+		pinned := false
+		for p, b := range w.s.Files {
+			if strings.HasPrefix(p, unitDir+"/") && strings.HasSuffix(p, ".d/release.conf") &&
+				slices.Contains(strings.Split(string(b), "\n"), "WorkingDirectory="+dir) {
+				pinned = true
 			}
-			pinned := false
-			for p, b := range w.s.Files {
-				if strings.HasPrefix(p, retire+"/") && strings.HasSuffix(p, ".d/release.conf") &&
-					slices.Contains(strings.Split(string(b), "\n"), "WorkingDirectory="+dir) {
-					pinned = true
-				}
-			}
-			if !pinned {
-				w.removeTree(dir)
-			}
+		}
+		if !pinned {
+			w.removeTree(dir)
 		}
 	}
 	return 0

@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# switch.sh ROOT ID KEEP LEDGERLINE RETIRE [PROTECTED...]
+# switch.sh ROOT ID KEEP LEDGERLINE UNITDIR [PROTECTED...] [::retire RETIRED...]
 #
 # Points <root>/current at release ID (a temp symlink renamed over it, so
 # readers see the old or the new target, never none), appends LEDGERLINE
@@ -10,16 +10,22 @@
 # previous one, any release an instance still runs or a drop-in pins). Run
 # after own.sh, which records current and makes the state directory.
 #
-# RETIRE is "-", or, when the host now takes its secrets as encrypted
-# credentials, the unit directory: then every other release that still
-# holds a secret in plain text (a root-owned 0600 file outside .creds/,
-# other than its manifest: file delivery's env files and sensitive
-# templates) is removed whole, unless a drop-in there pins it, whatever
-# KEEP and PROTECTED say. Its line stays in the ledger; rollback then
-# says it is no longer on the host.
+# Every RETIRED release is removed whole, whatever KEEP and PROTECTED say,
+# unless a drop-in in UNITDIR still pins it: the controller's plan names
+# the releases that hold secrets in plain text once the host takes them as
+# encrypted credentials (file delivery's env files and sensitive
+# templates, found by their manifests). Its line stays in the ledger;
+# rollback then says it is no longer on the host.
 set -eu
-root=$1 id=$2 keep=$3 line=$4 retire=$5
+root=$1 id=$2 keep=$3 line=$4 unitdir=$5
 shift 5
+protected='' retired='' into=protected
+for a in "$@"; do
+	case $a in
+	::retire) into=retired ;;
+	*) if [ "$into" = protected ]; then protected="$protected $a"; else retired="$retired $a"; fi ;;
+	esac
+done
 own "$root/current" # recorded for uninstall (see own.sh)
 ln -sfn "releases/$id" "$root/.current.tmp"
 mv -T "$root/.current.tmp" "$root/current"
@@ -34,19 +40,15 @@ for d in $(printf '%s\n' * | sort -r); do
 	[ "$n" -le "$keep" ] && continue
 	[ "$d" = "$id" ] && continue
 	keepit=
-	for p in "$@"; do
+	for p in $protected; do
 		if [ "$d" = "$p" ]; then keepit=1; fi
 	done
 	[ -n "$keepit" ] || rm -rf -- "$d"
 done
-if [ "$retire" != - ]; then
-	for d in *; do
-		if [ ! -d "$d" ] || [ "$d" = "$id" ]; then continue; fi
-		plain=$(find "$d" -path "$d/.creds" -prune -o -type f -user 0 -perm 0600 ! -path "$d/.manifest" -print | head -n 1)
-		[ -n "$plain" ] || continue
-		# A drop-in's WorkingDirectory= names the release it pins.
-		if grep -qsxF -- "WorkingDirectory=$root/releases/$d" "$retire"/*.d/release.conf; then continue; fi
-		rm -rf -- "$d"
-	done
-fi
+for d in $retired; do
+	if [ ! -d "$d" ] || [ "$d" = "$id" ]; then continue; fi
+	# A drop-in's WorkingDirectory= names the release it pins.
+	if grep -qsxF -- "WorkingDirectory=$root/releases/$d" "$unitdir"/*.d/release.conf; then continue; fi
+	rm -rf -- "$d"
+done
 exit 0

@@ -1,0 +1,70 @@
+// Moving a host's secrets from plain files to encrypted credentials: the
+// releases that still hold them in plain text go, and so do the processes
+// that run from them.
+
+package plan
+
+import (
+	"fmt"
+	"strings"
+)
+
+// deliversCredentials reports whether d takes its secrets as systemd
+// credentials (Artifact.Credential).
+func (d Desired) deliversCredentials() bool {
+	for _, a := range d.Artifacts {
+		if a.Credential != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsPlainSecrets reports whether a release with manifest m keeps a
+// secret of d's host in plain text: an environment file (EnvDir) or a
+// path that file delivery writes a sensitive template to
+// (Desired.PlainSecrets).
+func holdsPlainSecrets(m map[string]string, d Desired) bool {
+	for rel := range m {
+		if strings.HasPrefix(rel, EnvDir) {
+			return true
+		}
+	}
+	for _, rel := range d.PlainSecrets {
+		if _, ok := m[rel]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// retiresRelease reports whether, under credential delivery, an instance
+// running release id must restart although its files did not change: id
+// holds secrets in plain text and is retired once current moves on, and a
+// process must not keep running from a directory that is removed under it.
+func retiresRelease(d Desired, a Actual, id string) bool {
+	m, ok := a.Releases[id]
+	return ok && d.deliversCredentials() && holdsPlainSecrets(m, d)
+}
+
+// planRetire lists, when the host moves to a new current under credential
+// delivery, every other release that still holds its secrets in plain text:
+// switch removes them whatever keep_releases says (unless a drop-in still
+// pins one), so no plain copy outlives the move in a release kept for
+// rollback. Rollback to them is then no longer possible; the plan says so.
+func planRetire(hp *HostPlan, d Desired, a Actual) {
+	if !hp.SwitchCurrent || !d.deliversCredentials() {
+		return
+	}
+	for _, id := range sortedKeys(a.Releases) {
+		if id != hp.Release && holdsPlainSecrets(a.Releases[id], d) {
+			hp.Retire = append(hp.Retire, id)
+		}
+	}
+	if len(hp.Retire) == 0 {
+		return
+	}
+	hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindCurrent,
+		Desc: fmt.Sprintf("remove release(s) %s with current's move: they hold secrets in plain text, now encrypted credentials (no rollback to them)",
+			strings.Join(hp.Retire, ", "))})
+}
