@@ -120,6 +120,7 @@ service "credredis" {
 	writePlaybook("")
 	res = d.run("apply", "-var-file", varFile)
 	require.Equal(t, cli.ExitOK, res.Code, res.Out)
+	require.Contains(t, res.Out, "hold secrets in plain text, now encrypted credentials (no rollback to them)", "the plan names the retired release")
 	require.NotContains(t, res.Out, mongo)
 	require.NotContains(t, res.Out, redis)
 
