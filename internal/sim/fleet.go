@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,6 +53,12 @@ type Fleet struct {
 	// Vars are the -var flags the playbook needs (its secrets).
 	Vars  []string
 	Hosts []*Host
+	// Infra is infra-1, the inventory's host the playbook places nothing
+	// on (its addresses go into the config templates). The controller
+	// visits it to look for leftovers, so it is a simulated host too,
+	// with nothing of the app on it, as a real infrastructure host is
+	// reachable; it is not in Hosts.
+	Infra *Host
 	// Config is the configuration as the controller loads it.
 	Config *config.Config
 }
@@ -94,6 +101,16 @@ func NewOpenIMFleet(tb testing.TB, n int) *Fleet {
 		}
 		known.WriteString(h.KnownHostsLine() + "\n")
 	}
+	{
+		in := &Interpreter{State: NewState(fmt.Sprintf("%032x", n+1))}
+		var h *targettest.Host
+		pprof.Do(context.Background(), pprof.Labels("side", "sim"), func(context.Context) {
+			h = targettest.NewHost(tb, targettest.WithInterpreter(in.Run))
+		})
+		h.Authorize(f.Hosts[0].SSH.ClientKey.PublicKey())
+		known.WriteString(h.KnownHostsLine() + "\n")
+		f.Infra = &Host{Name: "infra-1", SSH: h, State: in.State, Interp: in}
+	}
 	knownPath := filepath.Join(f.Dir, "known_hosts")
 	must(tb, os.WriteFile(knownPath, []byte(known.String()), 0o600))
 	fmt.Fprintf(&inv, "defaults {\n  user = \"root\"\n  identity = %q\n  known_hosts = %q\n}\n", f.Hosts[0].SSH.KeyPath, knownPath)
@@ -101,8 +118,9 @@ func NewOpenIMFleet(tb testing.TB, n int) *Fleet {
 		fmt.Fprintf(&inv, "host %q {\n  address = \"127.0.0.1\"\n  port = %d\n  groups = [\"app\"]\n}\n", h.Name, h.SSH.Port)
 	}
 	// The playbook renders the infrastructure's addresses into config
-	// templates; nothing is placed on this host, so it is never dialled.
-	inv.WriteString("host \"infra-1\" {\n  address = \"192.0.2.1\"\n  groups = [\"infra\"]\n}\n")
+	// templates; nothing is placed on this host, and the controller
+	// visits it only to look for leftovers.
+	fmt.Fprintf(&inv, "host \"infra-1\" {\n  address = \"127.0.0.1\"\n  port = %d\n  groups = [\"infra\"]\n}\n", f.Infra.SSH.Port)
 	f.Inventory = filepath.Join(f.Dir, "inventory.hcl")
 	must(tb, os.WriteFile(f.Inventory, []byte(inv.String()), 0o644))
 
@@ -133,7 +151,7 @@ func NewOpenIMFleet(tb testing.TB, n int) *Fleet {
 // the host's name.
 func (f *Fleet) Unknown() []string {
 	var out []string
-	for _, h := range f.Hosts {
+	for _, h := range append(slices.Clip(f.Hosts), f.Infra) {
 		for _, u := range h.Interp.Unknown() {
 			out = append(out, h.Name+": "+u)
 		}
