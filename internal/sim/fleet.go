@@ -27,6 +27,7 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/phase"
 	"github.com/openimsdk/openim-deploy/internal/target/targettest"
+	"golang.org/x/crypto/ssh"
 )
 
 // ReleaseID is the release every simulated host runs.
@@ -35,6 +36,18 @@ const ReleaseID = "20261201T000000.000Z-0001"
 // secret is the value of the playbook's secret variables: output redacts
 // it, so it must not occur in anything else printed.
 const secret = "sim-secret-7d1f"
+
+// debian12Kex are the key exchanges Debian 12's sshd (OpenSSH 9.2p1)
+// offers by default, in its order, less sntrup761x25519-sha512, which
+// x/crypto/ssh does not implement: the simulated hosts are Debian 12
+// hosts (see detect), so the controller negotiates with them what it
+// negotiates with the lab's, curve25519-sha256. mlkem768x25519-sha256,
+// the controller's first choice, came with OpenSSH 9.9.
+var debian12Kex = []string{
+	ssh.KeyExchangeCurve25519, "curve25519-sha256@libssh.org",
+	ssh.KeyExchangeECDHP256, ssh.KeyExchangeECDHP384, ssh.KeyExchangeECDHP521,
+	ssh.KeyExchangeDHGEXSHA256, ssh.KeyExchangeDH16SHA512, ssh.KeyExchangeDH14SHA256,
+}
 
 // Host is one simulated host.
 type Host struct {
@@ -93,7 +106,7 @@ func NewOpenIMFleet(tb testing.TB, n int) *Fleet {
 		// tells the simulated hosts' work from the controller's
 		// (go tool pprof -tagignore side=sim).
 		pprof.Do(context.Background(), pprof.Labels("side", "sim"), func(context.Context) {
-			h = targettest.NewHost(tb, targettest.WithInterpreter(in.Run))
+			h = targettest.NewHost(tb, targettest.WithInterpreter(in.Run), targettest.WithKeyExchanges(debian12Kex...))
 		})
 		f.Hosts = append(f.Hosts, &Host{Name: fmt.Sprintf("sim-%03d", i), SSH: h, State: st, Interp: in})
 		if i > 0 {
@@ -105,7 +118,7 @@ func NewOpenIMFleet(tb testing.TB, n int) *Fleet {
 		in := &Interpreter{State: NewState(fmt.Sprintf("%032x", n+1))}
 		var h *targettest.Host
 		pprof.Do(context.Background(), pprof.Labels("side", "sim"), func(context.Context) {
-			h = targettest.NewHost(tb, targettest.WithInterpreter(in.Run))
+			h = targettest.NewHost(tb, targettest.WithInterpreter(in.Run), targettest.WithKeyExchanges(debian12Kex...))
 		})
 		h.Authorize(f.Hosts[0].SSH.ClientKey.PublicKey())
 		known.WriteString(h.KnownHostsLine() + "\n")
