@@ -9,6 +9,7 @@ import (
 	"path"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,7 +111,7 @@ func (in *Interpreter) Run(ctx context.Context, args []string, stdin io.Reader, 
 		if !strings.HasPrefix(set, "set --") {
 			return in.refuse(stderr, body)
 		}
-		params, err = targettest.SplitWords(strings.TrimPrefix(set, "set --"))
+		params, err = splitSet(strings.TrimPrefix(set, "set --"))
 		if err != nil {
 			fmt.Fprintf(stderr, "sh: %v\n", err)
 			return 2
@@ -120,11 +121,38 @@ func (in *Interpreter) Run(ctx context.Context, args []string, stdin io.Reader, 
 	if ctx.Err() != nil {
 		return 137
 	}
-	var out bytes.Buffer
-	out.Grow(64 << 10) // a converged OpenIM host's read is about 40 KB: grown once, not doubled up to it
-	code := in.script(script, params, stdin, &out, stderr)
-	_, _ = stdout.Write(out.Bytes())
+	out := outputs.Get().(*bytes.Buffer)
+	defer outputs.Put(out)
+	out.Reset()
+	code := in.script(script, params, stdin, out, stderr)
+	_, _ = stdout.Write(out.Bytes()) // the channel copies it into its packets
 	return code
+}
+
+// outputs are the buffers commands' output is assembled in before it is
+// written to the channel: a converged OpenIM host's read is about 40 KB,
+// and a fleet's hosts answer it at once.
+var outputs = sync.Pool{New: func() any {
+	b := new(bytes.Buffer)
+	b.Grow(64 << 10)
+	return b
+}}
+
+// setLines caches the words of each "set --" line of a script frame: the
+// hosts of a fleet receive the same few, and splitting one (shell
+// quoting) is the simulation's cost, on the controller's cores.
+var setLines sync.Map // string -> []string
+
+func splitSet(line string) ([]string, error) {
+	if v, ok := setLines.Load(line); ok {
+		return slices.Clone(v.([]string)), nil
+	}
+	words, err := targettest.SplitWords(line)
+	if err != nil {
+		return nil, err
+	}
+	setLines.Store(line, words)
+	return slices.Clone(words), nil
 }
 
 func (in *Interpreter) script(script string, args []string, stdin io.Reader, out *bytes.Buffer, stderr io.Writer) int {
@@ -532,25 +560,32 @@ func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer
 		}
 	}
 	// "wc -c" of the requested files that exist, then their bytes.
-	var have []string
+	type file struct {
+		name string
+		b    []byte
+	}
+	var have []file
 	total := 0
 	for _, f := range files {
 		if b, ok := s.Files[path.Join(unitdir, f)]; ok {
-			have = append(have, f)
+			have = append(have, file{f, b})
 			total += len(b)
 		}
 	}
 	if len(have) > 0 {
 		out.WriteString("sizes\n")
 		for _, f := range have {
-			fmt.Fprintf(out, "%d %s\n", len(s.Files[path.Join(unitdir, f)]), f)
+			out.WriteString(strconv.Itoa(len(f.b)))
+			out.WriteByte(' ')
+			out.WriteString(f.name)
+			out.WriteByte('\n')
 		}
 		if len(have) > 1 {
 			fmt.Fprintf(out, "%d total\n", total)
 		}
 		out.WriteString("endsizes\n")
 		for _, f := range have {
-			out.Write(s.Files[path.Join(unitdir, f)])
+			out.Write(f.b)
 		}
 	}
 	if len(units) > 0 {
