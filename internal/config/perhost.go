@@ -82,7 +82,11 @@ func (l *loader) place(kind string, b *placedBlock, inv *Inventory, base *hcl.Ev
 	}
 	var groups []*group
 	byKey := map[string]*group{}
-	shared := share != nil && body != nil && !mentionsHost(body)
+	// A body that does not mention host has no host.vars to miss: its
+	// walk is skipped for every host (templates are decoded per host for
+	// their text even then).
+	mentions := body == nil || mentionsHost(body)
+	shared := share != nil && !mentions
 	for i, h := range hosts {
 		if shared && i > 0 {
 			share(h)
@@ -91,7 +95,10 @@ func (l *loader) place(kind string, b *placedBlock, inv *Inventory, base *hcl.Ev
 		ctx := base.NewChild()
 		ctx.Variables = map[string]cty.Value{"host": hostValue(h)}
 		start := len(l.diags)
-		missing := l.missingHostVars(body, b.DefRange, h)
+		var missing []hcl.Range
+		if mentions {
+			missing = l.missingHostVars(body, b.DefRange, h)
+		}
 		decode(ctx, h)
 		for _, d := range l.diags[start:] {
 			key := diagKey(d)

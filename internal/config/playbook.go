@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/openimsdk/openim-deploy/internal/layout"
 )
@@ -136,9 +137,24 @@ func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext
 		}, func(h *Host) { l.hostPlacement(h).FileSets = append(l.hostPlacement(h).FileSets, last) })
 	}
 	for _, b := range raw.Templates {
+		// A block that does not mention host decodes the same for every
+		// host (place reports a host's diagnostics only where they differ
+		// from the declaration's): it is decoded once, and each host only
+		// renders the text.
+		body, ok := b.Body.(*hclsyntax.Body)
+		same := ok && !mentionsHost(body)
+		var decoded *templateBlock
 		l.place("template", b, inv, ctx, func(ctx *hcl.EvalContext, h *Host) []string {
 			var tb templateBlock
-			l.diags = append(l.diags, gohcl.DecodeBody(l.guard(b.Body, nil), ctx, &tb)...)
+			if h != nil && decoded != nil {
+				tb = *decoded
+			} else {
+				l.diags = append(l.diags, gohcl.DecodeBody(l.guard(b.Body, nil), ctx, &tb)...)
+				if h == nil && same {
+					cp := tb
+					decoded = &cp
+				}
+			}
 			t := l.decodeTemplate(file, b, &tb, ctx, h)
 			if h == nil {
 				pb.Templates = append(pb.Templates, t)

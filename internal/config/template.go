@@ -64,6 +64,7 @@ type templateBlock struct {
 // render it.
 type parsedTemplate struct {
 	expr hclsyntax.Expression
+	vars []hcl.Traversal // expr.Variables(), walked once
 	ok   bool
 }
 
@@ -130,13 +131,13 @@ func (l *loader) decodeTemplate(file string, pb *placedBlock, b *templateBlock, 
 	if h == nil && tpl != nil && tpl.ok {
 		// The template's text may refer to secrets the playbook's blocks
 		// do not: run those now, once, before any host renders it.
-		l.needSecrets(tpl.expr.Variables())
+		l.needSecrets(tpl.vars)
 	}
 	if h == nil || tpl == nil || !tpl.ok || !varsOK {
 		return t
 	}
 	missing := false
-	for _, tr := range tpl.expr.Variables() {
+	for _, tr := range tpl.vars {
 		if key, ok := hostVarKey(tr); ok {
 			if _, has := h.Vars[key]; !has {
 				missing = true
@@ -158,7 +159,7 @@ func (l *loader) decodeTemplate(file string, pb *placedBlock, b *templateBlock, 
 	if val.ContainsMarked() && !t.Sensitive {
 		subject := b.SourceRange
 		var names []string
-		for _, tr := range tpl.expr.Variables() {
+		for _, tr := range tpl.vars {
 			if v, d := tr.TraverseAbs(child); !d.HasErrors() && v.ContainsMarked() {
 				subject = tr.SourceRange()
 				names = append(names, string(tr.SourceRange().SliceBytes(l.templateSrc[t.Source])))
@@ -219,5 +220,8 @@ func (l *loader) parseTemplate(r, ctx hcl.Range, raw, abs string) *parsedTemplat
 	expr, diags := hclsyntax.ParseTemplate(src, abs, hcl.InitialPos)
 	l.diags = append(l.diags, diags...)
 	t.expr, t.ok = expr, !diags.HasErrors()
+	if t.ok {
+		t.vars = expr.Variables()
+	}
 	return t
 }

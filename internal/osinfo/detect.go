@@ -1,6 +1,7 @@
 package osinfo
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"errors"
@@ -224,7 +225,7 @@ func ParseDetect(out []byte, diskPath string, sent, received time.Time) (Facts, 
 		}
 	}
 	if b, ok := secs["units"]; ok {
-		f.UnitShow = b
+		f.UnitShow = bytes.Clone(b) // kept: not a slice of the whole read
 	}
 	if b, ok := secs["gzip"]; ok {
 		f.Gzip = firstLine(b)
@@ -243,26 +244,27 @@ func ParseDetect(out []byte, diskPath string, sent, received time.Time) (Facts, 
 
 // splitSections cuts the script output at marker lines.
 func splitSections(out []byte) map[string][]byte {
+	// Each section is the lines between its marker and the next, so a
+	// slice of out: nothing is copied.
 	secs := map[string][]byte{}
 	var name string
-	var body strings.Builder
-	flush := func() {
-		if name != "" {
-			secs[name] = []byte(body.String())
+	start := 0
+	for pos := 0; pos < len(out); {
+		next := len(out)
+		if i := bytes.IndexByte(out[pos:], '\n'); i >= 0 {
+			next = pos + i + 1
 		}
-		body.Reset()
+		if n, ok := bytes.CutPrefix(out[pos:next], []byte(marker)); ok {
+			if name != "" {
+				secs[name] = out[start:pos]
+			}
+			name, start = strings.TrimSpace(string(n)), next
+		}
+		pos = next
 	}
-	for line := range strings.Lines(string(out)) {
-		if n, ok := strings.CutPrefix(line, marker); ok {
-			flush()
-			name = strings.TrimSpace(n)
-			continue
-		}
-		if name != "" {
-			body.WriteString(line)
-		}
+	if name != "" {
+		secs[name] = out[start:]
 	}
-	flush()
 	return secs
 }
 

@@ -192,3 +192,21 @@ func TestDetectReadsUnitsInTheSameRoundTrip(t *testing.T) {
 		t.Errorf("without units: UnitShow = %q, DiskMeasured = %q", f.UnitShow, f.DiskMeasured)
 	}
 }
+
+// TestSplitSections: a section is every line after its marker up to the
+// next marker (or the end, with or without a last newline); text before
+// the first marker belongs to none, an empty section is there and empty.
+func TestSplitSections(t *testing.T) {
+	m := marker
+	out := []byte("noise\n" + m + "a\nA1\nA2\n" + m + " empty \n" + m + "b\nB1\n\n" + m + "c\nlast")
+	got := splitSections(out)
+	want := map[string]string{"a": "A1\nA2\n", "empty": "", "b": "B1\n\n", "c": "last"}
+	if len(got) != len(want) {
+		t.Fatalf("sections %q, want %q", got, want)
+	}
+	for name, w := range want {
+		if g, ok := got[name]; !ok || string(g) != w {
+			t.Errorf("section %q = %q (%v), want %q", name, g, ok, w)
+		}
+	}
+}

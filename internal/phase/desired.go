@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/layout"
@@ -30,6 +31,10 @@ type LocalFiles struct {
 	mu      sync.Mutex
 	memo    map[string]plan.Artifact
 	derived map[any]derived
+	// artifacts is the most release files a host's desired state had so
+	// far: the next host's list starts that large (hosts of a fleet
+	// mostly run the same things), not grown by doubling.
+	artifacts atomic.Int64
 }
 
 // derived is a memoised result of a pure function of shared config values.
@@ -205,7 +210,17 @@ func hasSecrets(hp config.HostPlacement) bool {
 func buildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles, creds bool) (plan.Desired, error) {
 	app := cfg.Playbook.App
 	d := plan.Desired{Host: hp.Host.Name, Target: unit.TargetName(app.Name)}
-	seen := map[string]bool{}
+	hint := int(local.artifacts.Load())
+	d.Artifacts = make([]plan.Artifact, 0, hint)
+	seen := make(map[string]bool, hint)
+	defer func() {
+		for n := int64(len(d.Artifacts)); ; {
+			was := local.artifacts.Load()
+			if n <= was || local.artifacts.CompareAndSwap(was, n) {
+				break
+			}
+		}
+	}()
 	add := func(a plan.Artifact) {
 		if !seen[a.Rel] {
 			seen[a.Rel] = true

@@ -17,9 +17,12 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"embed"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"io"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 
@@ -58,26 +61,47 @@ type Binary struct {
 }
 
 var load = sync.OnceValues(func() ([]Binary, error) {
-	var out []Binary
-	for _, arch := range Arches {
-		z, err := binaries.ReadFile("bin/" + BinaryBase + "." + arch + ".gz")
-		if err != nil {
-			return nil, err
-		}
-		r, err := gzip.NewReader(bytes.NewReader(z))
-		if err != nil {
-			return nil, fmt.Errorf("probe for %s: %w", arch, err)
-		}
-		b, err := io.ReadAll(r)
-		if err != nil {
-			return nil, fmt.Errorf("probe for %s: %w", arch, err)
-		}
-		sum := sha256.Sum256(b)
-		out = append(out, Binary{Arch: arch, Rel: Rel(arch), Content: b, SHA256: hex.EncodeToString(sum[:])})
+	// Side by side: the first host's plan waits for this, and every
+	// other host's behind it.
+	arches := slices.Sorted(maps.Values(Arches))
+	out := make([]Binary, len(arches))
+	errs := make([]error, len(arches))
+	var wg sync.WaitGroup
+	for i, arch := range arches {
+		wg.Go(func() { out[i], errs[i] = decompress(arch) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Rel < out[j].Rel })
 	return out, nil
 })
+
+// decompress reads arch's embedded probe into a buffer of its size (the
+// gzip trailer's), hashing it.
+func decompress(arch string) (Binary, error) {
+	z, err := binaries.ReadFile("bin/" + BinaryBase + "." + arch + ".gz")
+	if err != nil {
+		return Binary{}, err
+	}
+	r, err := gzip.NewReader(bytes.NewReader(z))
+	if err != nil {
+		return Binary{}, fmt.Errorf("probe for %s: %w", arch, err)
+	}
+	var buf bytes.Buffer
+	if n := len(z); n >= 4 {
+		if size := binary.LittleEndian.Uint32(z[n-4:]); size <= 256<<20 {
+			buf.Grow(int(size) + bytes.MinRead) // ReadFrom grows below MinRead free
+		}
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
+		return Binary{}, fmt.Errorf("probe for %s: %w", arch, err)
+	}
+	b := buf.Bytes()
+	sum := sha256.Sum256(b)
+	return Binary{Arch: arch, Rel: Rel(arch), Content: b, SHA256: hex.EncodeToString(sum[:])}, nil
+}
 
 // Binaries returns every architecture's probe, sorted by path, decompressed
 // once per process; callers must not modify the contents.

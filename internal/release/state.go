@@ -91,8 +91,9 @@ func (s *State) IDs() []string {
 var shared = struct {
 	sync.Mutex
 	files     map[string][]byte
+	strings   map[string]string
 	manifests map[[sha256.Size]byte]Manifest
-}{files: map[string][]byte{}, manifests: map[[sha256.Size]byte]Manifest{}}
+}{files: map[string][]byte{}, strings: map[string]string{}, manifests: map[[sha256.Size]byte]Manifest{}}
 
 // sharedFile returns the one copy of content b.
 func sharedFile(b []byte) []byte {
@@ -106,29 +107,48 @@ func sharedFile(b []byte) []byte {
 	return c
 }
 
-// manifestBlock collects one "manifest ID" block as it is parsed and
-// replaces it, once complete, by the one copy of a manifest with the same
-// id and the same lines in the same order (the release's .manifest file
-// printed as it is).
-type manifestBlock struct {
-	id  string
-	m   Manifest
-	sum hash.Hash
+// sharedString returns the one copy of the text of b: the names a read
+// keeps (units installed, enabled, their working directories) are the
+// same on every host of a fleet.
+func sharedString(b []byte) string {
+	shared.Lock()
+	defer shared.Unlock()
+	if s, ok := shared.strings[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	shared.strings[s] = s
+	return s
 }
 
-func (b *manifestBlock) start(id string, m Manifest) {
-	b.id, b.m, b.sum = id, m, sha256.New()
+// manifestBlock collects one "manifest ID" block as it is parsed (its
+// lines, hashed) and, once complete, records the one copy of a manifest
+// with the same id and the same lines in the same order (the release's
+// .manifest file printed as it is): the map is built only for the first
+// host that reports it.
+type manifestBlock struct {
+	id    string
+	valid bool     // a release id: the manifest is recorded
+	lines [][]byte // each line's text after "m "
+	sum   hash.Hash
+}
+
+func (b *manifestBlock) start(id string) {
+	b.id, b.valid, b.lines, b.sum = id, layout.ValidReleaseID(id), b.lines[:0], sha256.New()
 	b.sum.Write([]byte(id))
 }
 
-func (b *manifestBlock) line(l []byte) {
+// line adds the block's line l, "m " and then arg.
+func (b *manifestBlock) line(l, arg []byte) {
 	if b.sum != nil {
 		b.sum.Write([]byte{'\n'})
 		b.sum.Write(l)
+		b.lines = append(b.lines, arg)
 	}
 }
 
-// end swaps the block's manifest in s for the shared copy.
+// end records the block's manifest in s: the shared copy, or the one it
+// builds and shares.
 func (b *manifestBlock) end(s *State) {
 	if b.sum == nil {
 		return
@@ -136,7 +156,7 @@ func (b *manifestBlock) end(s *State) {
 	var key [sha256.Size]byte
 	b.sum.Sum(key[:0])
 	b.sum = nil
-	if _, ok := s.Releases[b.id]; !ok {
+	if !b.valid {
 		return
 	}
 	shared.Lock()
@@ -145,63 +165,68 @@ func (b *manifestBlock) end(s *State) {
 		s.Releases[b.id] = m
 		return
 	}
-	shared.manifests[key] = b.m
+	m := Manifest{}
+	for _, l := range b.lines {
+		// "SUM  PATH"; sha256sum escapes odd names with a backslash: not
+		// ours.
+		sum, rel, ok := bytes.Cut(l, []byte("  "))
+		if !ok || len(sum) != 64 || sum[0] == '\\' {
+			continue
+		}
+		m[string(rel)] = string(sum)
+	}
+	shared.manifests[key] = m
+	s.Releases[b.id] = m
 }
 
 // ParseGather parses the output of the gather script.
 func ParseGather(out []byte) (*State, error) {
 	s := &State{Releases: map[string]Manifest{}, TaskRuns: map[string]string{}, Files: map[string][]byte{}, Cwd: map[int]string{}}
-	var manifest Manifest
 	var block manifestBlock
 	defer block.end(s)
 	for len(out) > 0 {
 		line, rest, _ := bytes.Cut(out, []byte("\n"))
 		out = rest
-		word, arg, _ := strings.Cut(string(line), " ")
+		// Only what is kept becomes a string: most lines are a manifest's,
+		// shared by every host that reports the same one.
+		w, a, _ := bytes.Cut(line, []byte(" "))
+		word := string(w)
 		if word != "m" {
 			block.end(s)
 		}
 		switch word {
 		case "realroot":
-			s.RealRoot = arg
+			s.RealRoot = sharedString(a)
 		case "current":
-			s.Current = arg
+			s.Current = sharedString(a)
 		case "manifest":
-			manifest = Manifest{}
-			if layout.ValidReleaseID(arg) {
-				s.Releases[arg] = manifest
-			}
-			block.start(arg, manifest)
+			block.start(string(a))
 		case "m":
-			block.line(line)
-			sum, rel, ok := strings.Cut(arg, "  ")
-			if !ok || len(sum) != 64 || manifest == nil || strings.HasPrefix(sum, "\\") {
-				continue // sha256sum escapes odd names with a backslash: not ours
-			}
-			manifest[rel] = sum
+			block.line(line, a) // outside a manifest block: ignored
 		case "partial":
-			s.Partials = append(s.Partials, arg)
+			s.Partials = append(s.Partials, string(a))
 		case "owned":
-			s.Owned = append(s.Owned, arg)
+			s.Owned = append(s.Owned, sharedString(a))
 		case "foreign":
+			arg := string(a)
 			rel, rest, _ := strings.Cut(arg, " ")
 			kind, what, _ := strings.Cut(rest, " ")
 			s.Foreign = append(s.Foreign, Foreign{Rel: rel, Kind: kind, What: what})
 		case "wants":
-			s.Wants = append(s.Wants, arg)
+			s.Wants = append(s.Wants, sharedString(a))
 		case "extra":
-			s.Extra = append(s.Extra, arg)
+			s.Extra = append(s.Extra, sharedString(a))
 		case "ran":
-			task, fp, _ := strings.Cut(arg, " ")
-			s.TaskRuns[task] = fp
+			task, fp, _ := bytes.Cut(a, []byte(" "))
+			s.TaskRuns[sharedString(task)] = sharedString(fp)
 		case "credkey":
-			k, err := hex.DecodeString(arg)
+			k, err := hex.DecodeString(string(a))
 			if err != nil || len(k) != CredKeySize {
 				return nil, fmt.Errorf("gather: the credential key in %s is not %d bytes of hex", CredKeyName, CredKeySize)
 			}
 			s.CredKey = k
 		case "file":
-			name, size, ok := strings.Cut(arg, " ")
+			name, size, ok := strings.Cut(string(a), " ")
 			n, err := strconv.Atoi(size)
 			if !ok || err != nil || n < 0 || n > len(out) {
 				return nil, fmt.Errorf("gather: bad file header %q", line)
@@ -241,16 +266,16 @@ func ParseGather(out []byte) (*State, error) {
 			s.Units = units
 			out = out[end+len("\nendshow\n"):]
 		case "audit":
-			s.Audit = append(s.Audit, arg)
+			s.Audit = append(s.Audit, string(a))
 		case "ledger":
-			s.Ledger = append(s.Ledger, arg)
+			s.Ledger = append(s.Ledger, string(a))
 		case "pid":
-			pid, cwd, _ := strings.Cut(arg, " ")
-			n, err := strconv.Atoi(pid)
+			pid, cwd, _ := bytes.Cut(a, []byte(" "))
+			n, err := strconv.Atoi(string(pid))
 			if err != nil {
 				return nil, fmt.Errorf("gather: bad pid line %q", line)
 			}
-			s.Cwd[n] = cwd
+			s.Cwd[n] = sharedString(cwd)
 		case "":
 		default:
 			return nil, fmt.Errorf("gather: unexpected line %q", line)

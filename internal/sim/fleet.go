@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,6 +27,7 @@ import (
 	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/phase"
 	"github.com/openimsdk/openim-deploy/internal/target/targettest"
+	"golang.org/x/crypto/ssh"
 )
 
 // ReleaseID is the release every simulated host runs.
@@ -34,6 +36,18 @@ const ReleaseID = "20261201T000000.000Z-0001"
 // secret is the value of the playbook's secret variables: output redacts
 // it, so it must not occur in anything else printed.
 const secret = "sim-secret-7d1f"
+
+// debian12Kex are the key exchanges Debian 12's sshd (OpenSSH 9.2p1)
+// offers by default, in its order, less sntrup761x25519-sha512, which
+// x/crypto/ssh does not implement: the simulated hosts are Debian 12
+// hosts (see detect), so the controller negotiates with them what it
+// negotiates with the lab's, curve25519-sha256. mlkem768x25519-sha256,
+// the controller's first choice, came with OpenSSH 9.9.
+var debian12Kex = []string{
+	ssh.KeyExchangeCurve25519, "curve25519-sha256@libssh.org",
+	ssh.KeyExchangeECDHP256, ssh.KeyExchangeECDHP384, ssh.KeyExchangeECDHP521,
+	ssh.KeyExchangeDHGEXSHA256, ssh.KeyExchangeDH16SHA512, ssh.KeyExchangeDH14SHA256,
+}
 
 // Host is one simulated host.
 type Host struct {
@@ -52,6 +66,12 @@ type Fleet struct {
 	// Vars are the -var flags the playbook needs (its secrets).
 	Vars  []string
 	Hosts []*Host
+	// Infra is infra-1, the inventory's host the playbook places nothing
+	// on (its addresses go into the config templates). The controller
+	// visits it to look for leftovers, so it is a simulated host too,
+	// with nothing of the app on it, as a real infrastructure host is
+	// reachable; it is not in Hosts.
+	Infra *Host
 	// Config is the configuration as the controller loads it.
 	Config *config.Config
 }
@@ -86,13 +106,23 @@ func NewOpenIMFleet(tb testing.TB, n int) *Fleet {
 		// tells the simulated hosts' work from the controller's
 		// (go tool pprof -tagignore side=sim).
 		pprof.Do(context.Background(), pprof.Labels("side", "sim"), func(context.Context) {
-			h = targettest.NewHost(tb, targettest.WithInterpreter(in.Run))
+			h = targettest.NewHost(tb, targettest.WithInterpreter(in.Run), targettest.WithKeyExchanges(debian12Kex...))
 		})
 		f.Hosts = append(f.Hosts, &Host{Name: fmt.Sprintf("sim-%03d", i), SSH: h, State: st, Interp: in})
 		if i > 0 {
 			h.Authorize(f.Hosts[0].SSH.ClientKey.PublicKey())
 		}
 		known.WriteString(h.KnownHostsLine() + "\n")
+	}
+	{
+		in := &Interpreter{State: NewState(fmt.Sprintf("%032x", n+1))}
+		var h *targettest.Host
+		pprof.Do(context.Background(), pprof.Labels("side", "sim"), func(context.Context) {
+			h = targettest.NewHost(tb, targettest.WithInterpreter(in.Run), targettest.WithKeyExchanges(debian12Kex...))
+		})
+		h.Authorize(f.Hosts[0].SSH.ClientKey.PublicKey())
+		known.WriteString(h.KnownHostsLine() + "\n")
+		f.Infra = &Host{Name: "infra-1", SSH: h, State: in.State, Interp: in}
 	}
 	knownPath := filepath.Join(f.Dir, "known_hosts")
 	must(tb, os.WriteFile(knownPath, []byte(known.String()), 0o600))
@@ -101,8 +131,9 @@ func NewOpenIMFleet(tb testing.TB, n int) *Fleet {
 		fmt.Fprintf(&inv, "host %q {\n  address = \"127.0.0.1\"\n  port = %d\n  groups = [\"app\"]\n}\n", h.Name, h.SSH.Port)
 	}
 	// The playbook renders the infrastructure's addresses into config
-	// templates; nothing is placed on this host, so it is never dialled.
-	inv.WriteString("host \"infra-1\" {\n  address = \"192.0.2.1\"\n  groups = [\"infra\"]\n}\n")
+	// templates; nothing is placed on this host, and the controller
+	// visits it only to look for leftovers.
+	fmt.Fprintf(&inv, "host \"infra-1\" {\n  address = \"127.0.0.1\"\n  port = %d\n  groups = [\"infra\"]\n}\n", f.Infra.SSH.Port)
 	f.Inventory = filepath.Join(f.Dir, "inventory.hcl")
 	must(tb, os.WriteFile(f.Inventory, []byte(inv.String()), 0o644))
 
@@ -133,7 +164,7 @@ func NewOpenIMFleet(tb testing.TB, n int) *Fleet {
 // the host's name.
 func (f *Fleet) Unknown() []string {
 	var out []string
-	for _, h := range f.Hosts {
+	for _, h := range append(slices.Clip(f.Hosts), f.Infra) {
 		for _, u := range h.Interp.Unknown() {
 			out = append(out, h.Name+": "+u)
 		}

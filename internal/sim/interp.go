@@ -9,6 +9,7 @@ import (
 	"path"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,7 +112,7 @@ func (in *Interpreter) Run(ctx context.Context, args []string, stdin io.Reader, 
 		if !strings.HasPrefix(set, "set --") {
 			return in.refuse(stderr, body)
 		}
-		params, err = targettest.SplitWords(strings.TrimPrefix(set, "set --"))
+		params, err = splitSet(strings.TrimPrefix(set, "set --"))
 		if err != nil {
 			fmt.Fprintf(stderr, "sh: %v\n", err)
 			return 2
@@ -121,11 +122,38 @@ func (in *Interpreter) Run(ctx context.Context, args []string, stdin io.Reader, 
 	if ctx.Err() != nil {
 		return 137
 	}
-	var out bytes.Buffer
-	out.Grow(64 << 10) // a converged OpenIM host's read is about 40 KB: grown once, not doubled up to it
-	code := in.script(script, params, stdin, &out, stderr)
-	_, _ = stdout.Write(out.Bytes())
+	out := outputs.Get().(*bytes.Buffer)
+	defer outputs.Put(out)
+	out.Reset()
+	code := in.script(script, params, stdin, out, stderr)
+	_, _ = stdout.Write(out.Bytes()) // the channel copies it into its packets
 	return code
+}
+
+// outputs are the buffers commands' output is assembled in before it is
+// written to the channel: a converged OpenIM host's read is about 40 KB,
+// and a fleet's hosts answer it at once.
+var outputs = sync.Pool{New: func() any {
+	b := new(bytes.Buffer)
+	b.Grow(64 << 10)
+	return b
+}}
+
+// setLines caches the words of each "set --" line of a script frame: the
+// hosts of a fleet receive the same few, and splitting one (shell
+// quoting) is the simulation's cost, on the controller's cores.
+var setLines sync.Map // string -> []string
+
+func splitSet(line string) ([]string, error) {
+	if v, ok := setLines.Load(line); ok {
+		return slices.Clone(v.([]string)), nil
+	}
+	words, err := targettest.SplitWords(line)
+	if err != nil {
+		return nil, err
+	}
+	setLines.Store(line, words)
+	return slices.Clone(words), nil
 }
 
 func (in *Interpreter) script(script string, args []string, stdin io.Reader, out *bytes.Buffer, stderr io.Writer) int {
@@ -470,8 +498,9 @@ func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer
 			continue
 		}
 		fmt.Fprintf(out, "manifest %s\n", id)
-		for line := range strings.Lines(string(s.Files[path.Join(d, ".manifest")])) {
-			out.WriteString("m " + line)
+		for line := range bytes.Lines(s.Files[path.Join(d, ".manifest")]) {
+			out.WriteString("m ")
+			out.Write(line)
 		}
 	}
 	// The script's three globs, each sorted, in this order.
@@ -492,9 +521,9 @@ func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer
 			candidates = append(candidates, n+"/release.conf")
 		}
 	}
+	managed := "# Managed by openim-deploy (app=" + app + ")"
 	for _, rel := range candidates {
-		first, _, _ := strings.Cut(string(s.Files[path.Join(unitdir, rel)]), "\n")
-		if strings.HasPrefix(first, "# Managed by openim-deploy (app="+app+")") {
+		if bytes.HasPrefix(firstLine(s.Files[path.Join(unitdir, rel)]), []byte(managed)) {
 			fmt.Fprintf(out, "owned %s\n", rel)
 		}
 	}
@@ -521,7 +550,7 @@ func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer
 		if to, ok := s.Links[p]; ok {
 			fmt.Fprintf(out, "foreign %s link %s\n", f, to)
 		} else if b, ok := s.Files[p]; ok {
-			first, _, _ := strings.Cut(string(b), "\n")
+			first := string(firstLine(b))
 			if other, ok := unit.ParseHeader(first); !ok || (other != "" && other != app) {
 				fmt.Fprintf(out, "foreign %s file %s\n", f, first)
 			}
@@ -535,32 +564,41 @@ func (in *Interpreter) gather(args []string, out *bytes.Buffer, stderr io.Writer
 		}
 	}
 	// "wc -c" of the requested files that exist, then their bytes.
-	var have []string
+	type file struct {
+		name string
+		b    []byte
+	}
+	var have []file
 	total := 0
 	for _, f := range files {
 		if b, ok := s.Files[path.Join(unitdir, f)]; ok {
-			have = append(have, f)
+			have = append(have, file{f, b})
 			total += len(b)
 		}
 	}
 	if len(have) > 0 {
 		out.WriteString("sizes\n")
 		for _, f := range have {
-			fmt.Fprintf(out, "%d %s\n", len(s.Files[path.Join(unitdir, f)]), f)
+			out.WriteString(strconv.Itoa(len(f.b)))
+			out.WriteByte(' ')
+			out.WriteString(f.name)
+			out.WriteByte('\n')
 		}
 		if len(have) > 1 {
 			fmt.Fprintf(out, "%d total\n", total)
 		}
 		out.WriteString("endsizes\n")
 		for _, f := range have {
-			out.Write(s.Files[path.Join(unitdir, f)])
+			out.Write(f.b)
 		}
 	}
 	if len(units) > 0 {
-		var show bytes.Buffer
-		s.systemctlShow(&show, strings.Split(props, ","), units)
-		text := strings.TrimRight(show.String(), "\n")
-		fmt.Fprintf(out, "show\n%s\nendshow\n", text)
+		out.WriteString("show\n")
+		start := out.Len()
+		s.systemctlShow(out, strings.Split(props, ","), units)
+		b := out.Bytes()
+		out.Truncate(start + len(bytes.TrimRight(b[start:], "\n")))
+		out.WriteString("\nendshow\n")
 		for _, u := range units {
 			if pid := s.Units[u].MainPID; pid != 0 {
 				fmt.Fprintf(out, "pid %d %s\n", pid, s.Procs[pid])
@@ -578,27 +616,78 @@ func (s *State) systemctlShow(out *bytes.Buffer, props, units []string) {
 			out.WriteString("\n")
 		}
 		u, known := s.Units[name]
-		vals := map[string]string{
-			"Id": name, "LoadState": "not-found", "ActiveState": "inactive", "SubState": "dead",
-			"Result": "success", "NRestarts": "0", "MainPID": "0", "ExecMainStatus": "0",
-			"ExecMainStartTimestampMonotonic": "0", "ExecMainStartTimestamp": "",
-			"NeedDaemonReload": "no", "UnitFileState": "",
-		}
-		if known {
-			vals["LoadState"], vals["ActiveState"], vals["SubState"] = "loaded", u.ActiveState, u.SubState
-			vals["UnitFileState"], vals["MainPID"] = u.UnitFileState, strconv.Itoa(u.MainPID)
-			if u.ActiveState == "failed" {
-				vals["Result"], vals["ExecMainStatus"] = "exit-code", "1"
-			}
-			if u.MainPID != 0 {
-				vals["ExecMainStartTimestampMonotonic"] = "1000000"
-				vals["ExecMainStartTimestamp"] = "Tue 2026-12-01 00:00:00 UTC"
-			}
-		}
 		for _, p := range props {
-			fmt.Fprintf(out, "%s=%s\n", p, vals[p])
+			out.WriteString(p)
+			out.WriteByte('=')
+			out.WriteString(showValue(name, p, u, known))
+			out.WriteByte('\n')
 		}
 	}
+}
+
+// showValue is property p of unit name as systemctl show prints it (an
+// unknown property, or one not simulated, is empty).
+func showValue(name, p string, u Unit, known bool) string {
+	switch p {
+	case "Id":
+		return name
+	case "LoadState":
+		if known {
+			return "loaded"
+		}
+		return "not-found"
+	case "ActiveState":
+		if known {
+			return u.ActiveState
+		}
+		return "inactive"
+	case "SubState":
+		if known {
+			return u.SubState
+		}
+		return "dead"
+	case "Result":
+		if known && u.ActiveState == "failed" {
+			return "exit-code"
+		}
+		return "success"
+	case "NRestarts":
+		return "0"
+	case "MainPID":
+		if known {
+			return strconv.Itoa(u.MainPID)
+		}
+		return "0"
+	case "ExecMainStatus":
+		if known && u.ActiveState == "failed" {
+			return "1"
+		}
+		return "0"
+	case "ExecMainStartTimestampMonotonic":
+		if known && u.MainPID != 0 {
+			return "1000000"
+		}
+		return "0"
+	case "ExecMainStartTimestamp":
+		if known && u.MainPID != 0 {
+			return "Tue 2026-12-01 00:00:00 UTC"
+		}
+		return ""
+	case "NeedDaemonReload":
+		return "no"
+	case "UnitFileState":
+		if known {
+			return u.UnitFileState
+		}
+		return ""
+	}
+	return ""
+}
+
+// firstLine is b up to its first newline.
+func firstLine(b []byte) []byte {
+	first, _, _ := bytes.Cut(b, []byte("\n"))
+	return first
 }
 
 // unameMachine is "uname -m" on a host of each Go architecture: the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/openimsdk/openim-deploy/internal/cli"
 	"github.com/openimsdk/openim-deploy/internal/phase"
@@ -112,4 +113,26 @@ func TestLargeFleetParksWhatItRead(t *testing.T) {
 		require.EqualValues(t, 1, c.Connections.Load(), h.Name)
 		require.EqualValues(t, 1, c.Sessions.Load(), h.Name)
 	}
+}
+
+// TestSimulatedHostsNegotiateAsDebian12: a simulated host offers the key
+// exchanges of Debian 12's sshd, so a client that wants only
+// mlkem768x25519-sha256 (OpenSSH 9.9 and later) is refused, and one with
+// x/crypto's defaults (the controller's) gets curve25519-sha256.
+func TestSimulatedHostsNegotiateAsDebian12(t *testing.T) {
+	f := NewOpenIMFleet(t, 1)
+	h := f.Hosts[0].SSH
+	dial := func(kex ...string) error {
+		cfg := &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(h.ClientKey)},
+			HostKeyCallback: ssh.FixedHostKey(h.HostKey()), Timeout: 10 * time.Second}
+		cfg.KeyExchanges = kex
+		c, err := ssh.Dial("tcp", h.Addr, cfg)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	require.ErrorContains(t, dial(ssh.KeyExchangeMLKEM768X25519), "no common algorithm for key exchange")
+	require.NoError(t, dial(ssh.KeyExchangeCurve25519))
+	require.NoError(t, dial())
 }

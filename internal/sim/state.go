@@ -201,8 +201,9 @@ func directives(text []byte, key string) []string {
 // sorts them, among files and links.
 func (s *State) listDir(dir string) []string {
 	seen := map[string]bool{}
+	prefix := dir + "/"
 	add := func(p string) {
-		if rest, ok := strings.CutPrefix(p, dir+"/"); ok && rest != "" {
+		if rest, ok := strings.CutPrefix(p, prefix); ok && rest != "" {
 			name, _, _ := strings.Cut(rest, "/")
 			seen[name] = true
 		}
@@ -240,13 +241,14 @@ func (s *State) listening() []int {
 
 // isDir reports whether anything lives below p.
 func (s *State) isDir(p string) bool {
+	prefix := p + "/"
 	for f := range s.Files {
-		if strings.HasPrefix(f, p+"/") {
+		if strings.HasPrefix(f, prefix) {
 			return true
 		}
 	}
 	for f := range s.Links {
-		if strings.HasPrefix(f, p+"/") {
+		if strings.HasPrefix(f, prefix) {
 			return true
 		}
 	}

@@ -30,6 +30,11 @@ const partMarker = "@@openim-deploy-part-rc@@ "
 // inside the text. The last part may take any number of arguments.
 func Compose(parts ...Part) (script string, args []string) {
 	var b strings.Builder
+	size := 16
+	for _, p := range parts {
+		size += len(p.Script) + 100 + 8*len(p.Args)
+	}
+	b.Grow(size) // the read composes tens of KB for every host: grown once
 	for i, p := range parts {
 		fmt.Fprintf(&b, "__openim_part%d() {\n%s\n}\n", i, p.Script)
 	}

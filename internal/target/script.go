@@ -44,19 +44,21 @@ func ShellScript(cmd Cmd) (script, name string, args []string, ok bool) {
 // ScriptWrapper: the byte length of the body on one line, then the body,
 // which is "set -- ARGS" (each quoted by Quote) and the script.
 func EncodeScript(script string, args []string) []byte {
-	var body strings.Builder
-	body.WriteString("set --")
+	var set strings.Builder
+	set.WriteString("set --")
 	for _, a := range args {
-		body.WriteByte(' ')
-		body.WriteString(Quote(a))
+		set.WriteByte(' ')
+		set.WriteString(Quote(a))
 	}
-	body.WriteByte('\n')
-	body.WriteString(script)
-	var b bytes.Buffer
-	b.WriteString(strconv.Itoa(body.Len()))
-	b.WriteByte('\n')
-	b.WriteString(body.String())
-	return b.Bytes()
+	set.WriteByte('\n')
+	n := strconv.Itoa(set.Len() + len(script))
+	// One buffer of the frame's size: the read script is tens of KB, sent
+	// to every host.
+	b := make([]byte, 0, len(n)+1+set.Len()+len(script))
+	b = append(b, n...)
+	b = append(b, '\n')
+	b = append(b, set.String()...)
+	return append(b, script...)
 }
 
 // WrapScript rewrites a "sh -c" command (see ShellScript) into argv and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/openimsdk/openim-deploy/internal/target"
@@ -129,7 +130,42 @@ func authMethods(h *hop) ([]ssh.AuthMethod, func(), error) {
 	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, closeAgent, nil
 }
 
+// signers keeps each identity file parsed once per version of the file
+// (see fileStamp), not once per connection: a fleet's connections all
+// use the operator's same key or two.
+var signers = struct {
+	sync.Mutex
+	byPath map[string]parsedSigner
+}{byPath: map[string]parsedSigner{}}
+
+type parsedSigner struct {
+	stamp string
+	s     ssh.Signer
+}
+
 func loadSigner(path string) (ssh.Signer, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	stamp := fileStamp(fi)
+	signers.Lock()
+	p, ok := signers.byPath[path]
+	signers.Unlock()
+	if ok && p.stamp == stamp {
+		return p.s, nil
+	}
+	s, err := parseSigner(path)
+	if err != nil {
+		return nil, err
+	}
+	signers.Lock()
+	signers.byPath[path] = parsedSigner{stamp: stamp, s: s}
+	signers.Unlock()
+	return s, nil
+}
+
+func parseSigner(path string) (ssh.Signer, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("identity: %w", err)

@@ -150,17 +150,30 @@ func (k *hostKeyChecker) known(addr string) []knownhosts.KnownKey {
 	if k.db == nil {
 		return nil
 	}
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	probe, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
+	probe := probeKey()
+	if probe == nil {
 		return nil
 	}
 	var ke *knownhosts.KeyError
-	if errors.As(k.db(addr, placeholderAddr, probe.PublicKey()), &ke) {
+	if errors.As(k.db(addr, placeholderAddr, probe), &ke) {
 		return ke.Want
 	}
 	return nil
 }
+
+// probeKey is the throwaway key known asks about: made once per process
+// (a key pair costs a scalar multiplication), never on record anywhere.
+var probeKey = sync.OnceValue(func() ssh.PublicKey {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil
+	}
+	k, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return nil
+	}
+	return k
+})
 
 // placeholderAddr is passed as the remote address: knownhosts prefers the
 // host name we dialled, which is what known_hosts is keyed by.

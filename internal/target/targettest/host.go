@@ -46,10 +46,11 @@ type Host struct {
 	commands  []string
 	closed    bool
 
-	maxSessions  int  // >0: refuse sessions beyond this many per connection
-	noForward    bool // refuse direct-tcpip
-	peakSessions int  // most sessions open at once on one connection
-	refusals     int  // sessions refused for MaxSessions
+	maxSessions  int      // >0: refuse sessions beyond this many per connection
+	noForward    bool     // refuse direct-tcpip
+	kex          []string // key exchanges offered; nil: x/crypto's defaults
+	peakSessions int      // most sessions open at once on one connection
+	refusals     int      // sessions refused for MaxSessions
 	refusedc     chan struct{}
 	accepted     int // TCP connections accepted so far
 }
@@ -82,6 +83,7 @@ type hostConfig struct {
 	extra       []ssh.Signer
 	maxSessions int
 	noForward   bool
+	kex         []string
 }
 
 // WithMaxSessions makes the host refuse a session channel (exec or SFTP)
@@ -102,6 +104,13 @@ func WithoutTCPForwarding() HostOption {
 // that clients negotiate the algorithm they have on record.
 func WithExtraHostKeys(keys ...ssh.Signer) HostOption {
 	return func(c *hostConfig) { c.extra = append(c.extra, keys...) }
+}
+
+// WithKeyExchanges makes the host offer only these key exchange
+// algorithms (x/crypto/ssh names), as sshd's KexAlgorithms does: to play
+// an sshd of a given version.
+func WithKeyExchanges(algos ...string) HostOption {
+	return func(c *hostConfig) { c.kex = append(c.kex, algos...) }
 }
 
 // WithInterpreter replaces the built-in command interpreter entirely.
@@ -138,7 +147,7 @@ func NewHost(t testing.TB, opts ...HostOption) *Host {
 	}
 	h.hostKey, _ = newKey(t)
 	h.extraKeys = cfg.extra
-	h.maxSessions, h.noForward = cfg.maxSessions, cfg.noForward
+	h.maxSessions, h.noForward, h.kex = cfg.maxSessions, cfg.noForward, cfg.kex
 	var clientPriv ed25519.PrivateKey
 	h.ClientKey, clientPriv = newKey(t)
 	h.Authorize(h.ClientKey.PublicKey())
@@ -296,6 +305,7 @@ func (h *Host) serverConfig() *ssh.ServerConfig {
 			return &ssh.Permissions{}, nil
 		},
 	}
+	cfg.KeyExchanges = h.kex // nil: x/crypto's defaults
 	h.mu.Lock()
 	for _, k := range h.extraKeys {
 		cfg.AddHostKey(k)
