@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/layout"
 	"github.com/openimsdk/openim-deploy/internal/plan"
 	"github.com/openimsdk/openim-deploy/internal/preflight"
@@ -48,8 +49,11 @@ func (c ComputePlan) Run(_ context.Context, r *Run) error {
 		if r.refusedForeign(h) {
 			continue
 		}
-		h.chooseDelivery()
-		hp, err := r.intent.plan(r, h)
+		err := h.chooseDelivery(r.Config, r.localFiles())
+		var hp *plan.HostPlan
+		if err == nil {
+			hp, err = r.intent.plan(r, h)
+		}
 		if err != nil {
 			h.Fail(OutcomeFailed, err)
 			r.Out.HostError(h.Config.Name, "%v", err)
@@ -64,20 +68,27 @@ func (c ComputePlan) Run(_ context.Context, r *Run) error {
 	return errors.Join(errs...)
 }
 
-// chooseDelivery decides, once per run, how h's secrets reach it: as
-// systemd credentials (Desired.Credentials) where the playbook allows them
-// and the host's systemd has them, else as 0600 files (Desired as
-// rendered); pre-flight has warned about, or refused, a host that cannot
-// have what the playbook asks. The credentials' hashes are keyed with the
+// chooseDelivery decides, once per run, how h's secrets reach it. Render
+// built them as systemd credentials where the playbook allows them
+// (plan.Desired.DeliversCredentials); a host whose systemd has none gets
+// the 0600 files of BuildDesiredFiles instead (pre-flight has warned
+// about, or refused, it). The credentials' hashes are keyed with the
 // host's key, or a new random one the push stores (credKeyNew).
-func (h *Host) chooseDelivery() {
+func (h *Host) chooseDelivery(cfg *config.Config, local *LocalFiles) error {
 	if h.deliveryChosen {
-		return
+		return nil
 	}
 	h.deliveryChosen = true
-	cd := h.Desired.Credentials
-	if cd == nil || !preflight.SupportsCredentials(h.Facts) {
-		return
+	if !h.Desired.DeliversCredentials() {
+		return nil
+	}
+	if !preflight.SupportsCredentials(h.Facts) {
+		d, err := BuildDesiredFiles(cfg, h.Placement, local)
+		if err != nil {
+			return err
+		}
+		h.Desired = d
+		return nil
 	}
 	key := h.Actual.CredKey
 	if key == nil {
@@ -85,13 +96,16 @@ func (h *Host) chooseDelivery() {
 		_, _ = rand.Read(key) // crypto/rand.Read never fails
 		h.credKeyNew = key
 	}
-	keyed := plan.KeyCredentials(*cd, key)
-	for _, a := range h.Desired.Artifacts {
-		if a.Secret && !strings.HasPrefix(a.Rel, plan.EnvDir) {
-			keyed.PlainSecrets = append(keyed.PlainSecrets, a.Rel)
-		}
+	h.Desired = plan.KeyCredentials(h.Desired, key)
+	return nil
+}
+
+// localFiles is Render's memo, or a new one for a run that did not render.
+func (r *Run) localFiles() *LocalFiles {
+	if r.local == nil {
+		r.local = NewLocalFiles()
 	}
-	h.Desired = keyed
+	return r.local
 }
 
 // newCredKey is the key to store on the host with its first credentials,

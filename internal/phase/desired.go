@@ -99,10 +99,13 @@ func (l *LocalFiles) dropIn(app config.App, u *config.Unit, instance bool, id st
 func (l *LocalFiles) render(app config.App, hp config.HostPlacement, creds bool) ([]renderedUnit, error) {
 	var key strings.Builder
 	if creds {
-		// Credential delivery reads the placement's templates too.
+		// Credential delivery reads the placement's templates too, but
+		// only their names, destinations and sensitivity (which units load
+		// which credential, from where), never their per-host text: hosts
+		// with the same units share one render.
 		key.WriteString("creds,")
 		for _, t := range hp.Templates {
-			fmt.Fprintf(&key, "T%p,", t)
+			fmt.Fprintf(&key, "T%q:%q:%t,", t.Name, t.Destination, t.Sensitive)
 		}
 	}
 	for _, t := range hp.Tasks {
@@ -164,20 +167,21 @@ func (l *LocalFiles) Artifact(local, rel string) (plan.Artifact, error) {
 
 // BuildDesired computes what hp's host should run: release files, unit
 // files and the units to start, in playbook order. Unless the playbook
-// says secret_delivery = "file", a host with secrets also gets the same
-// under credential delivery (Desired.Credentials); which one it runs is
-// decided once its systemd is known (chooseDelivery).
+// says secret_delivery = "file", a host with secrets gets them as systemd
+// credentials (plan.Desired.DeliversCredentials; their hashes are keyed
+// once the host's key is read); a host whose systemd turns out to have
+// none gets BuildDesiredFiles instead (chooseDelivery). Only that
+// minority pays for a second build: most fleets run systemd 250 or newer.
 func BuildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles) (plan.Desired, error) {
-	d, err := buildDesired(cfg, hp, local, false)
-	if err != nil || cfg.Playbook.App.SecretDelivery == config.DeliverFile || !hasSecrets(hp) {
-		return d, err
-	}
-	cd, err := buildDesired(cfg, hp, local, true)
-	if err != nil {
-		return d, err
-	}
-	d.Credentials = &cd
-	return d, nil
+	creds := cfg.Playbook.App.SecretDelivery != config.DeliverFile && hasSecrets(hp)
+	return buildDesired(cfg, hp, local, creds)
+}
+
+// BuildDesiredFiles is BuildDesired under file delivery: secret
+// environment values and sensitive templates as 0600 root files in the
+// release.
+func BuildDesiredFiles(cfg *config.Config, hp config.HostPlacement, local *LocalFiles) (plan.Desired, error) {
+	return buildDesired(cfg, hp, local, false)
 }
 
 // hasSecrets reports whether anything on hp's host is a secret a
@@ -236,9 +240,22 @@ func buildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 		add(bin)
 		ref := plan.UnitRef{Unit: u.Name, Names: names, File: file, Task: task,
 			Uses: []string{bin.Rel, plan.UnitsDir + file}}
+		env, _ := once(local, envKey{u}, func() (*plan.Artifact, error) {
+			env := unit.EnvFile(u)
+			if env == nil {
+				return nil, nil
+			}
+			sum := sha256.Sum256(env)
+			return &plan.Artifact{Rel: layout.EnvRel(u.Name), SHA256: hex.EncodeToString(sum[:]),
+				Size: int64(len(env)), Mode: 0o600, Content: env, Secret: true}, nil
+		})
 		var ucreds []unit.Credential
 		if creds {
-			c, err := unit.Credentials(u, hp)
+			var envText []byte
+			if env != nil {
+				envText = env.Content
+			}
+			c, err := unit.CredentialsWithEnv(u, hp, envText)
 			if err != nil {
 				return fmt.Errorf("%s: %w", u.Name, err)
 			}
@@ -265,15 +282,6 @@ func buildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 			}
 			return b
 		}
-		env, _ := once(local, envKey{u}, func() (*plan.Artifact, error) {
-			env := unit.EnvFile(u)
-			if env == nil {
-				return nil, nil
-			}
-			sum := sha256.Sum256(env)
-			return &plan.Artifact{Rel: layout.EnvRel(u.Name), SHA256: hex.EncodeToString(sum[:]),
-				Size: int64(len(env)), Mode: 0o600, Content: env, Secret: true}, nil
-		})
 		if env != nil && !creds {
 			add(*env)
 			ref.Uses = append(ref.Uses, env.Rel)
@@ -305,6 +313,7 @@ func buildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 			add(plan.Artifact{Rel: layout.CredFileRel(t.Destination), Mode: 0o600, Content: a.Content,
 				Secret: true, Credential: path.Base(t.Destination)})
 			seen[t.Destination] = true // nor a file set's copy in its place
+			d.PlainSecrets = append(d.PlainSecrets, t.Destination)
 			continue
 		}
 		add(templateArtifact(t))

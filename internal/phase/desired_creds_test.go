@@ -54,15 +54,17 @@ service "plain" {
 	return cfg
 }
 
-// TestBuildDesired_Credentials: a host with secrets gets both deliveries;
-// chooseDelivery takes credentials on systemd 252 (keyed with the host's
-// key, or a new one it remembers) and 0600 files on systemd 247; under
-// secret_delivery = "file" there is no credential variant at all.
+// TestBuildDesired_Credentials: a host with secrets is built for
+// credential delivery; chooseDelivery keys its hashes on systemd 252 (with
+// the host's key, or a new one it remembers) and rebuilds it with 0600
+// files on systemd 247; under secret_delivery = "file" there is no
+// credential at all.
 func TestBuildDesired_Credentials(t *testing.T) {
 	cfg := loadCredsConfig(t, "")
-	d, err := BuildDesired(cfg, cfg.Placement()[0], NewLocalFiles())
+	local := NewLocalFiles()
+	cd, err := BuildDesired(cfg, cfg.Placement()[0], local)
 	require.NoError(t, err)
-	require.NotNil(t, d.Credentials)
+	require.True(t, cd.DeliversCredentials())
 	rels := func(d plan.Desired) []string {
 		var out []string
 		for _, a := range d.Artifacts {
@@ -70,13 +72,10 @@ func TestBuildDesired_Credentials(t *testing.T) {
 		}
 		return out
 	}
-	require.Contains(t, rels(d), "env/db-user.env")
-	require.Contains(t, rels(d), "secret/creds.yml")
-	require.NotContains(t, strings.Join(rels(d), " "), ".creds/")
-	cd := *d.Credentials
 	require.Subset(t, rels(cd), []string{".creds/env/db-user.cred", ".creds/files/secret/creds.yml.cred", ".creds/run"})
 	require.NotContains(t, rels(cd), "env/db-user.env")
 	require.NotContains(t, rels(cd), "secret/creds.yml")
+	require.Equal(t, []string{"secret/creds.yml"}, cd.PlainSecrets, "where file delivery keeps the template")
 	for _, a := range cd.Artifacts {
 		if strings.HasPrefix(a.Rel, ".creds/env/") || strings.HasPrefix(a.Rel, ".creds/files/") {
 			require.NotEmpty(t, a.Credential, a.Rel)
@@ -95,13 +94,16 @@ func TestBuildDesired_Credentials(t *testing.T) {
 	}
 
 	facts := func(v int) osinfo.Facts { return osinfo.Facts{Init: osinfo.InitSystemd, SystemdVersion: v} }
-	old := &Host{Desired: d, Facts: facts(247)}
-	old.chooseDelivery()
+	old := &Host{Desired: cd, Placement: cfg.Placement()[0], Facts: facts(247)}
+	require.NoError(t, old.chooseDelivery(cfg, local))
 	require.Contains(t, rels(old.Desired), "env/db-user.env", "systemd 247: files")
+	require.Contains(t, rels(old.Desired), "secret/creds.yml")
+	require.NotContains(t, strings.Join(rels(old.Desired), " "), ".creds/")
+	require.False(t, old.Desired.DeliversCredentials())
 	require.Nil(t, old.newCredKey())
 
-	cur := &Host{Desired: d, Facts: facts(252)}
-	cur.chooseDelivery()
+	cur := &Host{Desired: cd, Placement: cfg.Placement()[0], Facts: facts(252)}
+	require.NoError(t, cur.chooseDelivery(cfg, local))
 	require.Contains(t, rels(cur.Desired), ".creds/env/db-user.cred")
 	require.Len(t, cur.newCredKey(), 32, "no key on the host: a new one, stored by the push")
 	var hashed string
@@ -111,18 +113,19 @@ func TestBuildDesired_Credentials(t *testing.T) {
 			require.Equal(t, plan.CredentialHash(cur.newCredKey(), a.Credential, a.Content), a.SHA256)
 		}
 	}
-	cur.chooseDelivery() // once per run: a re-plan keeps the key
+	require.NoError(t, cur.chooseDelivery(cfg, local)) // once per run: a re-plan keeps the key
 	for _, a := range cur.Desired.Artifacts {
 		if a.Rel == ".creds/env/db-user.cred" {
 			require.Equal(t, hashed, a.SHA256)
 		}
 	}
-	keyed := &Host{Desired: d, Facts: facts(252), Actual: plan.Actual{CredKey: make([]byte, 32)}}
-	keyed.chooseDelivery()
+	keyed := &Host{Desired: cd, Facts: facts(252), Actual: plan.Actual{CredKey: make([]byte, 32)}}
+	require.NoError(t, keyed.chooseDelivery(cfg, local))
 	require.Nil(t, keyed.newCredKey(), "the host's own key")
 
 	file := loadCredsConfig(t, "\n  secret_delivery = \"file\"\n")
-	d, err = BuildDesired(file, file.Placement()[0], NewLocalFiles())
+	d, err := BuildDesired(file, file.Placement()[0], NewLocalFiles())
 	require.NoError(t, err)
-	require.Nil(t, d.Credentials)
+	require.False(t, d.DeliversCredentials())
+	require.Contains(t, rels(d), "env/db-user.env")
 }

@@ -81,9 +81,9 @@ service "zone-only" {
 		return out
 	}
 	hps := cfg.Placement()
-	da, err := BuildDesired(cfg, hps[0], local)
+	da, err := BuildDesiredFiles(cfg, hps[0], local)
 	require.NoError(t, err)
-	db, err := BuildDesired(cfg, hps[1], local)
+	db, err := BuildDesiredFiles(cfg, hps[1], local)
 	require.NoError(t, err)
 
 	a, b := byRel(da), byRel(db)

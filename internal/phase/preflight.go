@@ -161,7 +161,7 @@ func requirements(r *Run, h *Host, bins *binaryCache) (preflight.Requirements, e
 		NeedSudo:   target.UsesSudo(h.Target, h.Config.User, h.Config.Become),
 		OwnedPorts: map[int]bool{},
 	}
-	if h.Desired.Credentials != nil {
+	if h.Desired.DeliversCredentials() {
 		req.Credentials = preflight.CredsPreferred
 		if r.Config.Playbook.App.SecretDelivery == config.DeliverCredential {
 			req.Credentials = preflight.CredsRequired

@@ -21,6 +21,7 @@ func (Render) Title() string { return "Render" }
 // Run implements Phase.
 func (Render) Run(ctx context.Context, r *Run) error {
 	local := NewLocalFiles()
+	r.local = local
 	err := eachHost(ctx, r.Hosts, r.Opts.Parallel, func(_ context.Context, h *Host) error {
 		d, err := BuildDesired(r.Config, h.Placement, local)
 		if err != nil {

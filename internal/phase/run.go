@@ -222,7 +222,10 @@ type Run struct {
 	// inject a fake.
 	Clock clock.Clock
 
-	intent    Intent // what ComputePlan planned, to plan a host again under its lock
+	intent Intent // what ComputePlan planned, to plan a host again under its lock
+	// local is Render's memo of the controller's files, which a host's
+	// file-delivery variant (chooseDelivery) builds on.
+	local     *LocalFiles
 	graphOnce sync.Once
 	g         plan.Graph
 }

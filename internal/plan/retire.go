@@ -9,9 +9,9 @@ import (
 	"strings"
 )
 
-// deliversCredentials reports whether d takes its secrets as systemd
+// DeliversCredentials reports whether d takes its secrets as systemd
 // credentials (Artifact.Credential).
-func (d Desired) deliversCredentials() bool {
+func (d Desired) DeliversCredentials() bool {
 	for _, a := range d.Artifacts {
 		if a.Credential != "" {
 			return true
@@ -44,7 +44,7 @@ func holdsPlainSecrets(m map[string]string, d Desired) bool {
 // process must not keep running from a directory that is removed under it.
 func retiresRelease(d Desired, a Actual, id string) bool {
 	m, ok := a.Releases[id]
-	return ok && d.deliversCredentials() && holdsPlainSecrets(m, d)
+	return ok && d.DeliversCredentials() && holdsPlainSecrets(m, d)
 }
 
 // planRetire lists, when the host moves to a new current under credential
@@ -53,7 +53,7 @@ func retiresRelease(d Desired, a Actual, id string) bool {
 // pins one), so no plain copy outlives the move in a release kept for
 // rollback. Rollback to them is then no longer possible; the plan says so.
 func planRetire(hp *HostPlan, d Desired, a Actual) {
-	if !hp.SwitchCurrent || !d.deliversCredentials() {
+	if !hp.SwitchCurrent || !d.DeliversCredentials() {
 		return
 	}
 	for _, id := range sortedKeys(a.Releases) {

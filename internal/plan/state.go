@@ -90,12 +90,6 @@ type Desired struct {
 	Units []UnitRef
 	// Target is the app target unit name ("openim.target").
 	Target string
-	// Credentials is what the host should run under credential delivery
-	// (secret_delivery): secret environment values and sensitive
-	// templates as systemd credentials instead of 0600 files. Nil when
-	// the host has no secrets or the playbook says "file". Its
-	// credentials' SHA256 are empty until KeyCredentials fills them in.
-	Credentials *Desired
 	// PlainSecrets, under credential delivery, are the release paths
 	// where file delivery keeps this host's sensitive templates in plain
 	// text: a release that holds one (or an env file) is retired.

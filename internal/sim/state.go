@@ -68,7 +68,7 @@ func (s *State) Converge(cfg *config.Config, hp config.HostPlacement, local *pha
 	// The key is the one s already holds (a test seeds it with the key a
 	// simulated apply made), else a fixed one.
 	var credKey []byte
-	if d.Credentials != nil {
+	if d.DeliversCredentials() {
 		credKey = bytes.Repeat([]byte{0x5e}, release.CredKeySize)
 		s.mu.Lock()
 		if k, ok := s.Files[path.Join(layout.AppStateDir(cfg.Playbook.App.Name), release.CredKeyName)]; ok {
@@ -77,7 +77,7 @@ func (s *State) Converge(cfg *config.Config, hp config.HostPlacement, local *pha
 			}
 		}
 		s.mu.Unlock()
-		d = plan.KeyCredentials(*d.Credentials, credKey)
+		d = plan.KeyCredentials(d, credKey)
 	}
 	cold := plan.Build(d, plan.Actual{}, func(string) int { return 0 }, releaseID)
 	if !cold.NewRelease || cold.Release != releaseID {

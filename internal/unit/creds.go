@@ -41,8 +41,14 @@ type Credential struct {
 // destination "config/mongodb.yml". Two sensitive templates a unit reads
 // may not share a file name, nor take CredEnvName.
 func Credentials(u *config.Unit, hp config.HostPlacement) ([]Credential, error) {
+	return CredentialsWithEnv(u, hp, EnvFile(u))
+}
+
+// CredentialsWithEnv is Credentials given env, u's EnvFile (nil when it
+// has no secret environment), for a caller that has it already.
+func CredentialsWithEnv(u *config.Unit, hp config.HostPlacement, env []byte) ([]Credential, error) {
 	var out []Credential
-	if env := EnvFile(u); env != nil {
+	if env != nil {
 		out = append(out, Credential{Name: CredEnvName, Rel: layout.CredEnvRel(u.Name), Content: env, Env: true})
 	}
 	seen := map[string]string{CredEnvName: "the secret environment"}
