@@ -265,7 +265,7 @@ func buildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 					add(plan.Artifact{Rel: layout.CredRunRel, SHA256: credRunSHA, Size: int64(len(unit.CredRun)),
 						Mode: 0o755, Content: unit.CredRun})
 					ref.Uses = append(ref.Uses, layout.CredRunRel, c.Rel)
-					add(plan.Artifact{Rel: c.Rel, Mode: 0o600, Content: c.Content, Secret: true, Credential: c.Name})
+					add(credentialArtifact(c))
 				}
 			}
 		}
@@ -309,9 +309,7 @@ func buildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 	// template rendered inside a file set's directory replaces that file.
 	for _, t := range hp.Templates {
 		if creds && t.Sensitive {
-			a := templateArtifact(t)
-			add(plan.Artifact{Rel: layout.CredFileRel(t.Destination), Mode: 0o600, Content: a.Content,
-				Secret: true, Credential: path.Base(t.Destination)})
+			add(credentialArtifact(unit.TemplateCredential(t)))
 			seen[t.Destination] = true // nor a file set's copy in its place
 			d.PlainSecrets = append(d.PlainSecrets, t.Destination)
 			continue
@@ -358,6 +356,13 @@ func buildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 	}
 	slices.SortFunc(d.Artifacts, func(a, b plan.Artifact) int { return strings.Compare(a.Rel, b.Rel) })
 	return d, nil
+}
+
+// credentialArtifact is c as a release file the host encrypts itself; its
+// SHA256 is keyed with the host's key once that is read
+// (plan.KeyCredentials).
+func credentialArtifact(c unit.Credential) plan.Artifact {
+	return plan.Artifact{Rel: c.Rel, Mode: 0o600, Content: c.Content, Secret: true, Credential: c.Name}
 }
 
 // credRunSHA is the SHA-256 of the credential wrapper.

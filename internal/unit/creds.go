@@ -56,7 +56,8 @@ func CredentialsWithEnv(u *config.Unit, hp config.HostPlacement, env []byte) ([]
 		if !t.Sensitive {
 			continue
 		}
-		name := path.Base(t.Destination)
+		c := TemplateCredential(t)
+		name := c.Name
 		if !credName.MatchString(name) {
 			return nil, fmt.Errorf("sensitive template %s: file name %q cannot name a systemd credential", t.Name, name)
 		}
@@ -64,11 +65,20 @@ func CredentialsWithEnv(u *config.Unit, hp config.HostPlacement, env []byte) ([]
 			return nil, fmt.Errorf("sensitive template %s: its credential %q is also %s's: under credential delivery a unit reads sensitive templates by file name, so two it reads must not share one (or use secret_delivery = \"file\")", t.Name, name, other)
 		}
 		seen[name] = "template " + t.Name
-		content := t.Content
-		if content == nil {
-			content = []byte{}
-		}
-		out = append(out, Credential{Name: name, Rel: layout.CredFileRel(t.Destination), Content: content})
+		out = append(out, c)
 	}
 	return out, nil
+}
+
+// TemplateCredential is sensitive template t as a credential: named by its
+// destination's file name (the service reads
+// "$CREDENTIALS_DIRECTORY/mongodb.yml" for "config/mongodb.yml"), kept
+// encrypted at layout.CredFileRel of it, its text the plaintext (empty,
+// never nil, when it rendered to nothing).
+func TemplateCredential(t *config.Template) Credential {
+	content := t.Content
+	if content == nil {
+		content = []byte{}
+	}
+	return Credential{Name: path.Base(t.Destination), Rel: layout.CredFileRel(t.Destination), Content: content}
 }
