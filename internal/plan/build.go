@@ -31,7 +31,8 @@ func Build(d Desired, a Actual, waveOf func(unit string) int, newID string) *Hos
 			Desc: fmt.Sprintf("remove %d partial release(s) left by an interrupted run", a.Partials)})
 	}
 	planUnitFiles(hp, d, a)
-	planInstances(hp, d, a, waveOf)
+	plain := plainSecretReleases(d, a)
+	planInstances(hp, d, a, waveOf, plain)
 	planReload(hp, d, a)
 	planEnable(hp, d, a)
 	hp.appendStartActions()
@@ -42,7 +43,7 @@ func Build(d Desired, a Actual, waveOf func(unit string) int, newID string) *Hos
 			Desc: "point current at release " + hp.Release + " once every instance runs it"})
 	}
 	hp.Protect = Protected(a)
-	planRetire(hp, d, a)
+	planRetire(hp, d, plain)
 	if !a.Units[d.Target].Active {
 		hp.StartTarget = true
 		hp.Actions = append(hp.Actions, Action{Host: d.Host, Kind: KindStart, Unit: d.Target,

@@ -30,7 +30,11 @@ const (
 // restarts, is re-pinned without a restart, or is left alone. An instance
 // restarts when the release its process runs differs from the wanted one
 // in a file the unit uses, whatever current or the files on disk say.
-func planInstances(hp *HostPlan, d Desired, a Actual, waveOf func(string) int) {
+//
+// plain (plainSecretReleases) are the releases the move to credentials
+// retires: an instance running one restarts although its files are the
+// same, so no process runs from a directory removed under it.
+func planInstances(hp *HostPlan, d Desired, a Actual, waveOf func(string) int, plain map[string]bool) {
 	for _, u := range d.Units {
 		drop := u.DropIn(hp.Release)
 		for _, name := range u.Names {
@@ -43,7 +47,7 @@ func planInstances(hp *HostPlan, d Desired, a Actual, waveOf func(string) int) {
 			} else {
 				n, s.Reason = serviceReason(u, st, a, hp.Release, hp.Manifest)
 			}
-			if n == needRePin && !u.Task && retiresRelease(d, a, st.Release) {
+			if n == needRePin && !u.Task && plain[st.Release] {
 				n, s.Reason = needRestart, fmt.Sprintf("runs release %s, which holds secrets in plain text and is removed with the move to encrypted credentials", st.Release)
 			}
 			switch n {

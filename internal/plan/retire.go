@@ -38,26 +38,37 @@ func holdsPlainSecrets(m map[string]string, d Desired) bool {
 	return false
 }
 
-// retiresRelease reports whether, under credential delivery, an instance
-// running release id must restart although its files did not change: id
-// holds secrets in plain text and is retired once current moves on, and a
-// process must not keep running from a directory that is removed under it.
-func retiresRelease(d Desired, a Actual, id string) bool {
-	m, ok := a.Releases[id]
-	return ok && d.DeliversCredentials() && holdsPlainSecrets(m, d)
+// plainSecretReleases lists, under credential delivery, the releases on
+// the host that keep its secrets in plain text (holdsPlainSecrets); nil
+// under file delivery, which retires nothing.
+func plainSecretReleases(d Desired, a Actual) map[string]bool {
+	if !d.DeliversCredentials() {
+		return nil
+	}
+	var plain map[string]bool
+	for id, m := range a.Releases {
+		if holdsPlainSecrets(m, d) {
+			if plain == nil {
+				plain = map[string]bool{}
+			}
+			plain[id] = true
+		}
+	}
+	return plain
 }
 
-// planRetire lists, when the host moves to a new current under credential
-// delivery, every other release that still holds its secrets in plain text:
-// switch removes them whatever keep_releases says (unless a drop-in still
-// pins one), so no plain copy outlives the move in a release kept for
-// rollback. Rollback to them is then no longer possible; the plan says so.
-func planRetire(hp *HostPlan, d Desired, a Actual) {
-	if !hp.SwitchCurrent || !d.DeliversCredentials() {
+// planRetire lists, when the host moves to a new current, every other
+// release that still holds its secrets in plain text (plain): switch
+// removes them whatever keep_releases says (unless a drop-in still pins
+// one), so no plain copy outlives the move to credentials in a release
+// kept for rollback. Rollback to them is then no longer possible; the
+// plan says so.
+func planRetire(hp *HostPlan, d Desired, plain map[string]bool) {
+	if !hp.SwitchCurrent {
 		return
 	}
-	for _, id := range sortedKeys(a.Releases) {
-		if id != hp.Release && holdsPlainSecrets(a.Releases[id], d) {
+	for _, id := range sortedKeys(plain) {
+		if id != hp.Release {
 			hp.Retire = append(hp.Retire, id)
 		}
 	}
