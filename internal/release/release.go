@@ -38,7 +38,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -382,7 +381,7 @@ func (h Host) Switch(ctx context.Context, id string, keep int, ledgerLine string
 	if strings.ContainsAny(ledgerLine, "\n\r") {
 		return fmt.Errorf("ledger line must be one line")
 	}
-	for _, r := range append(slices.Clone(protect), retire...) {
+	for _, r := range retire {
 		if !layout.ValidReleaseID(r) {
 			return fmt.Errorf("release id %q is not safe to pass to switch", r)
 		}

@@ -19,13 +19,6 @@
 set -eu
 root=$1 id=$2 keep=$3 line=$4 unitdir=$5
 shift 5
-protected='' retired='' into=protected
-for a in "$@"; do
-	case $a in
-	::retire) into=retired ;;
-	*) if [ "$into" = protected ]; then protected="$protected $a"; else retired="$retired $a"; fi ;;
-	esac
-done
 own "$root/current" # recorded for uninstall (see own.sh)
 ln -sfn "releases/$id" "$root/.current.tmp"
 mv -T "$root/.current.tmp" "$root/current"
@@ -40,13 +33,19 @@ for d in $(printf '%s\n' * | sort -r); do
 	[ "$n" -le "$keep" ] && continue
 	[ "$d" = "$id" ] && continue
 	keepit=
-	for p in $protected; do
+	for p in "$@"; do
+		if [ "$p" = ::retire ]; then break; fi
 		if [ "$d" = "$p" ]; then keepit=1; fi
 	done
 	[ -n "$keepit" ] || rm -rf -- "$d"
 done
-for d in $retired; do
-	if [ ! -d "$d" ] || [ "$d" = "$id" ]; then continue; fi
+retiring=
+for d in "$@"; do
+	if [ "$d" = ::retire ]; then
+		retiring=1
+		continue
+	fi
+	if [ -z "$retiring" ] || [ ! -d "$d" ] || [ "$d" = "$id" ]; then continue; fi
 	# A drop-in's WorkingDirectory= names the release it pins.
 	if grep -qsxF -- "WorkingDirectory=$root/releases/$d" "$unitdir"/*.d/release.conf; then continue; fi
 	rm -rf -- "$d"
