@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openimsdk/openim-deploy/internal/target"
@@ -21,6 +22,30 @@ func feedStdin(w io.WriteCloser, r io.Reader) error {
 		err = cerr
 	}
 	return err
+}
+
+// outputs are the buffers a session's output is read into. A read's
+// output (tens of KB) arrives a packet at a time: read into a new
+// bytes.Buffer it was copied and zeroed again at every doubling, the
+// largest cost of a 1000-host read after the handshakes. A buffer that
+// already has the room takes it as it comes; the result is one exact copy.
+var outputs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledOutput is the largest buffer kept for the next session: a rare
+// large output (a journal) is not held for the rest of the run.
+const maxPooledOutput = 1 << 20
+
+// takeOutput returns a copy of what b holds (nil when empty) and gives b
+// back to outputs.
+func takeOutput(b *bytes.Buffer) []byte {
+	var out []byte
+	if b.Len() > 0 {
+		out = bytes.Clone(b.Bytes()) // exact size, not zeroed first
+	}
+	if b.Cap() <= maxPooledOutput {
+		outputs.Put(b)
+	}
+	return out
 }
 
 // commandLine renders cmd for the remote shell: every word quoted by
@@ -60,8 +85,10 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 	defer t.sessions.release()
 	defer sess.Close()
 	t.counters.session()
-	var stdout, stderr bytes.Buffer
-	sess.Stdout, sess.Stderr = &stdout, &stderr
+	stdout, stderr := outputs.Get().(*bytes.Buffer), outputs.Get().(*bytes.Buffer)
+	stdout.Reset()
+	stderr.Reset()
+	sess.Stdout, sess.Stderr = stdout, stderr
 	// Stdin is written straight into the channel (StdinPipe) rather than
 	// through Session.Stdin, which interposes an io.Pipe, a goroutine and
 	// a 32 KiB copy buffer per session: every script's frame travels on
@@ -92,6 +119,7 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 		_ = sess.Signal(ssh.SIGKILL)
 		_ = sess.Close()
 		<-fed // a write on the closed channel returns at once
+		// The buffers stay out of the pool: Wait may still write to them.
 		return target.Result{}, fmt.Errorf("run %s on %s: %w", cmd, t, ctx.Err())
 	}
 	_ = sess.Close() // ends a feed the command never read
@@ -101,7 +129,7 @@ func (t *Target) Run(ctx context.Context, cmd target.Cmd) (target.Result, error)
 		err = ferr
 	}
 
-	res := target.Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	res := target.Result{Stdout: takeOutput(stdout), Stderr: takeOutput(stderr)}
 	var exitErr *ssh.ExitError
 	var missing *ssh.ExitMissingError
 	switch {
