@@ -41,19 +41,39 @@ func (c ComputePlan) intent() Intent {
 
 // Run implements Phase. A host plan cannot make (a rollback with nowhere
 // to go) fails, and the run stops before any host is locked.
-func (c ComputePlan) Run(_ context.Context, r *Run) error {
+func (c ComputePlan) Run(ctx context.Context, r *Run) error {
 	r.intent = c.intent()
 	r.Plan = &plan.Plan{}
-	var errs []error
+	var hosts []*Host
 	for _, h := range r.Usable() {
-		if r.refusedForeign(h) {
-			continue
+		if !r.refusedForeign(h) {
+			hosts = append(hosts, h)
 		}
-		err := h.chooseDelivery(r.Config, r.localFiles())
-		var hp *plan.HostPlan
+	}
+	// Each host's plan is its own (pure, reading only that host's state
+	// and the run's shared memos), so they are made side by side; they are
+	// reported and kept in inventory order.
+	plans := make([]*plan.HostPlan, len(hosts))
+	failures := make([]error, len(hosts))
+	index := make(map[*Host]int, len(hosts))
+	for i, h := range hosts {
+		index[h] = i
+	}
+	local := r.localFiles()
+	// Not cancelled midway: a plan is quick, and a run stopped now stops
+	// before the next phase.
+	_ = eachHost(context.WithoutCancel(ctx), hosts, r.Opts.Parallel, func(_ context.Context, h *Host) error {
+		i := index[h]
+		err := h.chooseDelivery(r.Config, local)
 		if err == nil {
-			hp, err = r.intent.plan(r, h)
+			plans[i], err = r.intent.plan(r, h)
 		}
+		failures[i] = err
+		return nil
+	})
+	var errs []error
+	for i, h := range hosts {
+		hp, err := plans[i], failures[i]
 		if err != nil {
 			h.Fail(OutcomeFailed, err)
 			r.Out.HostError(h.Config.Name, "%v", err)
