@@ -406,7 +406,7 @@ func addProbes(hp config.HostPlacement, local *LocalFiles, add func(plan.Artifac
 		return fmt.Errorf("readiness probe: %w", err)
 	}
 	for _, b := range bins {
-		add(plan.Artifact{Rel: b.Rel, SHA256: b.SHA256, Size: int64(len(b.Content)), Mode: 0o755, Content: b.Content, Verbatim: true})
+		add(plan.Artifact{Rel: b.Rel, SHA256: b.SHA256, Size: b.Size, Mode: 0o755, Builtin: b.Content})
 	}
 	return nil
 }

@@ -88,7 +88,10 @@ func TestBuildDesired_ReadinessProbe(t *testing.T) {
 	}
 	for arch := range probe.Arches {
 		bin := arts[probe.Rel(probe.Arches[arch])]
-		require.NotEmpty(t, bin.Content, "probe for %s", arch)
+		require.NotNil(t, bin.Builtin, "probe for %s", arch)
+		content, err := bin.Builtin()
+		require.NoError(t, err)
+		require.Len(t, content, int(bin.Size), "probe for %s", arch)
 		require.EqualValues(t, 0o755, bin.Mode)
 	}
 	spec := arts["probe/api.json"]

@@ -232,8 +232,15 @@ func sendFiles(ctx context.Context, r *Run, h *Host, uploads []plan.Artifact, di
 // upload sends a to dst as it is, over SFTP.
 func upload(ctx context.Context, t target.Target, a plan.Artifact, dst string, progress *ui.Transfer) error {
 	var src io.Reader
-	if a.Content != nil {
-		src = bytes.NewReader(a.Content)
+	content := a.Content
+	if a.Builtin != nil {
+		var err error
+		if content, err = a.Builtin(); err != nil {
+			return fmt.Errorf("upload %s: %w", a.Rel, err)
+		}
+	}
+	if content != nil {
+		src = bytes.NewReader(content)
 	} else {
 		f, err := os.Open(a.Local)
 		if err != nil {

@@ -141,6 +141,15 @@ func (z *gzipUploads) batch(ctx context.Context, uploads []plan.Artifact, dir st
 			continue
 		}
 		open := func() (io.ReadCloser, error) { return streamGzip(a.Content), nil }
+		if a.Builtin != nil {
+			open = func() (io.ReadCloser, error) {
+				b, err := a.Builtin()
+				if err != nil {
+					return nil, err
+				}
+				return streamGzip(b), nil
+			}
+		}
 		if a.Local != "" {
 			p, err := z.compressed(ctx, a)
 			if err != nil {

@@ -343,12 +343,13 @@ func TestBuild_NeverLinksFromGeneratedFiles(t *testing.T) {
 // Content shipped as it is (the embedded readiness probe) is a file like a
 // local one: a new release links it from the release that has it, instead
 // of sending its megabytes again with every release.
-func TestBuild_VerbatimContentIsLinkedFromAnOlderRelease(t *testing.T) {
+func TestBuild_BuiltinContentIsLinkedFromAnOlderRelease(t *testing.T) {
 	d := desired()
 	a := converged(d)
 	a.Releases[r1]["probe/openim-probe.x86-64"] = "probe-sum"
 	d.Artifacts = append(d.Artifacts,
-		Artifact{Rel: "probe/openim-probe.x86-64", SHA256: "probe-sum", Size: 1 << 20, Mode: 0o755, Content: []byte("elf"), Verbatim: true},
+		Artifact{Rel: "probe/openim-probe.x86-64", SHA256: "probe-sum", Size: 1 << 20, Mode: 0o755,
+			Builtin: func() ([]byte, error) { return []byte("elf"), nil }},
 		Artifact{Rel: "bin/openim-api", SHA256: "new-api", Size: 100, Mode: 0o755})
 	hp := build(d, a)
 	require.Contains(t, hp.Links, Link{From: r1 + "/probe/openim-probe.x86-64", To: "probe/openim-probe.x86-64", Mode: 0o755})

@@ -30,11 +30,13 @@ type Artifact struct {
 	Local string
 	// Content holds generated content (secret environment files, unit text).
 	Content []byte
-	// Verbatim marks Content that is a file shipped as it is (the embedded
-	// readiness probe), not generated for the app: root's, with a fixed
-	// mode, like a local file, so a release that has it already is linked
-	// from instead of sent again.
-	Verbatim bool
+	// Builtin reads the bytes of a file the tool itself carries (the
+	// embedded readiness probe), only when it is sent: its SHA256 and
+	// Size are known without them. Such a file is shipped as it is, not
+	// generated for the app: root's, with a fixed mode, like a local
+	// file, so a release that has it already is linked from instead of
+	// sent again.
+	Builtin func() ([]byte, error)
 	// Secret marks content that must never be printed.
 	Secret bool
 	// AppOwned gives the file to the app user (a rendered template the
@@ -217,4 +219,4 @@ func KeyCredentials(d Desired, key []byte) Desired {
 // generated reports whether a is made for the app by this run (units,
 // environment files, templates, check files): small, with its own owner
 // and mode set by finalize, so always sent and never linked.
-func (a Artifact) generated() bool { return a.Content != nil && !a.Verbatim }
+func (a Artifact) generated() bool { return a.Content != nil }

@@ -19,11 +19,9 @@ import (
 	"embed"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/openimsdk/openim-deploy/internal/probe/probesrc"
@@ -49,45 +47,75 @@ func Rel(arch string) string { return Dir + "/" + BinaryBase + "." + arch }
 // SpecRel is the release-relative path of the check file of service.
 func SpecRel(service string) string { return Dir + "/" + service + ".json" }
 
-//go:embed bin/*.gz
+//go:embed bin/*.gz bin/SHA256SUMS
 var binaries embed.FS
 
-// Binary is one architecture's probe.
+// Binary is one architecture's probe. Its hash and size are known without
+// its bytes (bin/SHA256SUMS, the gzip trailer), so a plan, which only
+// compares them with the hosts', never decompresses it: Content does,
+// when the probe is sent.
 type Binary struct {
-	Arch    string // systemd architecture name ("x86-64")
-	Rel     string // path inside a release
-	Content []byte
-	SHA256  string // hex
+	Arch   string // systemd architecture name ("x86-64")
+	Rel    string // path inside a release
+	Size   int64
+	SHA256 string // hex
 }
 
-var load = sync.OnceValues(func() ([]Binary, error) {
-	// Side by side: the first host's plan waits for this, and every
-	// other host's behind it.
-	arches := slices.Sorted(maps.Values(Arches))
-	out := make([]Binary, len(arches))
-	errs := make([]error, len(arches))
-	var wg sync.WaitGroup
-	for i, arch := range arches {
-		wg.Go(func() { out[i], errs[i] = decompress(arch) })
+// Content returns b's bytes, decompressed once per process and checked
+// against b.SHA256; callers must not modify them.
+func (b Binary) Content() ([]byte, error) { return contents[b.Arch]() }
+
+var contents = func() map[string]func() ([]byte, error) {
+	m := map[string]func() ([]byte, error){}
+	for _, arch := range Arches {
+		m[arch] = sync.OnceValues(func() ([]byte, error) { return decompress(arch) })
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	return m
+}()
+
+var load = sync.OnceValues(func() ([]Binary, error) {
+	sums, err := binaries.ReadFile("bin/SHA256SUMS")
+	if err != nil {
 		return nil, err
+	}
+	byName := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
+		sum, name, ok := strings.Cut(line, "  ")
+		if ok {
+			byName[name] = sum
+		}
+	}
+	var out []Binary
+	for _, arch := range Arches {
+		z, err := binaries.ReadFile(gzName(arch))
+		if err != nil {
+			return nil, err
+		}
+		sum := byName[BinaryBase+"."+arch]
+		if len(z) < 4 || len(sum) != sha256.Size*2 {
+			return nil, fmt.Errorf("probe for %s: no size or no hash in bin/ (run go generate ./internal/probe)", arch)
+		}
+		// The gzip trailer's ISIZE: the size modulo 2^32, exact for a
+		// probe of a few MiB.
+		size := int64(binary.LittleEndian.Uint32(z[len(z)-4:]))
+		out = append(out, Binary{Arch: arch, Rel: Rel(arch), Size: size, SHA256: sum})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Rel < out[j].Rel })
 	return out, nil
 })
 
+func gzName(arch string) string { return "bin/" + BinaryBase + "." + arch + ".gz" }
+
 // decompress reads arch's embedded probe into a buffer of its size (the
-// gzip trailer's), hashing it.
-func decompress(arch string) (Binary, error) {
-	z, err := binaries.ReadFile("bin/" + BinaryBase + "." + arch + ".gz")
+// gzip trailer's) and checks it against bin/SHA256SUMS.
+func decompress(arch string) ([]byte, error) {
+	z, err := binaries.ReadFile(gzName(arch))
 	if err != nil {
-		return Binary{}, err
+		return nil, err
 	}
 	r, err := gzip.NewReader(bytes.NewReader(z))
 	if err != nil {
-		return Binary{}, fmt.Errorf("probe for %s: %w", arch, err)
+		return nil, fmt.Errorf("probe for %s: %w", arch, err)
 	}
 	var buf bytes.Buffer
 	if n := len(z); n >= 4 {
@@ -96,15 +124,24 @@ func decompress(arch string) (Binary, error) {
 		}
 	}
 	if _, err := buf.ReadFrom(r); err != nil {
-		return Binary{}, fmt.Errorf("probe for %s: %w", arch, err)
+		return nil, fmt.Errorf("probe for %s: %w", arch, err)
+	}
+	bins, err := load()
+	if err != nil {
+		return nil, err
 	}
 	b := buf.Bytes()
 	sum := sha256.Sum256(b)
-	return Binary{Arch: arch, Rel: Rel(arch), Content: b, SHA256: hex.EncodeToString(sum[:])}, nil
+	for _, bin := range bins {
+		if bin.Arch == arch && (bin.SHA256 != hex.EncodeToString(sum[:]) || bin.Size != int64(len(b))) {
+			return nil, fmt.Errorf("probe for %s: bin/SHA256SUMS does not match the binary (run go generate ./internal/probe)", arch)
+		}
+	}
+	return b, nil
 }
 
-// Binaries returns every architecture's probe, sorted by path, decompressed
-// once per process; callers must not modify the contents.
+// Binaries returns every architecture's probe, sorted by path, without
+// its bytes (Binary.Content).
 func Binaries() ([]Binary, error) { return load() }
 
 // Supports reports whether a probe is built for goarch.

@@ -38,7 +38,14 @@ func TestBinaries(t *testing.T) {
 	}
 	machine := map[string]elf.Machine{"x86-64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
 	for _, b := range bins {
-		f, err := elf.NewFile(bytes.NewReader(b.Content))
+		content, err := b.Content() // checked against bin/SHA256SUMS
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(content)) != b.Size {
+			t.Errorf("%s: %d bytes, Size says %d", b.Rel, len(content), b.Size)
+		}
+		f, err := elf.NewFile(bytes.NewReader(content))
 		if err != nil {
 			t.Fatalf("%s: %v", b.Rel, err)
 		}
