@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"github.com/zclconf/go-cty/cty"
 	"os"
 	"path/filepath"
 	"slices"
@@ -74,6 +75,9 @@ type loader struct {
 	// secrets their state once decoded.
 	secretBlocks []*secretBlock
 	secrets      *secretsState
+	// hostValues caches each host's "host" object: every placed block
+	// evaluates with it, once per host.
+	hostValues map[*Host]cty.Value
 }
 
 // Load parses, decodes and validates the inventory and (unless
@@ -86,7 +90,7 @@ type loader struct {
 func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 	l := &loader{opts: opts, parser: hclparse.NewParser(), home: opts.HomeDir, order: map[string]int{},
 		templates: map[string]*parsedTemplate{}, templateSrc: map[string][]byte{}, placed: map[*Host]*HostPlacement{}, hostSrc: map[*Unit]unitSrc{},
-		sensitiveWhy: map[string]string{}}
+		sensitiveWhy: map[string]string{}, hostValues: map[*Host]cty.Value{}}
 	if l.home == "" {
 		l.home, _ = os.UserHomeDir()
 	}

@@ -93,7 +93,7 @@ func (l *loader) place(kind string, b *placedBlock, inv *Inventory, base *hcl.Ev
 			continue
 		}
 		ctx := base.NewChild()
-		ctx.Variables = map[string]cty.Value{"host": hostValue(h)}
+		ctx.Variables = map[string]cty.Value{"host": l.hostValue(h)}
 		start := len(l.diags)
 		var missing []hcl.Range
 		if mentions {
@@ -124,6 +124,16 @@ func (l *loader) place(kind string, b *placedBlock, inv *Inventory, base *hcl.Ev
 
 // mentionsHost reports whether any expression in body, or in a block
 // nested in it, refers to host.
+// hostValue is h's "host" object, built once per load.
+func (l *loader) hostValue(h *Host) cty.Value {
+	v, ok := l.hostValues[h]
+	if !ok {
+		v = hostValue(h)
+		l.hostValues[h] = v
+	}
+	return v
+}
+
 func mentionsHost(body *hclsyntax.Body) bool {
 	for _, a := range body.Attributes {
 		for _, tr := range a.Expr.Variables() {

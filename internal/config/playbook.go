@@ -144,6 +144,11 @@ func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext
 		body, ok := b.Body.(*hclsyntax.Body)
 		same := ok && !mentionsHost(body)
 		var decoded *templateBlock
+		// The text rendered for the first host, when neither the block
+		// nor the template's text uses host: every host's is the same
+		// (the functions a playbook can call are pure), and a fleet of
+		// 1000 hosts renders it once, not 1000 times.
+		var rendered *Template
 		l.place("template", b, inv, ctx, func(ctx *hcl.EvalContext, h *Host) []string {
 			var tb templateBlock
 			if h != nil && decoded != nil {
@@ -155,7 +160,15 @@ func (l *loader) decodePlaybook(file string, body hcl.Body, ctx *hcl.EvalContext
 					decoded = &cp
 				}
 			}
+			if h != nil && rendered != nil {
+				t := *rendered
+				l.hostPlacement(h).Templates = append(l.hostPlacement(h).Templates, &t)
+				return tb.Hosts
+			}
 			t := l.decodeTemplate(file, b, &tb, ctx, h)
+			if h != nil && same && t.Content != nil && !l.templateUsesHost(t.Source) {
+				rendered = t
+			}
 			if h == nil {
 				pb.Templates = append(pb.Templates, t)
 				src.templates = append(src.templates, templateSrc{name: b.NameRange, hosts: tb.HostsRange, destination: tb.DestinationRange})

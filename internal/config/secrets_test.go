@@ -234,3 +234,54 @@ func TestExecSecret(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
 }
+
+// TestTemplateTextSharedOnlyWhenHostFree pins that a template whose block
+// and text do not use host is rendered once and shared by every host (its
+// own copy of the Template), while one whose text, or whose vars, use host
+// renders per host.
+func TestTemplateTextSharedOnlyWhenHostFree(t *testing.T) {
+	pb := `
+app "s" {}
+variable "port" { default = 7000 }
+template "shared" {
+  source      = "shared.tpl"
+  destination = "config/shared"
+  hosts       = ["all"]
+}
+template "text" {
+  source      = "text.tpl"
+  destination = "config/text"
+  hosts       = ["all"]
+}
+template "vars" {
+  source      = "vars.tpl"
+  destination = "config/vars"
+  hosts       = ["all"]
+  vars        = { who = host.name }
+}
+service "api" {
+  binary = "bin/api"
+  hosts  = ["all"]
+}
+`
+	cfg, diags, _ := loadSecrets(t, pb, map[string]string{
+		"shared.tpl": "port ${var.port}\n",
+		"vars.tpl":   "port ${var.port} ${who}\n",
+		"text.tpl":   "name ${host.name}\n",
+	}, nil)
+	require.False(t, diags.HasErrors(), diags.Error())
+	got := map[string][]string{}
+	var first *Template
+	for _, hp := range cfg.Placement() {
+		for _, tpl := range hp.Templates {
+			got[tpl.Name] = append(got[tpl.Name], string(tpl.Content))
+			if tpl.Name == "shared" {
+				require.NotSame(t, first, tpl, "each host has its own Template")
+				first = tpl
+			}
+		}
+	}
+	require.Equal(t, []string{"port 7000\n", "port 7000\n", "port 7000\n"}, got["shared"])
+	require.Equal(t, []string{"name a-1\n", "name a-2\n", "name a-3\n"}, got["text"])
+	require.Equal(t, []string{"port 7000 a-1\n", "port 7000 a-2\n", "port 7000 a-3\n"}, got["vars"])
+}

@@ -204,6 +204,21 @@ func (l *loader) checkDestination(r, ctx hcl.Range, dst string) string {
 }
 
 // parseTemplate reads and parses a template source once per Load.
+// templateUsesHost reports whether the template text at abs (parsed by
+// parseTemplate) refers to host, so renders differently per host.
+func (l *loader) templateUsesHost(abs string) bool {
+	t, ok := l.templates[abs]
+	if !ok || !t.ok {
+		return true
+	}
+	for _, tr := range t.vars {
+		if tr.RootName() == "host" {
+			return true
+		}
+	}
+	return false
+}
+
 func (l *loader) parseTemplate(r, ctx hcl.Range, raw, abs string) *parsedTemplate {
 	if t, ok := l.templates[abs]; ok {
 		return t
