@@ -111,6 +111,9 @@ func (c *knownHostsCache) load(files []string, stamp string) (ssh.HostKeyCallbac
 	if err != nil {
 		return nil, err
 	}
+	if idx, ok := indexKnownHosts(files); ok {
+		db = idx.callback(db) // a lookup per host, not a scan of every line
+	}
 	if c.dbs == nil {
 		c.dbs = map[string]parsedKnownHosts{}
 	}
