@@ -100,7 +100,7 @@ func TestKnownHostsIndexRefusesWhatItCannotAnswer(t *testing.T) {
 		"a,!b " + line,
 		"@revoked * " + line,
 		"@cert-authority *.example " + line,
-		"[10.0.0.3:22 " + line, // x/crypto skips this line
+		"[10.0.0.3:22 " + line,                        // x/crypto skips this line
 		"10.0.0.4 ssh-rsa " + strings.Fields(line)[1], // type mismatch
 		"10.0.0.5",
 	} {
