@@ -80,6 +80,10 @@ var (
 // file's header on the host.
 func withHeader(script string) string { return headerFunc + script }
 
+// headeredGather is gather.sh with its header, joined once: every host's
+// read sends it.
+var headeredGather = withHeader(gatherScript)
+
 // Exit statuses of the release scripts, each listed in the header of the
 // scripts that use it. A status means the same in every release script;
 // any other non-zero status is a command's own failure, named on stderr.
@@ -538,7 +542,7 @@ func (h Host) GatherScript(req Request) (script string, args []string) {
 		strings.Join(h.ShadowDirs, ":"), strconv.Itoa(len(req.Files))}
 	args = append(args, req.Files...)
 	args = append(args, req.Units...)
-	return withHeader(gatherScript), args
+	return headeredGather, args
 }
 
 // UnitsPart reads the unit files kept in every release, as one part of a
