@@ -62,14 +62,14 @@ func EncodeScript(script string, args []string) []byte {
 }
 
 // WrapScript rewrites a "sh -c" command (see ShellScript) into argv and
-// stdin that run the same script with the same $0, arguments and stdin
-// through ScriptWrapper. Other commands come back unchanged with ok false.
+// stdin that run the same script, its comments blanked (StripComments),
+// with the same $0, arguments and stdin through ScriptWrapper. Other commands come back unchanged with ok false.
 func WrapScript(cmd Cmd) (argv []string, stdin io.Reader, ok bool) {
 	script, name, args, ok := ShellScript(cmd)
 	if !ok {
 		return cmd.Args, cmd.Stdin, false
 	}
-	var frame io.Reader = bytes.NewReader(EncodeScript(script, args))
+	var frame io.Reader = bytes.NewReader(EncodeScript(StripComments(script), args))
 	if cmd.Stdin != nil {
 		frame = io.MultiReader(frame, cmd.Stdin)
 	}

@@ -202,7 +202,7 @@ func (s *shell) exec(ctx context.Context, env map[string]string, args []string, 
 			}
 			// A streamed command arrives framed too: "set -- ARGS" then
 			// the stream wrapper, which this fake emulates rather than parses.
-			if set, body, ok := strings.Cut(src, "\n"); ok && body == target.StreamScript && strings.HasPrefix(set, "set --") {
+			if set, body, ok := strings.Cut(src, "\n"); ok && (body == target.StreamScript || body == target.StripComments(target.StreamScript)) && strings.HasPrefix(set, "set --") {
 				args, err := SplitWords(strings.TrimPrefix(set, "set --"))
 				if err != nil {
 					fmt.Fprintf(stderr, "sh: %v\n", err)
