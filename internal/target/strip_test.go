@@ -79,7 +79,7 @@ func TestStripComments(t *testing.T) {
 		{"echo a \\\n# joined\n# out\n", "echo a \\\n# joined\n\n"},
 		{"echo ${#x} $# # c\n# out\n", "echo ${#x} $# # c\n\n"},
 		{"echo \"it's\" # it's\n# out\n", "echo \"it's\" # it's\n\n"},
-		{"echo '\n# never closed\n", "echo '\n# never closed\n"},      // unbalanced: unchanged
+		{"echo '\n# never closed\n", "echo '\n# never closed\n"},     // unbalanced: unchanged
 		{"cat <<EOF\n# never ended\n", "cat <<EOF\n# never ended\n"}, // open here-document: unchanged
 	} {
 		if got := stripComments(c.in); got != c.want {
