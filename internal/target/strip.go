@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // StripComments blanks the lines of a shell script that hold only a
@@ -24,11 +25,20 @@ func StripComments(script string) string {
 		return v.(string)
 	}
 	out := stripComments(script)
-	stripped.Store(script, out)
+	if strippedCount.Add(1) <= maxStripped {
+		stripped.Store(script, out)
+	}
 	return out
 }
 
-var stripped sync.Map // script -> without comments
+var (
+	stripped      sync.Map // script -> without comments
+	strippedCount atomic.Int64
+)
+
+// maxStripped bounds the memo: the tool's scripts are a few dozen
+// constants, but an operator's "exec -- sh -c" text is sent too.
+const maxStripped = 256
 
 // usageLine is the line naming an on-host script and its arguments.
 var usageLine = regexp.MustCompile(`^# [A-Za-z0-9_-]+\.sh( |$)`)
