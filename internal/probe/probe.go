@@ -63,7 +63,13 @@ type Binary struct {
 
 // Content returns b's bytes, decompressed once per process and checked
 // against b.SHA256; callers must not modify them.
-func (b Binary) Content() ([]byte, error) { return contents[b.Arch]() }
+func (b Binary) Content() ([]byte, error) {
+	read, ok := contents[b.Arch]
+	if !ok {
+		return nil, fmt.Errorf("no probe is built for %q", b.Arch)
+	}
+	return read()
+}
 
 var contents = func() map[string]func() ([]byte, error) {
 	m := map[string]func() ([]byte, error){}
