@@ -122,8 +122,6 @@ func (l *loader) place(kind string, b *placedBlock, inv *Inventory, base *hcl.Ev
 	}
 }
 
-// mentionsHost reports whether any expression in body, or in a block
-// nested in it, refers to host.
 // hostValue is h's "host" object, built once per load.
 func (l *loader) hostValue(h *Host) cty.Value {
 	v, ok := l.hostValues[h]
@@ -134,6 +132,8 @@ func (l *loader) hostValue(h *Host) cty.Value {
 	return v
 }
 
+// mentionsHost reports whether any expression in body, or in a block
+// nested in it, refers to host.
 func mentionsHost(body *hclsyntax.Body) bool {
 	for _, a := range body.Attributes {
 		for _, tr := range a.Expr.Variables() {

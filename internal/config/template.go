@@ -203,7 +203,6 @@ func (l *loader) checkDestination(r, ctx hcl.Range, dst string) string {
 	return clean
 }
 
-// parseTemplate reads and parses a template source once per Load.
 // templateUsesHost reports whether the template text at abs (parsed by
 // parseTemplate) refers to host, so renders differently per host.
 func (l *loader) templateUsesHost(abs string) bool {
@@ -219,6 +218,7 @@ func (l *loader) templateUsesHost(abs string) bool {
 	return false
 }
 
+// parseTemplate reads and parses a template source once per Load.
 func (l *loader) parseTemplate(r, ctx hcl.Range, raw, abs string) *parsedTemplate {
 	if t, ok := l.templates[abs]; ok {
 		return t
