@@ -98,12 +98,12 @@ const (
 	CredsDir = ".creds/"
 	// CredRunRel is the wrapper (unit's credenv.sh) a unit with secret
 	// environment values runs under.
-	CredRunRel = ".creds/run"
+	CredRunRel = CredsDir + "run"
 )
 
 // CredEnvRel is the encrypted secret environment of unit inside a release.
-func CredEnvRel(unit string) string { return path.Join(".creds", "env", unit+".cred") }
+func CredEnvRel(unit string) string { return path.Join(CredsDir, "env", unit+".cred") }
 
 // CredFileRel is the encrypted sensitive template whose destination is
 // dest, inside a release.
-func CredFileRel(dest string) string { return path.Join(".creds", "files", dest+".cred") }
+func CredFileRel(dest string) string { return path.Join(CredsDir, "files", dest+".cred") }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/openimsdk/openim-deploy/internal/layout"
 )
 
 // planNewRelease decides, for every file of the new release, whether it is
@@ -33,7 +35,7 @@ func planNewRelease(hp *HostPlan, d Desired, a Actual) {
 	for _, id := range sources {
 		m := a.Releases[id]
 		for _, rel := range sortedKeys(m) {
-			if generatedNow[rel] || strings.HasPrefix(rel, UnitsDir) || strings.HasPrefix(rel, EnvDir) || strings.HasPrefix(rel, CredsDir) {
+			if generatedNow[rel] || strings.HasPrefix(rel, UnitsDir) || strings.HasPrefix(rel, EnvDir) || strings.HasPrefix(rel, layout.CredsDir) {
 				continue
 			}
 			if _, ok := have[m[rel]]; !ok {

@@ -150,7 +150,3 @@ const UnitsDir = "units/"
 // EnvDir is the directory inside a release that holds the secret
 // environment files (layout.EnvRel).
 const EnvDir = "env/"
-
-// CredsDir is the directory inside a release that holds its encrypted
-// credentials (layout.CredsDir).
-const CredsDir = ".creds/"
