@@ -81,17 +81,27 @@ type (
 	renderKey string // the placement's tasks and services, by identity
 )
 
-func (l *LocalFiles) dropIn(app config.App, u *config.Unit, instance bool, id string, creds []unit.Credential) ([]byte, error) {
-	key := dropInKey{u, instance, id, ""}
-	if creds != nil {
-		var b strings.Builder
-		b.WriteString("creds;")
-		for _, c := range creds {
-			fmt.Fprintf(&b, "%s:%s;", c.Name, c.Rel)
-		}
-		key.creds = b.String()
+// dropIn is u's drop-in pinning release id, memoized; credsKey is
+// credentialsKey(creds), computed once per unit by the caller, since a
+// plan asks for a drop-in per instance.
+func (l *LocalFiles) dropIn(app config.App, u *config.Unit, instance bool, id string, creds []unit.Credential, credsKey string) ([]byte, error) {
+	return once(l, dropInKey{u, instance, id, credsKey}, func() ([]byte, error) {
+		return unit.DropInCredentials(app, u, instance, id, creds)
+	})
+}
+
+// credentialsKey identifies the credentials a drop-in loads: "" under file
+// delivery (creds nil).
+func credentialsKey(creds []unit.Credential) string {
+	if creds == nil {
+		return ""
 	}
-	return once(l, key, func() ([]byte, error) { return unit.DropInCredentials(app, u, instance, id, creds) })
+	var b strings.Builder
+	b.WriteString("creds;")
+	for _, c := range creds {
+		fmt.Fprintf(&b, "%s:%s;", c.Name, c.Rel)
+	}
+	return b.String()
 }
 
 // render is unit.Render for hp, shared by every host with the same tasks
@@ -272,11 +282,12 @@ func buildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 		// Render once now so a value that cannot go into a drop-in fails
 		// here, before any host is touched; ids are validated by the release
 		// package, so later renders cannot fail.
-		if _, err := local.dropIn(app, u, !task, "0", ucreds); err != nil {
+		credsKey := credentialsKey(ucreds)
+		if _, err := local.dropIn(app, u, !task, "0", ucreds, credsKey); err != nil {
 			return fmt.Errorf("%s: %w", u.Name, err)
 		}
 		ref.DropIn = func(id string) []byte {
-			b, err := local.dropIn(app, u, !task, id, ucreds)
+			b, err := local.dropIn(app, u, !task, id, ucreds, credsKey)
 			if err != nil {
 				return []byte("# " + err.Error() + "\n")
 			}
