@@ -55,15 +55,10 @@ func (c ComputePlan) Run(ctx context.Context, r *Run) error {
 	// reported and kept in inventory order.
 	plans := make([]*plan.HostPlan, len(hosts))
 	failures := make([]error, len(hosts))
-	index := make(map[*Host]int, len(hosts))
-	for i, h := range hosts {
-		index[h] = i
-	}
 	local := r.localFiles()
 	// Not cancelled midway: a plan is quick, and a run stopped now stops
 	// before the next phase.
-	_ = eachHost(context.WithoutCancel(ctx), hosts, r.Opts.Parallel, func(_ context.Context, h *Host) error {
-		i := index[h]
+	_ = eachHostAt(context.WithoutCancel(ctx), hosts, r.Opts.Parallel, func(_ context.Context, i int, h *Host) error {
 		err := h.chooseDelivery(r.Config, local)
 		if err == nil {
 			plans[i], err = r.intent.plan(r, h)

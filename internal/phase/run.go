@@ -256,6 +256,12 @@ func (r *Run) EachHost(ctx context.Context, fn func(context.Context, *Host) erro
 }
 
 func eachHost(ctx context.Context, hosts []*Host, limit int, fn func(context.Context, *Host) error) error {
+	return eachHostAt(ctx, hosts, limit, func(ctx context.Context, _ int, h *Host) error { return fn(ctx, h) })
+}
+
+// eachHostAt is eachHost handing fn each host's index in hosts too, for a
+// caller that keeps a result per host.
+func eachHostAt(ctx context.Context, hosts []*Host, limit int, fn func(context.Context, int, *Host) error) error {
 	if limit < 1 {
 		limit = 1
 	}
@@ -266,7 +272,7 @@ func eachHost(ctx context.Context, hosts []*Host, limit int, fn func(context.Con
 		g.Go(func() error {
 			err := ctx.Err()
 			if err == nil {
-				err = fn(ctx, h)
+				err = fn(ctx, i, h)
 			}
 			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", h, err)
