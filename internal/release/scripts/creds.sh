@@ -56,20 +56,15 @@ while IFS=' ' read -r op name size rel; do
 	dst=$dir/$rel
 	(umask 022 && mkdir -p -- "${dst%/*}")
 	rm -f -- "$dst.tmp"
+	# dd stops after SIZE bytes: the next record stays on stdin. An empty
+	# secret reads nothing from it.
 	if [ "$size" -gt 0 ]; then
-		# dd stops after SIZE bytes: the next record stays on stdin.
-		dd bs="$size" count=1 iflag=fullblock status=none | systemd-creds encrypt --name="$name" - "$dst.tmp" 2>"$dst.err" || {
-			sed 's/^/creds: /' "$dst.err" >&2
-			rm -f -- "$dst.tmp" "$dst.err"
-			exit 1
-		}
-	else
-		systemd-creds encrypt --name="$name" - "$dst.tmp" </dev/null 2>"$dst.err" || {
-			sed 's/^/creds: /' "$dst.err" >&2
-			rm -f -- "$dst.tmp" "$dst.err"
-			exit 1
-		}
-	fi
+		dd bs="$size" count=1 iflag=fullblock status=none
+	fi | systemd-creds encrypt --name="$name" - "$dst.tmp" 2>"$dst.err" || {
+		sed 's/^/creds: /' "$dst.err" >&2
+		rm -f -- "$dst.tmp" "$dst.err"
+		exit 1
+	}
 	rm -f -- "$dst.err"
 	chmod 0600 "$dst.tmp"
 	mv -f -- "$dst.tmp" "$dst"
