@@ -1,8 +1,6 @@
 package phase
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -45,13 +43,7 @@ service "plain" {
 		"creds.tpl": "pw=${pw}\n",
 		"s":         "",
 	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-	}
-	cfg, diags := config.Load(config.LoadOptions{InventoryPath: filepath.Join(dir, "inv.hcl")})
-	require.False(t, diags.HasErrors(), diags.Error())
-	return cfg
+	return loadFiles(t, dir, files)
 }
 
 // TestBuildDesired_Credentials: a host with secrets is built for

@@ -2,8 +2,6 @@ package phase
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,12 +38,7 @@ service "cron" {
 }`,
 		"s": "",
 	}
-	for name, content := range files {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
-	}
-	cfg, diags := config.Load(config.LoadOptions{InventoryPath: filepath.Join(dir, "inv.hcl")})
-	require.False(t, diags.HasErrors(), diags.Error())
-	return cfg
+	return loadFiles(t, dir, files)
 }
 
 // runningActual is a host that runs every unit of d, healthy, on release id.

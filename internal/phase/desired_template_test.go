@@ -64,13 +64,7 @@ service "zone-only" {
 		"config/other":    "x\n",
 		"s":               "",
 	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-	}
-	cfg, diags := config.Load(config.LoadOptions{InventoryPath: filepath.Join(dir, "inv.hcl")})
-	require.False(t, diags.HasErrors(), diags.Error())
+	cfg := loadFiles(t, dir, files)
 
 	local := NewLocalFiles()
 	byRel := func(d plan.Desired) map[string]plan.Artifact {
@@ -105,4 +99,18 @@ service "zone-only" {
 	}
 	require.Equal(t, []string{"bin/s", "units/all-files@.service", "config/", "config/zone.yml", "secret/creds"}, uses["all-files"])
 	require.Equal(t, []string{"bin/s", "units/zone-only@.service", "config/zone.yml"}, uses["zone-only"])
+}
+
+// loadFiles writes files (name to content, directories made as needed)
+// into dir and loads dir/inv.hcl, which must load without errors.
+func loadFiles(t *testing.T, dir string, files map[string]string) *config.Config {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	cfg, diags := config.Load(config.LoadOptions{InventoryPath: filepath.Join(dir, "inv.hcl")})
+	require.False(t, diags.HasErrors(), diags.Error())
+	return cfg
 }
