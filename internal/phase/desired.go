@@ -75,10 +75,11 @@ type (
 		id       string
 		creds    string // the credentials' names and paths; "" under file delivery
 	}
-	envKey    struct{ u *config.Unit }
-	walkKey   struct{ fset *config.FileSet }
-	specKey   struct{ s *config.Service }
-	renderKey string // the placement's tasks and services, by identity
+	envKey     struct{ u *config.Unit }
+	walkKey    struct{ fset *config.FileSet }
+	specKey    struct{ s *config.Service }
+	renderKey  string // the placement's tasks and services, by identity
+	desiredKey string // a whole placement, by identity (placementKey)
 )
 
 // dropIn is u's drop-in pinning release id, memoized; credsKey is
@@ -221,9 +222,88 @@ func hasSecrets(hp config.HostPlacement) bool {
 // template is a credential (plan.Artifact.Credential), encrypted on the
 // host, and a unit with secret environment values runs through the
 // wrapper layout.CredRunRel.
+//
+// What a host should run depends on its placement, not on which host it
+// is, and templates are the only part whose text is usually per host (a
+// host's name or address in a config file). Everything else is built once
+// for every placement made of the same (shared) file sets, tasks and
+// services and templates of the same names and destinations; each host
+// adds only its templates' text. A fleet of 1000 hosts running the same
+// things holds one desired state and 1000 lists of release files.
 func buildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles, creds bool) (plan.Desired, error) {
+	d, err := once(local, placementKey(cfg, hp, creds), func() (plan.Desired, error) {
+		return composeDesired(cfg, hp, local, creds)
+	})
+	d.Host = hp.Host.Name
+	if err != nil {
+		return d, err
+	}
+	d.Artifacts = mergeArtifacts(d.Artifacts, templateArtifacts(hp.Templates, creds))
+	// The shared slices, clipped: a caller that appends gets its own copy
+	// and never writes into another host's state.
+	d.UnitFiles, d.Units, d.PlainSecrets = slices.Clip(d.UnitFiles), slices.Clip(d.Units), slices.Clip(d.PlainSecrets)
+	return d, nil
+}
+
+// placementKey identifies what composeDesired makes of hp: the delivery,
+// the file sets, tasks and services by identity (config shares a block's
+// value among the hosts it does not depend on), and the templates by
+// what of them is not their text.
+func placementKey(cfg *config.Config, hp config.HostPlacement, creds bool) desiredKey {
+	var key strings.Builder
+	fmt.Fprintf(&key, "%p,%t", cfg, creds)
+	for _, f := range hp.FileSets {
+		fmt.Fprintf(&key, ",f%p", f)
+	}
+	for _, t := range hp.Templates {
+		fmt.Fprintf(&key, ",T%q:%q:%t", t.Name, t.Destination, t.Sensitive)
+	}
+	for _, t := range hp.Tasks {
+		fmt.Fprintf(&key, ",t%p", t)
+	}
+	for _, s := range hp.Services {
+		fmt.Fprintf(&key, ",s%p", s)
+	}
+	return desiredKey(key.String())
+}
+
+// templateArtifacts are the release files of one host's templates, sorted
+// by path: a credential for a sensitive one under credential delivery, the
+// rendered text otherwise. The first template for a path wins.
+func templateArtifacts(templates []*config.Template, creds bool) []plan.Artifact {
+	out := make([]plan.Artifact, 0, len(templates))
+	for _, t := range templates {
+		a := templateArtifact(t)
+		if creds && t.Sensitive {
+			a = credentialArtifact(unit.TemplateCredential(t))
+		}
+		if !slices.ContainsFunc(out, func(o plan.Artifact) bool { return o.Rel == a.Rel }) {
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, func(a, b plan.Artifact) int { return strings.Compare(a.Rel, b.Rel) })
+	return out
+}
+
+// mergeArtifacts merges two lists sorted by path that share none into a
+// new one.
+func mergeArtifacts(a, b []plan.Artifact) []plan.Artifact {
+	out := make([]plan.Artifact, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if a[0].Rel < b[0].Rel {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}
+
+// composeDesired builds what buildDesired shares: everything but the
+// templates' release files, whose paths it keeps free.
+func composeDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles, creds bool) (plan.Desired, error) {
 	app := cfg.Playbook.App
-	d := plan.Desired{Host: hp.Host.Name, Target: unit.TargetName(app.Name)}
+	d := plan.Desired{Target: unit.TargetName(app.Name)}
 	hint := int(local.artifacts.Load())
 	d.Artifacts = make([]plan.Artifact, 0, hint)
 	seen := make(map[string]bool, hint)
@@ -318,14 +398,16 @@ func buildDesired(cfg *config.Config, hp config.HostPlacement, local *LocalFiles
 	}
 	// Templates first: add keeps the first artifact for a path, so a
 	// template rendered inside a file set's directory replaces that file.
+	// Their files are each host's own (templateArtifacts); their paths
+	// are taken here.
 	for _, t := range hp.Templates {
 		if creds && t.Sensitive {
-			add(credentialArtifact(unit.TemplateCredential(t)))
+			seen[layout.CredFileRel(t.Destination)] = true
 			seen[t.Destination] = true // nor a file set's copy in its place
 			d.PlainSecrets = append(d.PlainSecrets, t.Destination)
 			continue
 		}
-		add(templateArtifact(t))
+		seen[t.Destination] = true
 	}
 	for _, fset := range hp.FileSets {
 		arts, err := once(local, walkKey{fset}, func() ([]plan.Artifact, error) { return fileSetArtifacts(fset, local) })

@@ -3,6 +3,8 @@ package phase
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -59,7 +61,7 @@ service "zone-only" {
   files  = ["zone"]
 }`,
 		"zone.tpl":        "zone: ${host.vars.zone}\n",
-		"creds.tpl":       "pw=${pw}\n",
+		"creds.tpl":       "pw=${pw} for ${host.name}\n",
 		"config/zone.yml": "zone: unset\n",
 		"config/other":    "x\n",
 		"s":               "",
@@ -91,7 +93,30 @@ service "zone-only" {
 	creds := a["secret/creds"]
 	require.True(t, creds.Secret)
 	require.EqualValues(t, 0o600, creds.Mode)
-	require.Equal(t, "pw=hunter2\n", string(creds.Content))
+	require.Equal(t, "pw=hunter2 for a\n", string(creds.Content))
+	require.Equal(t, "pw=hunter2 for b\n", string(b["secret/creds"].Content))
+	require.True(t, slices.IsSortedFunc(da.Artifacts, func(x, y plan.Artifact) int { return strings.Compare(x.Rel, y.Rel) }))
+	require.True(t, slices.IsSortedFunc(db.Artifacts, func(x, y plan.Artifact) int { return strings.Compare(x.Rel, y.Rel) }))
+
+	// Both hosts run the same things: they share one desired state but
+	// for their templates' files, and neither can write into the other's.
+	require.Equal(t, "a", da.Host)
+	require.Equal(t, "b", db.Host)
+	require.Same(t, &da.Units[0], &db.Units[0], "built once for both hosts")
+	require.Equal(t, da.UnitFiles, db.UnitFiles)
+	require.Equal(t, len(da.UnitFiles), cap(da.UnitFiles), "an append copies")
+	require.Equal(t, len(da.Units), cap(da.Units), "an append copies")
+
+	// Under credential delivery, each host's sensitive template is its
+	// own credential.
+	ca, err := BuildDesired(cfg, hps[0], local)
+	require.NoError(t, err)
+	cb, err := BuildDesired(cfg, hps[1], local)
+	require.NoError(t, err)
+	require.Equal(t, "pw=hunter2 for a\n", string(byRel(ca)[".creds/files/secret/creds.cred"].Content))
+	require.Equal(t, "pw=hunter2 for b\n", string(byRel(cb)[".creds/files/secret/creds.cred"].Content))
+	require.NotContains(t, byRel(cb), "secret/creds", "no plain copy next to the credential")
+	require.Equal(t, "zone: south\n", string(byRel(cb)["config/zone.yml"].Content))
 
 	uses := map[string][]string{}
 	for _, u := range da.Units {
