@@ -32,7 +32,7 @@ machine-id uniqueness and the nofile limit. apply runs the same checks first.`,
 				return err
 			}
 			started := time.Now()
-			runErr := phase.Runner{Phases: []phase.Phase{phase.Render{}, phase.Connect{}, phase.ReadHosts{Facts: true, SFTP: true}, phase.Preflight{}}}.Execute(cmd.Context(), r)
+			runErr := phase.Runner{Phases: []phase.Phase{phase.Render{}, phase.ReadHosts{Facts: true, SFTP: true}, phase.Preflight{}}}.Execute(cmd.Context(), r)
 			if g.Output == "json" {
 				writeFactsJSON(stdio, r)
 			} else {

@@ -39,7 +39,7 @@ to which, and how it ended). Read-only.`,
 				}
 				return nil
 			})
-			return runPhases(cmd.Context(), r, []phase.Phase{phase.Render{}, phase.Connect{}, phase.ReadHosts{AuditLines: 20}, show})
+			return runPhases(cmd.Context(), r, []phase.Phase{phase.Render{}, phase.ReadHosts{AuditLines: 20}, show})
 		},
 	}
 	addFleetFlags(cmd, &o)

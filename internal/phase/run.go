@@ -162,6 +162,9 @@ type Host struct {
 	// for a host that had none: the first push stores it there.
 	deliveryChosen bool
 	credKeyNew     []byte
+	// connectedToRead: ReadHosts opened the host's connection (and
+	// closes it at the end of the run).
+	connectedToRead bool
 }
 
 func (h *Host) String() string { return h.Config.Name }
