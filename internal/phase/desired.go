@@ -114,17 +114,10 @@ func (l *LocalFiles) render(app config.App, hp config.HostPlacement, creds bool)
 		// only their names, destinations and sensitivity (which units load
 		// which credential, from where), never their per-host text: hosts
 		// with the same units share one render.
-		key.WriteString("creds,")
-		for _, t := range hp.Templates {
-			fmt.Fprintf(&key, "T%q:%q:%t,", t.Name, t.Destination, t.Sensitive)
-		}
+		key.WriteString("creds")
+		writeTemplateShapes(&key, hp)
 	}
-	for _, t := range hp.Tasks {
-		fmt.Fprintf(&key, "t%p,", t)
-	}
-	for _, s := range hp.Services {
-		fmt.Fprintf(&key, "s%p,", s)
-	}
+	writeUnits(&key, hp)
 	return once(l, renderKey(key.String()), func() ([]renderedUnit, error) {
 		rend := unit.Render
 		if creds {
@@ -255,16 +248,27 @@ func placementKey(cfg *config.Config, hp config.HostPlacement, creds bool) desir
 	for _, f := range hp.FileSets {
 		fmt.Fprintf(&key, ",f%p", f)
 	}
+	writeTemplateShapes(&key, hp)
+	writeUnits(&key, hp)
+	return desiredKey(key.String())
+}
+
+// writeTemplateShapes writes to a memo key what of hp's templates is not
+// their (per-host) text.
+func writeTemplateShapes(key *strings.Builder, hp config.HostPlacement) {
 	for _, t := range hp.Templates {
-		fmt.Fprintf(&key, ",T%q:%q:%t", t.Name, t.Destination, t.Sensitive)
+		fmt.Fprintf(key, ",T%q:%q:%t", t.Name, t.Destination, t.Sensitive)
 	}
+}
+
+// writeUnits writes hp's tasks and services to a memo key, by identity.
+func writeUnits(key *strings.Builder, hp config.HostPlacement) {
 	for _, t := range hp.Tasks {
-		fmt.Fprintf(&key, ",t%p", t)
+		fmt.Fprintf(key, ",t%p", t)
 	}
 	for _, s := range hp.Services {
-		fmt.Fprintf(&key, ",s%p", s)
+		fmt.Fprintf(key, ",s%p", s)
 	}
-	return desiredKey(key.String())
 }
 
 // templateArtifacts are the release files of one host's templates, sorted

@@ -56,9 +56,9 @@ func (ReadHosts) Title() string { return "Connect and read hosts" }
 func (p ReadHosts) Run(ctx context.Context, r *Run) error {
 	bins := &binaryCache{memo: map[string]preflight.Binary{}}
 	bastions := r.bastions()
-	var hosts []*Host // usable, or to connect
+	var hosts []*Host // connected or to connect
 	for _, h := range r.Hosts {
-		if o, _, _ := h.Result(); o < OutcomeSkipped {
+		if h.inPlay() {
 			hosts = append(hosts, h)
 		}
 	}

@@ -207,10 +207,17 @@ func (h *Host) Result() (Outcome, error, int) {
 	return h.outcome, h.err, h.changes
 }
 
-// Usable reports whether the host is still taking part.
+// Usable reports whether the host is still taking part: connected, and
+// neither failed nor skipped.
 func (h *Host) Usable() bool {
+	return h.inPlay() && h.Target != nil
+}
+
+// inPlay reports whether the host has neither failed nor been skipped
+// (connected or not yet).
+func (h *Host) inPlay() bool {
 	o, _, _ := h.Result()
-	return o < OutcomeSkipped && h.Target != nil
+	return o < OutcomeSkipped
 }
 
 // Run is the state of one invocation, passed explicitly.
